@@ -1,0 +1,59 @@
+"""The crawler's exceptions, for user errors and broken invariants (never for a site being down).
+
+    CrawlerError                 base: the CLI prints its message and exits non-zero
+    ├── RegistryError            sources.yaml (or an imported CSV) is unusable; carries every Problem
+    ├── SettingsError            a setting is invalid or unfit (placeholder contact, bad env value)
+    ├── StoreError               the inventory cannot be opened, migrated or written
+    │   └── LockedError          another process holds the crawl lock (names the holder)
+    └── NotFound                 an id the user named (account, notice) does not exist
+
+A site that is down, slow or hostile is not an exception: it is an outcome on a check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CrawlerError(Exception):
+    """Base class: something the user can fix, with a message that says what."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a registry file: where, which field, what."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class RegistryError(CrawlerError):
+    """The registry (sources.yaml or a CSV) has problems; `problems` lists every one."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(str(p) for p in problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the registry:\n{lines}")
+
+
+class SettingsError(CrawlerError):
+    """A setting is invalid, or unfit for what was asked."""
+
+
+class StoreError(CrawlerError):
+    """The inventory database cannot be opened, migrated or written."""
+
+
+class LockedError(StoreError):
+    """Another crawler process holds the crawl lock."""
+
+
+class NotFound(CrawlerError):
+    """An account or notice id that was named does not exist."""

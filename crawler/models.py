@@ -1,0 +1,179 @@
+"""Values passed from one stage of the flow to the next.
+
+sources -> Account -> fetch -> Fetched -> parse -> Observation -> notices -> NoticeHit
+                                                             -> classify -> Verdict -> store
+
+All are small frozen dataclasses. Datetimes are timezone-aware and in UTC. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Mapping
+
+PLATFORMS = ("wordpress", "blogger", "blog", "instagram", "facebook", "other")
+STATUSES = ("active", "dormant", "gone", "unknown")
+
+# Outcomes recorded on a check (one visit of one account). `ok` and `not_modified` are successes;
+# the rest say precisely why the visit told us nothing (or that the account is gone).
+OUTCOMES = (
+    "ok",
+    "not_modified",
+    "gone",
+    "login_wall",
+    "blocked_by_robots",
+    "error",
+)
+
+# Error kinds a fetch can end with (Fetched.error). Kept in one place so that the classifier,
+# reports and tests agree on the spelling.
+FETCH_ERRORS = (
+    "blocked_by_robots",  # robots.txt disallows the URL, nothing was requested
+    "blocked_scheme",  # not http(s)
+    "blocked_address",  # the peer address is loopback/private/link-local and the guard is on
+    "dns_error",  # the host name does not resolve
+    "connect_error",  # refused, unreachable, TLS failure
+    "timeout",  # connect/read/write/pool timeout of httpx
+    "deadline_exceeded",  # the whole request took longer than the total deadline
+    "too_large",  # the (decompressed) body passed max_body_bytes
+    "too_many_redirects",
+    "truncated",  # the connection closed before the announced body was complete
+    "rate_limited",  # 429 beyond the retries or with a Retry-After above the cap
+    "server_error",  # 5xx after the retries
+    "protocol_error",  # malformed HTTP
+    "decode_error",  # broken Content-Encoding
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    """One entry of sources.yaml."""
+
+    id: str
+    unit: str
+    area: str
+    platform: str
+    url: str
+    feed: str | None = None
+    added: date | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The result of one visit of one URL: a value, never an exception.
+
+    `status` is the HTTP status of the final response (None when no response came);
+    `error` is one of FETCH_ERRORS or None; `body` is None unless a complete body was read.
+    `headers` holds only the headers that matter downstream, with lower-case names.
+    """
+
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    elapsed_ms: int = 0
+    redirects: tuple[str, ...] = ()
+    error: str | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        """A response was received in full (any status); the parser may look at it."""
+        return self.error is None and self.status is not None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.error is None and self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post seen on an account: its URL (may carry names: stored only hashed) and date."""
+
+    url: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PublicText:
+    """A short public text the notice detector reads (title, summary, bio, description).
+
+    Passed on in memory only; stored solely as a short snippet when a notice is flagged.
+    """
+
+    kind: str  # "title" | "summary" | "bio" | "description"
+    text: str
+    url: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one visit tells about an account, as read by a platform adapter.
+
+    exists: True (it is there), False (removed: a gone candidate), None (cannot be told).
+    `follow` asks the caller to fetch another URL (a discovered feed) and parse that instead.
+    """
+
+    platform: str
+    exists: bool | None
+    reason: str
+    last_post_at: datetime | None = None
+    posts: tuple[Post, ...] = ()
+    post_count: int | None = None
+    feed_url: str | None = None
+    texts: tuple[PublicText, ...] = ()
+    notes: tuple[str, ...] = ()
+    login_wall: bool = False
+    follow: str | None = None
+    source_url: str | None = None  # the URL whose response this observation was read from
+
+
+@dataclass(frozen=True)
+class NoticeHit:
+    """A public text flagged as announcing a move to Tempus Hemma or a closing."""
+
+    score: float
+    matched: tuple[str, ...]
+    snippet: str
+    kind: str  # "move" | "closing"
+    post_url: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PriorState:
+    """What the store knows about an account before this visit (input to the classifier)."""
+
+    status: str | None = None  # None for a never-classified account
+    status_since: datetime | None = None
+    last_post_at: datetime | None = None
+    post_count: int | None = None
+    post_count_at: datetime | None = None  # when post_count was last read
+    consecutive_failures: int = 0  # visits in a row that told nothing (errors, login walls)
+    gone_streak: int = 0  # visits in a row with exists=False
+    gone_streak_since: datetime | None = None  # time of the first visit of that streak
+    last_checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The classifier's decision after one visit, with the counters to store for the next."""
+
+    status: str
+    reason: str
+    changed: bool
+    last_post_at: datetime | None
+    last_post_estimated: bool = False  # inferred from a rise of the post count, not read
+    consecutive_failures: int = 0
+    gone_streak: int = 0
+    gone_streak_since: datetime | None = None
