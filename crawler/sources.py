@@ -307,14 +307,16 @@ def _accounts(entry: tuple[yaml.Node, yaml.Node] | None, file: str, problems: li
             elif not fields[name][0]:
                 problems.append(Problem(file, fields[name][1], name, f"must not be empty{label}"))
 
+        duplicate = False
         if fields.get("id", ("", 0))[0]:
             ident, id_line = fields["id"]
             if ident in seen_ids:
                 problems.append(Problem(file, id_line, "id", f"duplicate id {ident!r} (first at line {seen_ids[ident]})"))
-                continue
-            seen_ids[ident] = id_line
+                duplicate = True
+            else:
+                seen_ids[ident] = id_line
         account = _account(fields, file, problems, label)
-        if account is None:
+        if account is None or duplicate:
             continue
         key = normalize_url(account.url)
         if key in seen_urls:
