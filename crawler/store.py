@@ -193,6 +193,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (snapshot_id, dimension, key, status)
     ) WITHOUT ROWID;
 
+    """,
+    # 1 -> 2: views for analysts (documented in the README)
+    """
     CREATE VIEW current_inventory AS
         SELECT id, unit, area, platform, url, status, status_since, status_reason, last_post_at,
                last_post_estimated, post_count, last_checked_at, last_ok_at, consecutive_failures,
