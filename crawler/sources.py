@@ -193,7 +193,7 @@ def read_text(path: str | os.PathLike, limit: int = MAX_REGISTRY_BYTES) -> str:
         raise RegistryError([Problem(file, None, None, f"cannot read: {exc.strerror}")]) from None
     if size > limit:
         raise RegistryError(
-            [Problem(file, None, None, f"file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")]
+            [Problem(file, None, None, f"file is {size / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB")]
         )
     data = Path(path).read_bytes()
     try:
