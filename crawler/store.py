@@ -485,8 +485,11 @@ class Store:
             )
             return cur.rowcount
 
-    def record_visit(self, visit: Visit) -> None:
-        """Write one visit: the check, new posts, notices, the status change and the account row."""
+    def record_visit(self, visit: Visit) -> int:
+        """Write one visit: the check, new posts, notices, the status change and the account row.
+
+        Returns how many of the visit's notices were new (a post already flagged is not again).
+        """
         at = iso(visit.at)
         obs, verdict = visit.observation, visit.verdict
         last = visit.fetches[-1] if visit.fetches else None
@@ -529,8 +532,7 @@ class Store:
                         for p in posts
                     ],
                 )
-            for hit in visit.notices:
-                self.add_notice(visit.account_id, hit, visit.at)
+            new_notices = sum(self.add_notice(visit.account_id, hit, visit.at) is not None for hit in visit.notices)
 
             row = self.conn.execute("SELECT status, post_count, post_count_at FROM accounts WHERE id = ?",
                                     (visit.account_id,)).fetchone()
@@ -569,6 +571,7 @@ class Store:
                     update["etag"] = last.headers.get("etag")
                     update["last_modified"] = last.headers.get("last-modified")
             self._update_account(visit.account_id, update)
+        return new_notices
 
     def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
         """Store a flagged notice once per (account, post); returns its id, None if already known."""
