@@ -159,6 +159,9 @@ class PriorState:
     last_post_at: datetime | None = None
     post_count: int | None = None
     post_count_at: datetime | None = None  # when post_count was last read
+    # Added for the classifier (defaults keep older callers working):
+    post_count_since: datetime | None = None  # first read of the current post_count (None: unknown)
+    last_post_estimated: bool = False  # last_post_at is an upper bound from a post-count rise
     consecutive_failures: int = 0  # visits in a row that told nothing (errors, login walls)
     gone_streak: int = 0  # visits in a row with exists=False
     gone_streak_since: datetime | None = None  # time of the first visit of that streak
@@ -177,3 +180,4 @@ class Verdict:
     consecutive_failures: int = 0
     gone_streak: int = 0
     gone_streak_since: datetime | None = None
+    post_count_since: datetime | None = None  # first read of the current post count, to store
