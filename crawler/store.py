@@ -55,6 +55,7 @@ MIGRATIONS: list[str] = [
         last_ok_at TEXT,
         post_count INTEGER,
         post_count_at TEXT,
+        post_count_since TEXT,         -- first read of the current post count
         consecutive_failures INTEGER NOT NULL DEFAULT 0,
         gone_streak INTEGER NOT NULL DEFAULT 0,
         gone_streak_since TEXT,
@@ -444,6 +445,8 @@ class Store:
                     last_post_at=parse_iso(r["last_post_at"]),
                     post_count=r["post_count"],
                     post_count_at=parse_iso(r["post_count_at"]),
+                    post_count_since=parse_iso(r["post_count_since"]),
+                    last_post_estimated=bool(r["last_post_estimated"]),
                     consecutive_failures=r["consecutive_failures"],
                     gone_streak=r["gone_streak"],
                     gone_streak_since=parse_iso(r["gone_streak_since"]),
@@ -548,6 +551,7 @@ class Store:
                 "consecutive_failures": verdict.consecutive_failures,
                 "gone_streak": verdict.gone_streak,
                 "gone_streak_since": iso(verdict.gone_streak_since),
+                "post_count_since": iso(verdict.post_count_since),
             }
             if verdict.changed or old_status != verdict.status:
                 update["status_since"] = at
