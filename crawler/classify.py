@@ -1,0 +1,225 @@
+"""Status rules and their hysteresis: what one visit means for an account's status.
+
+Pure: no clock, no I/O. `outcome()` names what a visit was; `classify()` folds one visit into the
+account's prior state and returns a Verdict with the new status, a short human reason carrying the
+evidence, and the counters the store keeps for the next visit.
+
+The rules (settings in brackets):
+
+- active: the account exists and its newest post is within [active_days] of the check.
+- dormant: it exists and its newest post is older than that, or it has no post at all.
+- gone: "not there" (404/410 or the platform's "not available" page) on [gone_after] consecutive
+  checks whose first and last lie at least [gone_min_hours] apart. Any other visit breaks the
+  streak. Until then the account keeps its status; a never-classified account is `unknown`.
+- unknown: the visit told nothing (login wall, robots.txt disallow, fetch error, or a page where
+  existence cannot be read) on [unknown_after] consecutive checks. Fewer failures keep the prior
+  status. Decision: a never-classified account whose first visit tells nothing is `unknown` at
+  once, since there is no earlier status to keep and `unknown` is the honest name for that.
+- An account that is back after `gone` (or `unknown`) is classified afresh; the change is
+  recorded (Verdict.changed), and after `gone` the reason says "back after gone: ...".
+- `not_modified` (HTTP 304) carries the prior last-post date over and re-evaluates it against
+  `now`: an account turns dormant by the passage of time without posting.
+- Dates more than [future_skew_hours] ahead of `now` are ignored (and the reason says so). A
+  newly read date older than the known last post does not move the last post back (an emptied or
+  truncated feed is an odd visit, not evidence of inactivity); a read date replaces an estimate.
+
+Post counts (Instagram's og:description and the like), used only when no post date was read:
+
+- The count rose between two checks: a post was made in that interval. last_post_at is set to the
+  later check's time, an upper bound, with Verdict.last_post_estimated=True and a reason such as
+  "post count rose 57→58 between 2023-03-01 and 2023-03-08".
+- The count stayed the same for more than [active_days] since it was first read: dormant.
+  "First read" is PriorState.post_count_since; when the store does not know it, post_count_at (the
+  last read) stands in, which is a shorter, safe span (it can only delay `dormant`, never invent it).
+- Before that, with no date at all, we do not guess: the prior active/dormant status is kept, and
+  an account without one is `unknown` ("post count 57, no post date yet").
+- A count of 0 is "no post at all": dormant.
+- An Instagram/Facebook page that shows neither a date nor a count tells only that the account
+  exists: prior active/dormant kept, otherwise unknown. A blog or feed with no dated post is dormant
+  ("no dated posts").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from crawler.models import Fetched, Observation, PriorState, Verdict
+from crawler.settings import Settings
+
+# Platforms whose pages may legitimately show no posts to a crawler (login walls, scripts):
+# for them "no date seen" is absence of evidence, not evidence of an empty account.
+_OPAQUE_PLATFORMS = ("instagram", "facebook")
+
+_FAILURE_LABELS = {
+    "login_wall": "login wall",
+    "blocked_by_robots": "robots.txt disallows",
+    "error": "fetch error",
+}
+
+_GONE_STATUSES = (404, 410)
+
+
+def outcome(fetched: Fetched | None, obs: Observation | None) -> str:
+    """What a visit was, one of models.OUTCOMES, from the last fetch and the adapter's reading."""
+    if fetched is not None:
+        if fetched.error == "blocked_by_robots":
+            return "blocked_by_robots"
+        if fetched.error is not None:
+            return "error"
+        if fetched.not_modified:
+            return "not_modified"
+    if obs is None:
+        if fetched is not None and fetched.status in _GONE_STATUSES:
+            return "gone"
+        return "error"
+    if obs.exists is False:
+        return "gone"
+    if obs.login_wall:
+        return "login_wall"
+    if obs.exists is None:
+        return "error"
+    return "ok"
+
+
+def classify(prior: PriorState, obs: Observation | None, outcome: str, now: datetime,
+             settings: Settings) -> Verdict:
+    """The status after one visit with `outcome`, given the account's prior state."""
+    if outcome == "gone" or (outcome == "ok" and obs is not None and obs.exists is False):
+        return _gone(prior, obs, now, settings)
+    if outcome == "not_modified":
+        return _evaluate(prior, None, now, settings)
+    if outcome == "ok" and obs is not None and obs.exists:
+        return _evaluate(prior, obs, now, settings)
+    label = _FAILURE_LABELS.get(outcome, "fetch error")
+    if outcome == "ok":
+        label = "existence not readable"  # an "ok" without a usable observation tells nothing
+    return _failure(prior, label, settings)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _day(dt: datetime) -> str:
+    return dt.date().isoformat()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _verdict(prior: PriorState, status: str, reason: str, **fields) -> Verdict:
+    return Verdict(status=status, reason=reason, changed=status != prior.status, **fields)
+
+
+def _failure(prior: PriorState, label: str, settings: Settings) -> Verdict:
+    failures = prior.consecutive_failures + 1
+    counters = dict(
+        last_post_at=prior.last_post_at,
+        last_post_estimated=prior.last_post_estimated,
+        consecutive_failures=failures,
+        post_count_since=prior.post_count_since,
+    )  # gone_streak falls back to 0: a visit that tells nothing breaks a run of "not there"
+    reason = f"{label} on {_plural(failures, 'check')}"
+    if prior.status is None or prior.status == "unknown" or failures >= settings.unknown_after:
+        return _verdict(prior, "unknown", reason, **counters)
+    return _verdict(prior, prior.status, f"{reason}; {prior.status} kept", **counters)
+
+
+def _gone(prior: PriorState, obs: Observation | None, now: datetime, settings: Settings) -> Verdict:
+    streak = prior.gone_streak + 1
+    since = prior.gone_streak_since if prior.gone_streak and prior.gone_streak_since else now
+    what = (obs.reason.strip() if obs is not None and obs.reason else "") or "not found"
+    if len(what) > 60:
+        what = what[:57] + "..."
+    reason = f"{what} on {_plural(streak, 'check')} since {_day(since)}"
+    counters = dict(
+        last_post_at=prior.last_post_at,
+        last_post_estimated=prior.last_post_estimated,
+        consecutive_failures=0,
+        gone_streak=streak,
+        gone_streak_since=since,
+        post_count_since=prior.post_count_since,
+    )
+    span_ok = now - since >= timedelta(hours=settings.gone_min_hours)
+    if prior.status == "gone" or (streak >= settings.gone_after and span_ok):
+        return _verdict(prior, "gone", reason, **counters)
+    kept = prior.status or "unknown"
+    return _verdict(prior, kept, f"{reason}; {kept} until confirmed", **counters)
+
+
+def _newest_date(obs: Observation, now: datetime, settings: Settings) -> tuple[datetime | None, int]:
+    """The newest usable post date of an observation, and how many future dates were dropped."""
+    limit = now + timedelta(hours=settings.future_skew_hours)
+    dates = [d for d in (obs.last_post_at, *(p.published_at for p in obs.posts)) if d is not None]
+    usable = [d for d in dates if d <= limit]
+    return (max(usable) if usable else None), len(set(dates)) - len(set(usable))
+
+
+def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, settings: Settings) -> Verdict:
+    """A successful visit (obs None: 304, nothing new read): decide from dates, then counts."""
+    notes: list[str] = []
+    last = prior.last_post_at
+    estimated = prior.last_post_estimated
+    count = prior.post_count
+    count_since = prior.post_count_since
+    count_rise: str | None = None
+
+    if obs is not None:
+        read, dropped = _newest_date(obs, now, settings)
+        if dropped:
+            notes.append(f"ignored {_plural(dropped, 'future date')}")
+        if read is not None and (last is None or estimated or read > last):
+            last, estimated = read, False
+        if obs.post_count is not None:
+            before = prior.post_count
+            if before is None or obs.post_count != before:
+                count_since = now
+            if before is not None and obs.post_count > before and read is None:
+                since = prior.post_count_at or prior.post_count_since
+                between = f"between {_day(since)} and {_day(now)}" if since else f"by {_day(now)}"
+                count_rise = f"post count rose {before}→{obs.post_count} {between}"
+                if last is None or last < now:
+                    last, estimated = now, True
+            count = obs.post_count
+        elif count is not None and count_since is None:
+            count_since = prior.post_count_at
+
+    counters = dict(
+        last_post_at=last,
+        last_post_estimated=estimated,
+        consecutive_failures=0,
+        gone_streak=0,
+        gone_streak_since=None,
+        post_count_since=count_since,
+    )
+    def done(status: str, reason: str) -> Verdict:
+        if prior.status == "gone" and status != "gone":
+            reason = f"back after gone: {reason}"
+        if notes:
+            reason = f"{reason} ({'; '.join(notes)})"
+        return _verdict(prior, status, reason, **counters)
+
+    if last is not None:
+        age = now - last
+        status = "active" if age <= timedelta(days=settings.active_days) else "dormant"
+        if count_rise:
+            return done(status, count_rise)
+        days = max(age.days, 0)
+        est = ", estimated from the post count" if estimated else ""
+        return done(status, f"last post {_day(last)} ({_plural(days, 'day')} ago{est})")
+
+    if count == 0:
+        return done("dormant", "post count 0: no posts")
+    if count is not None:
+        since = count_since or prior.post_count_at
+        if since is not None and now - since > timedelta(days=settings.active_days):
+            days = (now - since).days
+            return done("dormant", f"post count {count} unchanged since {_day(since)} ({days} days)")
+        keep = prior.status if prior.status in ("active", "dormant") else "unknown"
+        return done(keep, f"post count {count}, no post date yet")
+
+    platform = obs.platform if obs is not None else None
+    if platform in _OPAQUE_PLATFORMS or obs is None:
+        keep = prior.status if prior.status in ("active", "dormant") else "unknown"
+        return done(keep, "exists; no post date or count readable")
+    return done("dormant", "exists; no dated posts")
