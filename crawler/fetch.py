@@ -123,14 +123,21 @@ class _Host:
 
 
 class _Robots:
-    """The rules of one origin: a Protego parser, or all-allowed / all-disallowed."""
+    """The rules of one origin: a Protego parser, or all-allowed / all-disallowed.
 
-    __slots__ = ("parser", "allow_all", "reason")
+    `error` is set when robots.txt could not be reached at all (DNS, refused, guard): every URL
+    of the origin then ends with that error rather than a misleading blocked_by_robots.
+    """
 
-    def __init__(self, parser: Protego | None = None, allow_all: bool = False, reason: str = ""):
+    __slots__ = ("parser", "allow_all", "reason", "error")
+
+    def __init__(
+        self, parser: Protego | None = None, allow_all: bool = False, reason: str = "", error: str | None = None
+    ):
         self.parser = parser
         self.allow_all = allow_all
         self.reason = reason
+        self.error = error
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -480,6 +487,8 @@ class Fetcher:
             return None
         if rules.parser is not None and rules.parser.can_fetch(str(url), self._ua_token):
             return None
+        if rules.error is not None:
+            return _Attempt(error=rules.error, message=rules.reason)
         self.stats["robots_blocked"] += 1
         return _Attempt(error="blocked_by_robots", message=rules.reason or "disallowed by robots.txt")
 
@@ -507,10 +516,12 @@ class Fetcher:
                 continue
             if attempt.error is None and status is not None and 200 <= status < 300:
                 return self._parse_robots(url, attempt.body or b"")
-            if status == 429 or (status is not None and status >= 500) or status is None:
-                why = f"HTTP {status}" if status is not None else attempt.error
-                return _Robots(reason=f"robots.txt unreachable ({why}): assuming disallowed (RFC 9309)")
-            return _Robots(allow_all=True)  # 4xx (and odd 1xx/3xx): no rules, RFC 9309 2.3.1.3
+            if attempt.error is None and status != 429 and (status or 0) < 500:
+                return _Robots(allow_all=True)  # 4xx (and odd 1xx/3xx): no rules, RFC 9309 2.3.1.3
+            if status == 429 or (status or 0) >= 500:
+                return _Robots(reason=f"robots.txt answered HTTP {status}: assuming disallowed (RFC 9309)")
+            # Unreachable (RFC 9309: assume disallowed); every URL of the origin reports why.
+            return _Robots(reason=f"robots.txt: {attempt.message}", error=attempt.error)
         return _Robots(allow_all=True)  # too many redirects: unavailable, RFC 9309 2.3.1.2
 
     def _parse_robots(self, url: httpx.URL, body: bytes) -> _Robots:
