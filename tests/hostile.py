@@ -19,6 +19,7 @@ stops, and `stop()` joins its threads with a timeout.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import struct
@@ -132,10 +133,8 @@ class HostileServer:
         with self._lock:
             socks = list(self._socks)
         for sock in socks:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in self._threads:
             thread.join(timeout=2.0)
         if self._listener is not None:
@@ -220,10 +219,8 @@ class HostileServer:
         finally:
             with self._lock:
                 self._socks.discard(sock)
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass
 
 
 def _parse(raw: bytes, addr: tuple[str, int]) -> Request | None:
@@ -302,10 +299,7 @@ def trickle(interval: float = 0.3, count: int = 1000, piece: bytes = b"x") -> Ha
 
     def handler(request: Request, conn: Conn) -> bool:
         conn.head(200, {"Content-Type": "text/html", "Content-Length": str(count * len(piece))})
-        for _ in range(count):
-            if not conn.wait(interval) or not conn.send(piece):
-                return False
-        return True
+        return all(conn.wait(interval) and conn.send(piece) for _ in range(count))
 
     return handler
 

@@ -1,0 +1,485 @@
+"""The fetcher against real misbehaving servers on 127.0.0.x (see tests/hostile.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ipaddress
+import socket
+import time
+import tracemalloc
+import zlib
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import crawler.fetch as fetch_module
+from crawler.errors import SettingsError
+from crawler.fetch import Fetcher, retry_after_seconds
+from crawler.models import FETCH_ERRORS, Fetched
+from crawler.settings import Settings
+from tests.hostile import (
+    HostileServer,
+    conditional,
+    endless_chunked,
+    gzip_bomb,
+    http_date,
+    redirect,
+    reset_mid_body,
+    respond,
+    sequence,
+    slow,
+    trickle,
+)
+
+pytestmark = pytest.mark.timeout(20)
+
+CONTACT = "https://kommun.test/crawler-contact"
+
+
+def make_settings(**changes: object) -> Settings:
+    base: dict[str, object] = dict(
+        contact=CONTACT,
+        allow_private_addresses=True,
+        per_host_delay=0.0,
+        connect_timeout=1.0,
+        read_timeout=1.0,
+        deadline=3.0,
+        retries=3,
+        retry_after_cap=3.0,
+        max_body_bytes=1 << 20,
+    )
+    base.update(changes)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+def fetch(url: str, settings: Settings | None = None, **kwargs: object) -> Fetched:
+    return fetch_many([url], settings, **kwargs)[0]
+
+
+def fetch_many(urls: list[str], settings: Settings | None = None, **kwargs: object) -> list[Fetched]:
+    """Fetch `urls` concurrently with one Fetcher, the way a crawl cycle does."""
+
+    async def go() -> list[Fetched]:
+        async with Fetcher(settings or make_settings(), backoff_base=0.01) as fetcher:
+            return list(await asyncio.gather(*(fetcher.fetch(u, **kwargs) for u in urls)))  # type: ignore[arg-type]
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def server():
+    with HostileServer() as srv:
+        yield srv
+
+
+def closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+# -- identity -------------------------------------------------------------------------------------
+
+
+def test_placeholder_contact_is_refused():
+    with pytest.raises(SettingsError, match="placeholder"):
+        Fetcher(Settings())
+
+
+def test_user_agent_carries_the_contact_and_plain_fetch_works(server):
+    server.route("/", respond(b"<p>hej</p>", headers={"ETag": '"v1"', "Set-Cookie": "id=1"}))
+    got = fetch(server.url("/"))
+    assert got.ok and got.status == 200 and got.error is None
+    assert got.body == b"<p>hej</p>"
+    assert got.url == got.final_url == server.url("/")
+    assert got.headers["etag"] == '"v1"'
+    assert "set-cookie" not in got.headers  # only the headers later stages need
+    assert got.content_type == "text/html"
+    assert got.attempts == 1 and got.redirects == ()
+    assert got.started_at is not None and got.started_at.tzinfo is not None
+    ua = server.requests[-1].headers["user-agent"]
+    assert CONTACT in ua and ua.startswith("crawler/")
+
+
+# -- bounds ---------------------------------------------------------------------------------------
+
+
+def test_slow_trickle_hits_the_deadline(server):
+    server.route("/slow", trickle(interval=0.1, count=1000))
+    start = time.monotonic()
+    got = fetch(server.url("/slow"), make_settings(deadline=1.0))
+    assert got.error == "deadline_exceeded"
+    assert got.body is None
+    assert time.monotonic() - start < 2.5
+    assert server.hits("/slow") == 1  # a deadline is not retried
+
+
+def test_endless_chunked_body_is_cut(server):
+    server.route("/endless", endless_chunked())
+    got = fetch(server.url("/endless"), make_settings(max_body_bytes=256 * 1024))
+    assert got.error == "too_large" and got.body is None
+
+
+def test_gzip_bomb_is_cut_with_memory_near_the_cap(server):
+    server.route("/bomb", gzip_bomb(512))
+    cap = 1 << 20
+    tracemalloc.start()
+    try:
+        got = fetch(server.url("/bomb"), make_settings(max_body_bytes=cap))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got.error == "too_large" and got.body is None
+    assert peak < 6 * cap, f"peak {peak} bytes"
+
+
+def test_gzip_and_deflate_bodies_are_decoded(server):
+    text = "Förskolan Äppelträdet".encode() * 50
+    server.route("/gz", respond(gzip.compress(text), headers={"Content-Encoding": "gzip"}))
+    server.route("/zlib", respond(zlib.compress(text), headers={"Content-Encoding": "deflate"}))
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    server.route("/raw", respond(raw.compress(text) + raw.flush(), headers={"Content-Encoding": "deflate"}))
+    server.route("/broken", respond(b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+    gz, zl, rw, broken = fetch_many([server.url(p) for p in ("/gz", "/zlib", "/raw", "/broken")])
+    assert gz.body == zl.body == rw.body == text
+    assert broken.error == "decode_error" and broken.body is None
+
+
+def test_reset_mid_body_is_truncated(server):
+    server.route("/rst", reset_mid_body(rst=True))
+    server.route("/fin", reset_mid_body(rst=False))
+    for got in fetch_many([server.url("/rst"), server.url("/fin")]):
+        assert got.error == "truncated", got.error_message
+        assert got.body is None
+
+
+def test_http10_without_length_works(server):
+    server.route("/old", respond(b"A" * 70_000, http10=True))
+    got = fetch(server.url("/old"))
+    assert got.ok and got.body == b"A" * 70_000
+
+
+def test_http10_without_length_still_capped(server):
+    server.route("/old", respond(b"A" * 70_000, http10=True))
+    got = fetch(server.url("/old"), make_settings(max_body_bytes=10_000))
+    assert got.error == "too_large"
+
+
+def test_lying_content_type_and_bad_bytes_come_back_as_is(server):
+    rss = b'<?xml version="1.0"?><rss><channel><title>x</title></channel></rss>'
+    junk = b"\xff\xfe caf\xe9 \x00\x00 \xc3\x28 end"
+    server.route("/rss", respond(rss, content_type="text/html"))
+    server.route("/junk", respond(junk, content_type="text/html; charset=utf-8"))
+    rss_got, junk_got = fetch_many([server.url("/rss"), server.url("/junk")])
+    assert rss_got.body == rss and rss_got.content_type == "text/html"
+    assert junk_got.ok and junk_got.body == junk
+
+
+# -- redirects and the guard ------------------------------------------------------------------------
+
+
+def test_redirect_chain_is_followed_and_recorded(server):
+    server.route("/a", redirect("/b", 301))
+    server.route("/b", redirect(server.url("/c"), 307))
+    server.route("/c", respond(b"end"))
+    got = fetch(server.url("/a"))
+    assert got.ok and got.body == b"end"
+    assert got.redirects == (server.url("/b"), server.url("/c"))
+    assert got.final_url == server.url("/c")
+
+
+def test_redirect_loop(server):
+    server.route("/loop", redirect("/loop"))
+    got = fetch(server.url("/loop"), make_settings(max_redirects=4))
+    assert got.error == "too_many_redirects"
+    assert len(got.redirects) == 4
+    assert server.hits("/loop") == 5  # the first request and four hops, no more
+
+
+def test_redirect_to_file_scheme_is_blocked(server):
+    server.route("/r", redirect("file:///etc/passwd"))
+    got = fetch(server.url("/r"))
+    assert got.error == "blocked_scheme"
+    assert got.final_url.startswith("file:")
+    assert got.redirects == (got.final_url,)
+
+
+def test_non_http_scheme_is_blocked_without_request():
+    assert fetch("ftp://127.0.0.1/x").error == "blocked_scheme"
+    assert fetch("http:///no-host").error == "protocol_error"
+
+
+def test_guard_refuses_loopback_literal_and_name(server):
+    settings = make_settings(allow_private_addresses=False)
+    literal, name = fetch_many([server.url("/"), f"http://localhost:{server.port}/"], settings)
+    assert literal.error == "blocked_address"
+    assert name.error == "blocked_address", name.error_message  # refused at connect time
+    assert server.connections == 0 and server.requests == []
+
+
+def test_guard_refuses_redirects_to_internal_addresses(monkeypatch):
+    # In this test 127.0.0.1 plays a public site; everything else that is not global stays forbidden.
+    real = fetch_module.is_forbidden_address
+    public = ipaddress.ip_address("127.0.0.1")
+    monkeypatch.setattr(fetch_module, "is_forbidden_address", lambda ip: ip != public and real(ip))
+    with HostileServer("127.0.0.1") as site, HostileServer("127.0.0.2") as internal:
+        internal.route("/admin", respond(b"secret"))
+        site.route("/to-internal", redirect(internal.url("/admin")))
+        site.route("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
+        site.route("/to-v6", redirect("http://[::1]/"))
+        site.route("/ok", respond(b"public"))
+        settings = make_settings(allow_private_addresses=False)
+        results = fetch_many([site.url(p) for p in ("/to-internal", "/to-metadata", "/to-v6", "/ok")], settings)
+    assert [r.error for r in results[:3]] == ["blocked_address"] * 3
+    assert results[0].final_url == internal.url("/admin")
+    assert results[3].ok and results[3].body == b"public"  # the guard lets public peers through
+    assert internal.connections == 0
+
+
+def test_is_forbidden_address():
+    forbidden = ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "::1", "fc00::1",
+                 "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"]
+    for text in forbidden:
+        assert fetch_module.is_forbidden_address(ipaddress.ip_address(text)), text
+    for text in ["193.45.1.1", "2a00:1450:4001::1"]:
+        assert not fetch_module.is_forbidden_address(ipaddress.ip_address(text)), text
+
+
+def test_dns_failure_with_and_without_guard():
+    for allow in (True, False):
+        got = fetch("http://no-such-preschool.invalid/", make_settings(allow_private_addresses=allow))
+        assert got.error == "dns_error", (allow, got.error, got.error_message)
+        assert got.status is None and got.body is None
+
+
+def test_connection_refused_is_retried_then_connect_error():
+    port = closed_port()
+    got = fetch(f"http://127.0.0.1:{port}/", make_settings(respect_robots=False))
+    assert got.error == "connect_error"
+    assert got.attempts == 3
+    # With robots on, the unreachable robots.txt speaks for the whole origin (fetched once).
+    got = fetch(f"http://127.0.0.1:{port}/")
+    assert got.error == "connect_error" and "robots.txt" in (got.error_message or "")
+
+
+# -- retries ------------------------------------------------------------------------------------------
+
+
+def test_429_retry_after_seconds_is_waited(server):
+    server.route("/r", sequence(respond(b"slow down", 429, {"Retry-After": "1"}), respond(b"fine")))
+    start = time.monotonic()
+    got = fetch(server.url("/r"))
+    assert got.ok and got.body == b"fine" and got.attempts == 2
+    arrivals = server.arrivals("/r")
+    assert arrivals[1] - arrivals[0] >= 0.95
+    assert time.monotonic() - start < 3
+
+
+def test_429_retry_after_http_date_is_waited(server):
+    server.route("/r", sequence(respond(b"", 429, {"Retry-After": http_date(2)}), respond(b"fine")))
+    got = fetch(server.url("/r"))
+    assert got.ok and got.attempts == 2
+    arrivals = server.arrivals("/r")
+    assert 0.9 <= arrivals[1] - arrivals[0] <= 2.6  # HTTP-dates have whole seconds
+
+
+def test_absurd_retry_after_is_not_waited_and_defers_the_host(server):
+    server.route("/r", respond(b"", 429, {"Retry-After": "86400"}))
+    server.route("/other", respond(b"x"))
+    start = time.monotonic()
+
+    async def go() -> tuple[Fetched, Fetched]:
+        async with Fetcher(make_settings(), backoff_base=0.01) as fetcher:
+            first = await fetcher.fetch(server.url("/r"))
+            return first, await fetcher.fetch(server.url("/other"))
+
+    first, other = asyncio.run(go())
+    assert time.monotonic() - start < 1
+    assert first.error == "rate_limited" and first.status == 429
+    assert first.headers["retry-after"] == "86400"
+    assert first.attempts == 1
+    assert other.error == "rate_limited" and server.hits("/other") == 0  # the host asked for a pause
+
+
+def test_503_burst_then_success(server):
+    server.route("/b", sequence(respond(b"", 503), respond(b"", 503), respond(b"ok")))
+
+    async def go() -> tuple[Fetched, dict]:
+        async with Fetcher(make_settings(), backoff_base=0.01) as fetcher:
+            return await fetcher.fetch(server.url("/b")), fetcher.stats
+
+    got, stats = asyncio.run(go())
+    assert got.ok and got.body == b"ok" and got.attempts == 3
+    assert stats["retries"] == 2
+
+
+def test_503_forever_ends_as_server_error_with_body(server):
+    server.route("/down", respond(b"<h1>maintenance</h1>", 503))
+    got = fetch(server.url("/down"), make_settings(retries=4))
+    assert got.error == "server_error" and got.status == 503
+    assert got.attempts == 4 and server.hits("/down") == 4
+    assert got.body == b"<h1>maintenance</h1>"
+    assert "maintenance" not in (got.error_message or "")
+
+
+def test_404_is_returned_with_body_and_not_retried(server):
+    server.route("/gone", respond(b"<h1>Sidan finns inte</h1>", 404))
+    got = fetch(server.url("/gone"))
+    assert got.ok and got.status == 404 and got.body == b"<h1>Sidan finns inte</h1>"
+    assert server.hits("/gone") == 1
+
+
+def test_retry_after_parsing():
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds("120", now) == 120
+    assert retry_after_seconds("Sun, 01 Mar 2026 12:00:30 GMT", now) == 30
+    assert retry_after_seconds("Sun, 01 Mar 2026 11:00:00 GMT", now) == 0
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds("-5", now) is None
+    assert retry_after_seconds(None, now) is None
+    later = now + timedelta(days=1)
+    assert retry_after_seconds(later.strftime("%a, %d %b %Y %H:%M:%S GMT"), now) == 86400
+
+
+# -- conditional GET -------------------------------------------------------------------------------
+
+
+def test_304_round_trip_with_etag(server):
+    server.route("/feed", conditional(b"<rss/>", etag='"abc"'))
+    first = fetch(server.url("/feed"))
+    again = fetch(server.url("/feed"), etag=first.headers["etag"])
+    assert first.status == 200 and again.status == 304 and again.not_modified and again.ok
+    assert server.requests[-1].headers["if-none-match"] == '"abc"'
+
+
+def test_304_round_trip_with_last_modified(server):
+    stamp = "Wed, 21 Oct 2025 07:28:00 GMT"
+    server.route("/feed", conditional(b"<rss/>", last_modified=stamp))
+    first = fetch(server.url("/feed"))
+    again = fetch(server.url("/feed"), last_modified=first.headers["last-modified"])
+    assert first.status == 200 and again.status == 304
+    assert server.requests[-1].headers["if-modified-since"] == stamp
+
+
+# -- robots.txt ------------------------------------------------------------------------------------
+
+
+def test_robots_disallow_and_crawl_delay(server):
+    robots = b"User-agent: *\nDisallow: /\n\nUser-agent: crawler\nDisallow: /private\nCrawl-delay: 0.3\n"
+    server.route("/robots.txt", respond(robots, content_type="text/plain"))
+    server.route("/private", respond(b"no"))
+    server.route("/p1", respond(b"1"))
+    server.route("/p2", respond(b"2"))
+    private, p1, p2 = fetch_many([server.url("/private"), server.url("/p1"), server.url("/p2")])
+    assert private.error == "blocked_by_robots" and server.hits("/private") == 0
+    assert p1.ok and p2.ok
+    assert server.hits("/robots.txt") == 1
+    times = sorted(r.arrived for r in server.requests)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert gaps and min(gaps) >= 0.28, gaps
+
+
+def test_robots_404_allows_everything(server):
+    server.route("/page", respond(b"x"))
+    assert fetch(server.url("/page")).ok
+
+
+def test_robots_500_disallows_everything(server):
+    server.route("/robots.txt", respond(b"oops", 500))
+    server.route("/page", respond(b"x"))
+    got = fetch(server.url("/page"))
+    assert got.error == "blocked_by_robots" and server.hits("/page") == 0
+
+
+def test_robots_unreachable_reports_the_network_error():
+    got = fetch("http://no-such-preschool.invalid/page")
+    assert got.error == "dns_error"
+
+
+def test_huge_robots_is_parsed_up_to_500_kib(server):
+    filler = b"# " + b"x" * 1000 + b"\n"
+    robots = b"User-agent: *\nDisallow: /early\n" + filler * 600 + b"Disallow: /late\n"
+    server.route("/robots.txt", respond(robots, content_type="text/plain"))
+    server.route("/late", respond(b"x"))
+    early, late = fetch_many([server.url("/early"), server.url("/late")])
+    assert early.error == "blocked_by_robots"
+    assert late.ok  # the rule past 500 KiB is not read
+
+
+def test_robots_redirect_loop_means_allowed(server):
+    server.route("/robots.txt", redirect("/robots.txt"))
+    server.route("/page", respond(b"x"))
+    assert fetch(server.url("/page")).ok
+    assert server.hits("/robots.txt") == 6  # first request and five hops, RFC 9309
+
+
+def test_robots_can_be_turned_off(server):
+    server.route("/robots.txt", respond(b"oops", 500))
+    server.route("/page", respond(b"x"))
+    assert fetch(server.url("/page"), make_settings(respect_robots=False)).ok
+    assert server.hits("/robots.txt") == 0
+
+
+# -- politeness ------------------------------------------------------------------------------------
+
+
+def test_per_host_delay_spaces_request_starts(server):
+    for i in range(4):
+        server.route(f"/p{i}", respond(b"x"))
+    results = fetch_many([server.url(f"/p{i}") for i in range(4)], make_settings(per_host_delay=0.2))
+    assert all(r.ok for r in results)
+    times = sorted(r.arrived for r in server.requests)  # robots.txt included: it is a request too
+    assert len(times) == 5
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.19, gaps
+
+
+@pytest.mark.parametrize("per_host", [1, 3])
+def test_per_host_concurrency(server, per_host):
+    server.route("/robots.txt", respond(b"", content_type="text/plain"))
+    for i in range(6):
+        server.route(f"/s{i}", slow(0.15, respond(b"x")))
+    results = fetch_many([server.url(f"/s{i}") for i in range(6)], make_settings(per_host_concurrency=per_host))
+    assert all(r.ok for r in results)
+    assert server.max_in_flight == per_host
+
+
+def test_global_concurrency_spans_hosts():
+    with HostileServer("127.0.0.1") as a, HostileServer("127.0.0.2") as b:
+        for srv in (a, b):
+            srv.route("/robots.txt", respond(b"", content_type="text/plain"))
+            srv.route("/s", slow(0.15, respond(b"x")))
+        settings = make_settings(concurrency=1, per_host_concurrency=2)
+        results = fetch_many([a.url("/s"), b.url("/s"), a.url("/s?2"), b.url("/s?2")], settings)
+        assert all(r.ok for r in results)
+        spans = sorted((r.arrived, r.arrived + 0.15) for srv in (a, b) for r in srv.requests if r.path == "/s")
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end - 0.01  # never two slow requests at once, whatever the host
+
+
+def test_zero_delay_adds_no_sleeping(server, monkeypatch):
+    server.route("/robots.txt", respond(b"", content_type="text/plain"))
+    server.route("/x", respond(b"x"))
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def spy(delay: float, *args: object) -> object:
+        sleeps.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(fetch_module.asyncio, "sleep", spy)
+    results = fetch_many([server.url(f"/x?{i}") for i in range(20)])
+    assert all(r.ok for r in results)
+    assert [s for s in sleeps if s > 0] == []
+
+
+def test_errors_are_known_kinds_and_messages_hold_no_body(server):
+    secret = b"Barnens namn: Alva och Nils"
+    server.route("/down", respond(secret, 503))
+    server.route("/rst", reset_mid_body())
+    for got in fetch_many([server.url("/down"), server.url("/rst")]):
+        assert got.error in FETCH_ERRORS
+        assert "Alva" not in (got.error_message or "")
