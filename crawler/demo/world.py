@@ -378,6 +378,14 @@ class World:
         for i in range(self.n):
             yield self.account(i)
 
+    def robots_accounts(self) -> list[DemoAccount]:
+        """The accounts whose host's robots.txt disallows them."""
+        return [self.account(i) for i in sorted(self._robots)]
+
+    def moved_account(self) -> DemoAccount | None:
+        """The blog that moves to a new address (301) on 2023-02-06, if the world has one."""
+        return None if self._moved is None else self.account(self._moved)
+
     def _rng(self, index: int, salt: int = 0) -> random.Random:
         return random.Random((self.seed * 1_000_003 + index) * 4 + salt)
 
@@ -499,7 +507,7 @@ class World:
             t += min(cap, rng.uniform(0.3, 2.0) * mean_gap)
             if t >= end:
                 break
-            times.append(t)
+            times.append(float(int(t)))  # whole seconds, as platforms show them
         if last is not None:
             times.append(last)
         special: list[tuple[int, int, int]] = []
