@@ -1,0 +1,325 @@
+"""`crawler demo`: weekly crawl cycles against the simulated web, the board's figures, and --check.
+
+run_demo() starts the demo web (crawler.demo.server) on loopback, writes its sources.yaml, creates
+an inventory, then runs one crawl cycle per simulated week from 2022-12-01 02:00 UTC to the end of
+May 2023 with the world's clock, and compares the crawler's snapshots nearest the board's dates
+(2023-03-02 and 2023-04-13) with what the world says is true. With `check=True` it also measures
+status accuracy per account, date errors and notices found or missed.
+
+This module reads the crawler's store; the crawler never reads the demo world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crawler import crawl, sources
+from crawler.demo.server import DemoWeb
+from crawler.demo.world import (
+    AS_OF,
+    AS_OF_CYCLE,
+    BASELINE,
+    BASELINE_CYCLE,
+    BoardTruth,
+    World,
+    cycle_time,
+)
+from crawler.fetch import Fetcher
+from crawler.store import Store, parse_iso
+
+LAST_CYCLE = 25  # 2023-05-25, the last weekly cycle in May 2023
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What the inventory said about one account right after a cycle."""
+
+    status: str | None
+    last_post_at: datetime | None
+    estimated: bool
+
+
+@dataclass
+class CrawlerBoard:
+    """The board's figures as measured by the crawler between two cycles."""
+
+    accounts_at_baseline: int
+    accounts_at_as_of: int
+    active_at_baseline: int
+    active_at_as_of: int
+    fewer_accounts: int
+    fewer_active: int
+    fewer_active_flagged: int  # of those no longer active, how many had a move notice flagged
+    unknown_at_as_of: int
+
+
+@dataclass
+class CheckReport:
+    """--check: how the crawler's inventory compares with the world's truth."""
+
+    status_agreement: dict[int, tuple[int, int]]  # cycle -> (agreeing, total)
+    disagreements: dict[int, Counter]  # cycle -> Counter of "expected->got"
+    disagreeing_ids: dict[int, list[str]]
+    exact_dates: int  # dated accounts whose last post date the crawler read exactly (±1 min)
+    dated_accounts: int
+    date_errors_hours: list[float]  # absolute errors of dated accounts that were not exact
+    estimate_lags_days: list[float]  # count-based estimates: crawler minus truth
+    notices_true: list[str]
+    notices_found: list[str]
+    notices_missed: list[str]
+    notices_false: list[str]
+
+    @property
+    def ok(self) -> bool:
+        baseline = self.status_agreement.get(BASELINE_CYCLE, (0, 1))
+        as_of = self.status_agreement.get(AS_OF_CYCLE, (0, 1))
+        return baseline[0] == baseline[1] and as_of[0] == as_of[1] and not self.notices_missed
+
+
+@dataclass
+class DemoResult:
+    """Everything a demo run produced; `text` is what the CLI prints."""
+
+    out_dir: Path
+    sources_path: Path
+    db_path: Path
+    cycles: list[crawl.CycleResult]
+    crawler: CrawlerBoard | None
+    truth: BoardTruth
+    check: CheckReport | None
+    seconds: float
+    requests: int
+    text: str = ""
+    views: dict[int, dict[str, AccountView]] = field(default_factory=dict, repr=False)
+
+
+def _views(store: Store) -> dict[str, AccountView]:
+    rows = store.query("SELECT id, status, last_post_at, last_post_estimated FROM accounts")
+    return {
+        r["id"]: AccountView(r["status"], parse_iso(r["last_post_at"]), bool(r["last_post_estimated"]))
+        for r in rows
+    }
+
+
+def _flagged(store: Store, until: datetime | None = None) -> dict[str, datetime]:
+    """Accounts with a move notice flagged (pending or confirmed), and when it was first detected."""
+    out: dict[str, datetime] = {}
+    for r in store.query("SELECT account_id, detected_at FROM notices WHERE kind = 'move' AND state != 'rejected'"):
+        at = parse_iso(r["detected_at"])
+        if at is None or (until is not None and at > until):
+            continue
+        if r["account_id"] not in out or at < out[r["account_id"]]:
+            out[r["account_id"]] = at
+    return out
+
+
+def crawler_board(views: dict[int, dict[str, AccountView]], flagged: dict[str, datetime]) -> CrawlerBoard:
+    """The board's figures from the inventory right after the baseline and as-of cycles."""
+    before, after = views[BASELINE_CYCLE], views[AS_OF_CYCLE]
+    as_of_time = cycle_time(AS_OF_CYCLE) + timedelta(days=1)
+    exists_b = sum(v.status != "gone" for v in before.values())
+    exists_a = sum(v.status != "gone" for v in after.values())
+    active_b = {i for i, v in before.items() if v.status == "active"}
+    active_a = {i for i, v in after.items() if v.status == "active"}
+    stopped = active_b - active_a
+    return CrawlerBoard(
+        accounts_at_baseline=exists_b,
+        accounts_at_as_of=exists_a,
+        active_at_baseline=len(active_b),
+        active_at_as_of=len(active_a),
+        fewer_accounts=exists_b - exists_a,
+        fewer_active=len(active_b) - len(active_a),
+        fewer_active_flagged=sum(1 for i in stopped if i in flagged and flagged[i] <= as_of_time),
+        unknown_at_as_of=sum(v.status == "unknown" for v in after.values()),
+    )
+
+
+def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dict[str, datetime]) -> CheckReport:
+    """--check: the inventory after the given cycles against the world's truth at those times."""
+    agreement: dict[int, tuple[int, int]] = {}
+    disagreements: dict[int, Counter] = {}
+    ids: dict[int, list[str]] = {}
+    for k, view in sorted(views.items()):
+        at = cycle_time(k)
+        good, wrong, wrong_ids = 0, Counter(), []
+        for acc in world.accounts():
+            truth = world.truth(acc.index, at)
+            hidden = acc.observable in ("login_wall", "robots") and truth.exists
+            expected = "unknown" if hidden else truth.status
+            got = view[acc.id].status if acc.id in view else None
+            if got == expected:
+                good += 1
+            else:
+                wrong[f"{expected}->{got}"] += 1
+                wrong_ids.append(acc.id)
+        agreement[k] = (good, len(world))
+        disagreements[k] = wrong
+        ids[k] = wrong_ids
+    last = max(views)
+    exact = dated = 0
+    errors: list[float] = []
+    lags: list[float] = []
+    for acc in world.accounts():
+        truth = world.truth(acc.index, cycle_time(last))
+        view = views[last].get(acc.id)
+        if view is None or not truth.exists or truth.last_post_at is None or view.last_post_at is None:
+            continue
+        if acc.observable == "count" or view.estimated:
+            lags.append((view.last_post_at - truth.last_post_at).total_seconds() / 86_400)
+            continue
+        if acc.observable != "dates":
+            continue
+        dated += 1
+        error = abs((view.last_post_at - truth.last_post_at).total_seconds())
+        if error <= 60:
+            exact += 1
+        else:
+            errors.append(error / 3600)
+    true_notices = [acc.id for acc in world.accounts() if world.notice_posted_at(acc.index)]
+    return CheckReport(
+        status_agreement=agreement,
+        disagreements=disagreements,
+        disagreeing_ids=ids,
+        exact_dates=exact,
+        dated_accounts=dated,
+        date_errors_hours=errors,
+        estimate_lags_days=lags,
+        notices_true=true_notices,
+        notices_found=[i for i in true_notices if i in flagged],
+        notices_missed=[i for i in true_notices if i not in flagged],
+        notices_false=sorted(i for i in flagged if i not in set(true_notices)),
+    )
+
+
+def run_demo(
+    out_dir: str | Path,
+    accounts: int = 319,
+    seed: int = 1,
+    check: bool = False,
+    progress: Callable[[str], None] | None = None,
+    *,
+    cycles: int = LAST_CYCLE + 1,
+    faults: bool = True,
+    slow_seconds: float = 0.05,
+    settings: dict[str, Any] | None = None,
+) -> DemoResult:
+    """Crawl the simulated web weekly from 2022-12-01 and compare with the world's truth.
+
+    Writes `sources.yaml` and `inventory.sqlite` into `out_dir`. `cycles` below 20 stops before the
+    as-of snapshot, so the board comparison is then left out.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    world = World(accounts, seed=seed)
+    started = time.perf_counter()
+    say = progress or (lambda line: None)
+    sources_path = out / "sources.yaml"
+    db_path = out / "inventory.sqlite"
+    for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        stale.unlink(missing_ok=True)  # a demo always starts from an empty inventory
+    with DemoWeb(world, cycle_time(0), faults=faults, slow_seconds=slow_seconds) as web:
+        sources_path.write_text(world.sources_yaml(web, settings), encoding="utf-8")
+        registry = sources.load(sources_path)
+        store = Store.open(db_path)
+        try:
+            results, views = asyncio.run(_cycles(store, registry, web, cycles, say))
+            flagged = _flagged(store)
+            requests = sum(s["requests"] for s in web.stats().values())
+        finally:
+            store.close()
+    truth = world.board_truth(BASELINE, AS_OF)
+    board = crawler_board(views, flagged) if BASELINE_CYCLE in views and AS_OF_CYCLE in views else None
+    report = compare(world, views, flagged) if check else None
+    result = DemoResult(out, sources_path, db_path, results, board, truth, report,
+                        time.perf_counter() - started, requests, views=views)
+    result.text = render_text(result, world)
+    return result
+
+
+async def _cycles(
+    store: Store, registry: sources.Registry, web: DemoWeb, cycles: int, say: Callable[[str], None]
+) -> tuple[list[crawl.CycleResult], dict[int, dict[str, AccountView]]]:
+    results: list[crawl.CycleResult] = []
+    views: dict[int, dict[str, AccountView]] = {}
+    keep = {BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1}
+    for k in range(cycles):
+        at = cycle_time(k)
+        web.set_clock(at)
+        wall = time.monotonic()
+
+        def clock(at: datetime = at, wall: float = wall) -> datetime:
+            # Simulated time runs at wall speed from the cycle's start: checks get distinct times.
+            return at + timedelta(seconds=time.monotonic() - wall)
+
+        # A short retry backoff: the demo's 503s are transient and the clock is simulated anyway.
+        async with Fetcher(registry.settings, backoff_base=0.05) as fetcher:
+            result = await crawl.run_cycle(
+                store, registry.accounts, registry.settings, clock=clock, trigger="demo", fetcher=fetcher
+            )
+        results.append(result)
+        if k in keep:
+            views[k] = _views(store)
+        s = result.statuses
+        say(
+            f"{at:%Y-%m-%d} cycle {k:2d}: {result.done}/{result.total} accounts, "
+            f"{s.get('active', 0)} active, {s.get('dormant', 0)} dormant, {s.get('gone', 0)} gone, "
+            f"{s.get('unknown', 0)} unknown; {result.new_notices} new notices ({result.seconds:.1f} s)"
+        )
+    return results, views
+
+
+def render_text(result: DemoResult, world: World) -> str:
+    """The demo's printed report: the cycles, the board's figures (crawler vs truth), the check."""
+    t = result.truth
+    lines = [
+        f"Simulated web: {len(world)} preschool accounts (seed {world.seed}); "
+        f"{len(result.cycles)} weekly cycles from {cycle_time(0):%Y-%m-%d} "
+        f"in {result.seconds:.1f} s, {result.requests} requests.",
+        f"Registry: {result.sources_path}   Inventory: {result.db_path}",
+        "",
+    ]
+    b = result.crawler
+    if b is not None:
+        lines += [
+            f"Board figures: launch of Tempus Hemma ({BASELINE:%Y-%m-%d}) against {AS_OF:%Y-%m-%d}",
+            f"(crawler snapshots of {cycle_time(BASELINE_CYCLE):%Y-%m-%d} and {cycle_time(AS_OF_CYCLE):%Y-%m-%d})",
+            "",
+            f"{'':36}{'crawler':>10}{'truth':>10}",
+            f"{'accounts at the launch':36}{b.accounts_at_baseline:>10}{t.accounts_at_baseline:>10}",
+            f"{'fewer accounts since':36}{b.fewer_accounts:>10}{t.fewer_accounts:>10}",
+            f"{'active at the launch':36}{b.active_at_baseline:>10}{t.active_at_baseline:>10}",
+            f"{'fewer active since':36}{b.fewer_active:>10}{t.fewer_active:>10}",
+            f"{'  of which announced Tempus Hemma':36}{b.fewer_active_flagged:>10}{t.fewer_active_announced:>10}",
+            "",
+            f"The crawler's absolute active counts leave out {b.unknown_at_as_of} accounts it cannot see "
+            "(login walls, robots.txt): they are unknown, never guessed.",
+            "Move notices are flagged for review (`crawler review list`); the crawler column counts flagged "
+            "notices, the board's figure counts confirmed ones.",
+        ]
+    c = result.check
+    if c is not None:
+        lines += ["", "Check against the world's truth:"]
+        for k, (good, total) in sorted(c.status_agreement.items()):
+            wrong = ", ".join(f"{n} {what}" for what, n in c.disagreements[k].most_common(4))
+            lines.append(f"  status at {cycle_time(k):%Y-%m-%d}: {good}/{total} agree" + (f" ({wrong})" if wrong else ""))
+        worst = f", worst {max(c.date_errors_hours):.1f} h" if c.date_errors_hours else ""
+        lines.append(f"  last-post dates read: {c.exact_dates}/{c.dated_accounts} exact{worst}")
+        if c.estimate_lags_days:
+            lines.append(
+                f"  estimated from post counts: {len(c.estimate_lags_days)} accounts, lag median "
+                f"{statistics.median(c.estimate_lags_days):.1f} d, max {max(c.estimate_lags_days):.1f} d"
+            )
+        lines.append(
+            f"  move notices: {len(c.notices_found)}/{len(c.notices_true)} found"
+            + (f", missed {', '.join(c.notices_missed)}" if c.notices_missed else "")
+            + f", {len(c.notices_false)} flagged without a true notice"
+        )
+    return "\n".join(lines)

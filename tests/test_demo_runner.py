@@ -1,0 +1,87 @@
+"""The demo runner: the board comparison and --check, then (when the crawl stack is complete) a real run."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from datetime import timedelta
+
+import pytest
+
+from crawler.demo.runner import AccountView, compare, crawler_board, run_demo
+from crawler.demo.world import AS_OF_CYCLE, BASELINE_CYCLE, World, cycle_time
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(319, seed=1)
+
+
+def perfect_views(world: World, cycles=(BASELINE_CYCLE, AS_OF_CYCLE)) -> dict[int, dict[str, AccountView]]:
+    """What an ideal crawler's inventory would hold after each cycle."""
+    views = {}
+    for k in cycles:
+        at = cycle_time(k)
+        view = {}
+        for acc in world.accounts():
+            truth = world.truth(acc.index, at)
+            hidden = acc.observable in ("login_wall", "robots") and truth.exists
+            view[acc.id] = AccountView("unknown" if hidden else truth.status, truth.last_post_at, False)
+        views[k] = view
+    return views
+
+
+def true_flags(world: World) -> dict:
+    return {acc.id: world.notice_posted_at(acc.index) + timedelta(days=7)
+            for acc in world.accounts() if world.notice_posted_at(acc.index)}
+
+
+def test_an_ideal_crawler_measures_the_board_figures(world):
+    board = crawler_board(perfect_views(world), true_flags(world))
+    truth = world.board_truth()
+    assert board.accounts_at_baseline == truth.accounts_at_baseline == 319
+    assert board.fewer_accounts == truth.fewer_accounts == 20
+    assert board.fewer_active == truth.fewer_active == 79
+    assert board.fewer_active_flagged == 7
+    assert board.unknown_at_as_of > 0  # login walls and robots.txt: seen as unknown, never guessed
+
+
+def test_check_agrees_with_an_ideal_crawler_and_names_mistakes(world):
+    views = perfect_views(world)
+    flags = true_flags(world)
+    report = compare(world, views, flags)
+    assert report.status_agreement[BASELINE_CYCLE] == (319, 319)
+    assert report.ok
+    assert report.exact_dates == report.dated_accounts > 100
+    # Now a crawler that misses one notice, flags a hard negative and calls one account gone too early.
+    wrong_id = next(acc.id for acc in world.accounts() if acc.archetype == "steady" and acc.observable == "dates")
+    views[AS_OF_CYCLE][wrong_id] = AccountView("gone", None, False)
+    missed = sorted(flags)[0]
+    del flags[missed]
+    flags[wrong_id] = cycle_time(15)
+    report = compare(world, views, flags)
+    assert report.status_agreement[AS_OF_CYCLE] == (318, 319)
+    assert report.disagreements[AS_OF_CYCLE] == {"active->gone": 1}
+    assert report.disagreeing_ids[AS_OF_CYCLE] == [wrong_id]
+    assert report.notices_missed == [missed]
+    assert report.notices_false == [wrong_id]
+    assert not report.ok
+
+
+_STACK = all(importlib.util.find_spec(m) for m in ("crawler.platforms", "crawler.notices", "crawler.crawl"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _STACK or not hasattr(importlib.import_module("crawler.platforms"), "observe"),
+    reason="the crawl stack (platforms.observe) is not complete yet",
+)
+def test_a_short_demo_runs_end_to_end(tmp_path):
+    lines: list[str] = []
+    result = run_demo(tmp_path, accounts=40, seed=2, check=True, progress=lines.append, cycles=3)
+    assert len(result.cycles) == 3 and len(lines) == 3
+    assert all(c.state == "finished" for c in result.cycles)
+    assert (tmp_path / "sources.yaml").exists() and (tmp_path / "inventory.sqlite").exists()
+    assert result.crawler is None  # too few cycles for the board comparison
+    assert result.check is not None and 2 in result.check.status_agreement
+    assert "Check against the world's truth" in result.text
