@@ -263,7 +263,8 @@ def _evaluate(folded: str, original: str) -> _Evidence:
     score = round(min(max(score, 0.0), 1.0), 2)
     if score <= 0.0:
         return _Evidence(0.0, None, ())
-    kind = "closing" if closing >= move else "move"
+    # The account closing is the stronger news for the board, whatever else the text says.
+    kind = "closing" if closing >= 0.5 else "move"
     spans = closing_spans + move_spans + dest_spans + time_spans
     return _Evidence(score, kind, tuple(sorted(set(spans))))
 
