@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, CookiePolicy
 from types import TracebackType
 from typing import Any
 
@@ -64,6 +65,26 @@ ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
     "application/xml;q=0.9,application/json;q=0.8,*/*;q=0.5"
 )
+
+
+class _NoCookies(CookiePolicy):
+    """A cookie policy that accepts and returns nothing."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return False
 
 
 class BlockedAddress(Exception):
@@ -339,6 +360,8 @@ class Fetcher:
             transport=transport,
             follow_redirects=False,  # every hop passes the scheme, address and robots checks
             trust_env=False,  # no proxies or .netrc from the environment
+            # Cookies are personal data and would make visits differ: keep none, send none.
+            cookies=CookieJar(policy=_NoCookies()),
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,

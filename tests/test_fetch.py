@@ -104,6 +104,13 @@ def test_user_agent_carries_the_contact_and_plain_fetch_works(server):
     assert CONTACT in ua and ua.startswith("crawler/")
 
 
+def test_cookies_are_neither_kept_nor_sent(server):
+    server.route("/", respond(b"x", headers={"Set-Cookie": "session=abc; Path=/"}))
+    fetch_many([server.url("/"), server.url("/?again")], make_settings(concurrency=1))
+    assert len(server.requests) == 3  # robots.txt and the two pages
+    assert all("cookie" not in r.headers for r in server.requests)
+
+
 # -- bounds ---------------------------------------------------------------------------------------
 
 
