@@ -658,6 +658,59 @@ class Store:
     def integrity(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
 
+    # --- review queue ---
+    # The SQL of the reviewers' queue; the rules (who may change what, --force) are in review.py.
+
+    _NOTICE_SELECT = (
+        "SELECT n.id, n.account_id, a.unit, a.area, a.platform, a.url AS account_url, a.announced_move, "
+        "n.post_url, n.published_at, n.detected_at, n.score, n.kind, n.matched, n.snippet, n.state, "
+        "n.reviewer, n.reviewed_at, n.comment FROM notices n JOIN accounts a ON a.id = n.account_id"
+    )
+
+    def notices(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Flagged notices with their account, oldest detection first; all states when `state` is None."""
+        where, params = ("WHERE n.state = ?", [state]) if state else ("", [])
+        return self.query(f"{self._NOTICE_SELECT} {where} ORDER BY n.detected_at, n.id", params)
+
+    def notice(self, notice_id: int) -> dict[str, Any]:
+        """One notice with its account; NotFound when there is no such id."""
+        rows = self.query(f"{self._NOTICE_SELECT} WHERE n.id = ?", [notice_id])
+        if not rows:
+            raise NotFound(f"no notice with id {notice_id}.\n\nList them with `crawler review list --state all`.")
+        return rows[0]
+
+    def notice_reviews(self, notice_id: int) -> list[dict[str, Any]]:
+        """The audit trail of one notice, oldest first."""
+        return self.query("SELECT id, notice_id, at, reviewer, old_state, new_state, comment FROM notice_reviews "
+                          "WHERE notice_id = ? ORDER BY at, id", [notice_id])
+
+    def set_notice_state(self, notice_id: int, expected: str, new: str, reviewer: str, at: datetime,
+                         comment: str | None) -> bool:
+        """Move a notice from state `expected` to `new`, append the audit row, recompute announced_move.
+
+        All in one transaction; returns False (and writes nothing) when the notice is no longer in
+        `expected` (another reviewer was quicker).
+        """
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE notices SET state = ?, reviewer = ?, reviewed_at = ?, comment = ? WHERE id = ? AND state = ?",
+                (new, reviewer, iso(at), comment, notice_id, expected),
+            )
+            if cur.rowcount != 1:
+                return False
+            self.conn.execute(
+                "INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state, comment) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (notice_id, iso(at), reviewer, expected, new, comment),
+            )
+            # The flag follows the confirmed notices: set by any, cleared when none is left.
+            self.conn.execute(
+                "UPDATE accounts SET announced_move = EXISTS (SELECT 1 FROM notices n WHERE n.account_id = "
+                "accounts.id AND n.state = 'confirmed') WHERE id = (SELECT account_id FROM notices WHERE id = ?)",
+                (notice_id,),
+            )
+        return True
+
 
 def _days(n: int):
     from datetime import timedelta
