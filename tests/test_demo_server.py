@@ -227,6 +227,11 @@ def test_keep_alive_and_counters(world, web, client):
     assert stats["max_in_flight"] == 1
     assert stats["user_agent"] == "probe/1"
     assert stats["statuses"] == {"200": 5}
+    assert stats["min_gap_ms"] is not None and stats["min_gap_ms"] >= 0
+    time.sleep(0.05)
+    client.get(web.url_for(acc))
+    client.get(web.url_for(acc))
+    assert web.stats()["wpcom"]["min_gap_ms"] < 50  # the smallest spacing, not the latest
 
 
 def test_control_endpoint_sets_the_clock(web, client):

@@ -129,6 +129,12 @@ def test_no_status_change_within_a_day_of_any_cycle(world):
             assert before.status == after.status, (world.account(i).id, k)
 
 
+def test_no_account_becomes_active_after_the_baseline(world):
+    for i in range(len(world)):
+        if world.truth(i, BASELINE).status != "active":
+            assert all(world.truth(i, cycle_time(k)).status != "active" for k in range(BASELINE_CYCLE, 27))
+
+
 def test_deletions_are_confirmable_by_the_as_of_cycle(world):
     """Two not-found visits a week apart must both fall before the as-of snapshot."""
     deleted = [acc for acc in world.accounts() if acc.deleted_at and acc.deleted_at < AS_OF]

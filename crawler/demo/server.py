@@ -26,6 +26,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ class HostStats:
     connections: int = 0
     statuses: Counter = field(default_factory=Counter)
     user_agent: str | None = None
+    last_start: float | None = None  # monotonic time of the latest request
+    min_gap: float | None = None  # shortest spacing between two request starts (per-host delay)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,7 @@ class HostStats:
             "connections": self.connections,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "user_agent": self.user_agent,
+            "min_gap_ms": None if self.min_gap is None else round(self.min_gap * 1000, 1),
         }
 
 
@@ -194,6 +198,11 @@ class DemoServer:
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         stats.user_agent = headers.get("user-agent")
+        now = time.monotonic()
+        if stats.last_start is not None:
+            gap = now - stats.last_start
+            stats.min_gap = gap if stats.min_gap is None else min(stats.min_gap, gap)
+        stats.last_start = now
         try:
             at = self.clock
             extra: dict[str, str] = {"Date": http_date(at.timestamp())}
@@ -422,7 +431,7 @@ class DemoWeb:
         return None
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Counters per host: requests, max_in_flight, connections, statuses, user_agent."""
+        """Counters per host: requests, max_in_flight, connections, statuses, user_agent, min_gap_ms."""
         return {h: s.as_dict() for h, s in self.server.stats.items()}
 
     def reset_stats(self) -> None:
