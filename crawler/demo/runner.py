@@ -57,7 +57,7 @@ class CrawlerBoard:
     active_at_as_of: int
     fewer_accounts: int
     fewer_active: int
-    fewer_active_flagged: int  # of those no longer active, how many had a move notice flagged
+    fewer_active_flagged: int  # of those no longer active, how many had a notice flagged
     unknown_at_as_of: int
 
 
@@ -110,9 +110,12 @@ def _views(store: Store) -> dict[str, AccountView]:
 
 
 def _flagged(store: Store, until: datetime | None = None) -> dict[str, datetime]:
-    """Accounts with a move notice flagged (pending or confirmed), and when it was first detected."""
+    """Accounts with a notice flagged (pending or confirmed), and when it was first detected.
+
+    Both kinds count: the detector calls a move notice that also ends the blog a "closing".
+    """
     out: dict[str, datetime] = {}
-    for r in store.query("SELECT account_id, detected_at FROM notices WHERE kind = 'move' AND state != 'rejected'"):
+    for r in store.query("SELECT account_id, detected_at FROM notices WHERE state != 'rejected'"):
         at = parse_iso(r["detected_at"])
         if at is None or (until is not None and at > until):
             continue
