@@ -541,7 +541,9 @@ class Fetcher:
                 return self._parse_robots(url, attempt.body or b"")
             if attempt.error is None and status != 429 and (status or 0) < 500:
                 return _Robots(allow_all=True)  # 4xx (and odd 1xx/3xx): no rules, RFC 9309 2.3.1.3
-            if status == 429 or (status or 0) >= 500:
+            if status == 429:
+                return _Robots(reason="robots.txt answered HTTP 429: site asks us to slow down", error="rate_limited")
+            if (status or 0) >= 500:
                 return _Robots(reason=f"robots.txt answered HTTP {status}: assuming disallowed (RFC 9309)")
             # Unreachable (RFC 9309: assume disallowed); every URL of the origin reports why.
             return _Robots(reason=f"robots.txt: {attempt.message}", error=attempt.error)
@@ -676,7 +678,7 @@ class Fetcher:
             attempt.error = "deadline_exceeded"
             attempt.message = f"no complete response within {self.settings.deadline:g} s"
             attempt.body = None
-        except (httpx.HTTPError, httpx.InvalidURL, OSError, BlockedAddress, httpcore.ConnectError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, BlockedAddress, UnicodeError) as exc:
             attempt.error, attempt.message = _classify(exc, body_started)
             attempt.body = None
         return attempt

@@ -389,6 +389,22 @@ def test_robots_disallow_and_crawl_delay(server):
     assert gaps and min(gaps) >= 0.28, gaps
 
 
+def test_robots_is_checked_on_every_redirect_hop(server):
+    server.route("/robots.txt", respond(b"User-agent: *\nDisallow: /private\n", content_type="text/plain"))
+    server.route("/open", redirect("/private/page"))
+    got = fetch(server.url("/open"))
+    assert got.error == "blocked_by_robots"
+    assert got.redirects == (server.url("/private/page"),)
+    assert server.hits("/private/page") == 0
+
+
+def test_robots_429_means_rate_limited(server):
+    server.route("/robots.txt", respond(b"", 429, {"Retry-After": "0"}))
+    server.route("/page", respond(b"x"))
+    got = fetch(server.url("/page"))
+    assert got.error == "rate_limited" and server.hits("/page") == 0
+
+
 def test_robots_404_allows_everything(server):
     server.route("/page", respond(b"x"))
     assert fetch(server.url("/page")).ok
