@@ -85,3 +85,33 @@ def test_a_short_demo_runs_end_to_end(tmp_path):
     assert result.crawler is None  # too few cycles for the board comparison
     assert result.check is not None and 2 in result.check.status_agreement
     assert "Check against the world's truth" in result.text
+
+
+def test_runner_plumbing_with_a_stub_adapter(tmp_path, monkeypatch):
+    """The runner's cycles, clock and views, with a trivial adapter standing in for crawler.platforms."""
+    import re
+    from datetime import UTC, datetime
+
+    from crawler import crawl
+    from crawler.models import Observation, Post
+
+    async def observe(platform, url, feed, fetch, now, settings, known_feed=None):
+        fetched = await fetch(url)
+        body = (fetched.body or b"").decode("utf-8", "replace")
+        if fetched.status in (404, 410) or "isn't available" in body:
+            return Observation(platform, False, "not found"), [fetched]
+        stamps = [datetime.fromisoformat(s).astimezone(UTC) for s in re.findall(r'datetime="([^"]+)"', body)]
+        posts = tuple(Post(None, s) for s in stamps)
+        return Observation(platform, True, "stub", last_post_at=max(stamps, default=None), posts=posts), [fetched]
+
+    monkeypatch.setattr(crawl.platforms, "observe", observe, raising=False)
+    lines: list[str] = []
+    result = run_demo(tmp_path, accounts=30, seed=4, check=True, progress=lines.append, cycles=2, slow_seconds=0)
+    assert [c.state for c in result.cycles] == ["finished", "finished"]
+    assert [line[:10] for line in lines] == ["2022-12-01", "2022-12-08"]
+    assert set(result.views) == {1}
+    assert sum(result.cycles[-1].statuses.values()) == 30
+    assert result.requests >= 60
+    # The stub reads <time datetime> only: blogs and WordPress home pages get dated, others do not.
+    agreeing, total = result.check.status_agreement[1]
+    assert total == 30 and 0 < agreeing <= 30
