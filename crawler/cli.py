@@ -176,6 +176,133 @@ def sources_sync(obj: Context) -> None:
     )
 
 
+# --------------------------------------------------------------------------- review
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--by", "reviewer", default=None, help="Your name, recorded with each decision (asked if missing).")
+@click.pass_context
+def review(ctx: click.Context, reviewer: str | None) -> None:
+    """The reviewers' queue of flagged notices (moves to Tempus Hemma, closings).
+
+    Without a subcommand, walks the pending notices one by one: [c]onfirm, [r]eject, [s]kip,
+    [o]pen the link, [q]uit. Every decision is kept with your name, the time and a comment.
+
+    Example: crawler review --by "Anna Svensson"
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from crawler import review as review_mod
+
+    obj: Context = ctx.obj
+    with obj.open_store() as store:
+        queue = review_mod.list_notices(store, "pending")
+        if not queue:
+            click.echo("no pending notices")
+            return
+        if not reviewer:
+            reviewer = click.prompt("Your name (recorded with each decision)").strip()
+        done = {"confirmed": 0, "rejected": 0, "skipped": 0}
+        for position, notice in enumerate(queue, 1):
+            click.echo(f"\n[{position}/{len(queue)}] " + review_mod.format_notice(notice))
+            while True:
+                choice = click.prompt("[c]onfirm, [r]eject, [s]kip, [o]pen link, [q]uit",
+                                      type=click.Choice(["c", "r", "s", "o", "q"]), show_choices=False)
+                if choice == "o":
+                    click.echo(f"open: {notice.link}")
+                    if sys.stdout.isatty():
+                        click.launch(notice.link)
+                    continue
+                break
+            if choice == "q":
+                break
+            if choice == "s":
+                done["skipped"] += 1
+                continue
+            comment = click.prompt("Comment (optional)", default="", show_default=False)
+            try:
+                result = review_mod.decide(store, notice.id, "confirm" if choice == "c" else "reject", reviewer,
+                                           comment=comment)
+            except review_mod.ReviewError as exc:  # someone else reviewed it meanwhile: say so, go on
+                click.echo(f"not recorded: {exc}", err=True)
+                continue
+            done[result.notice.state] += 1
+            click.echo(f"notice {notice.id}: {result.notice.state}")
+    click.echo(f"{done['confirmed']} confirmed, {done['rejected']} rejected, {done['skipped']} skipped")
+
+
+@review.command("list")
+@click.option("--state", type=click.Choice(["pending", "confirmed", "rejected", "all"]), default="pending",
+              show_default=True, help="Which notices to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+def review_list(obj: Context, state: str, as_json: bool) -> None:
+    """List flagged notices: id, unit, platform, date, score, state and snippet.
+
+    Example: crawler review list --state pending
+    """
+    from dataclasses import asdict
+
+    from crawler import review as review_mod
+
+    with obj.open_store(readonly=True) as store:
+        items = review_mod.list_notices(store, state)
+    click.echo(_json([asdict(n) for n in items]) if as_json else review_mod.format_list(items))
+
+
+@review.command("show")
+@click.argument("notice_id", type=int)
+@pass_ctx
+def review_show(obj: Context, notice_id: int) -> None:
+    """Show everything about one notice: account, post, snippet, the link to open, its history.
+
+    Example: crawler review show 12
+    """
+    from crawler import review as review_mod
+
+    with obj.open_store(readonly=True) as store:
+        click.echo(review_mod.format_notice(review_mod.get(store, notice_id), review_mod.history(store, notice_id)))
+
+
+def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment: str | None, force: bool) -> None:
+    from crawler import review as review_mod
+
+    with obj.open_store() as store:
+        result = review_mod.decide(store, notice_id, decision, reviewer, comment=comment, force=force)
+    n = result.notice
+    was = f" (was {result.old_state})" if result.old_state != "pending" else ""
+    click.echo(f"notice {n.id}: {n.state}{was} by {n.reviewer}; {n.unit} ({n.account_id}) announced move: "
+               f"{'yes' if n.announced_move else 'no'}")
+
+
+@review.command("confirm")
+@click.argument("notice_id", type=int)
+@click.option("--by", "reviewer", required=True, help="Your name, recorded with the decision.")
+@click.option("--comment", default=None, help="Why, for the audit trail.")
+@click.option("--force", is_flag=True, help="Change the decision on an already reviewed notice.")
+@pass_ctx
+def review_confirm(obj: Context, notice_id: int, reviewer: str, comment: str | None, force: bool) -> None:
+    """Confirm a notice: the account announced a move to Tempus Hemma (sets its announced_move flag).
+
+    Example: crawler review confirm 12 --by "Anna Svensson" --comment "blog says so on 1 April"
+    """
+    _decide(obj, "confirm", notice_id, reviewer, comment, force)
+
+
+@review.command("reject")
+@click.argument("notice_id", type=int)
+@click.option("--by", "reviewer", required=True, help="Your name, recorded with the decision.")
+@click.option("--comment", default=None, help="Why, for the audit trail.")
+@click.option("--force", is_flag=True, help="Change the decision on an already reviewed notice.")
+@pass_ctx
+def review_reject(obj: Context, notice_id: int, reviewer: str, comment: str | None, force: bool) -> None:
+    """Reject a notice: not an announcement. It is kept (and never flagged again) with your reason.
+
+    Example: crawler review reject 12 --by "Anna Svensson" --comment "about absence in Tempus"
+    """
+    _decide(obj, "reject", notice_id, reviewer, comment, force)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
