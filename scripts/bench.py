@@ -193,13 +193,29 @@ def start_server(accounts: int, clock: datetime, seed: int = SEED, timeout: floa
     raise RuntimeError(f"the demo server ({' '.join(cmd[1:])}) printed no host map")
 
 
+class HostMap:
+    """url_for / feed_url_for over the host map a demo server process printed (a world.UrlSource)."""
+
+    def __init__(self, hosts: dict[str, str]):
+        self.hosts = hosts
+
+    def url_for(self, acc: Any) -> str:
+        return f"http://{self.hosts[acc.host]}/{acc.slug}/"
+
+    def feed_url_for(self, acc: Any) -> str | None:
+        if acc.kind in ("wp_self", "wp_com"):
+            return self.url_for(acc) + "feed/"
+        if acc.kind == "blogger":
+            return self.url_for(acc) + "feeds/posts/default"
+        return None
+
+
 def registry_for(world_size: int, server: Server, seed: int = SEED) -> list[dict[str, Any]]:
     """The registry of the world as served: one dict per account (id, unit, area, platform, url, feed)."""
-    from crawler.demo import server as demo_server
     from crawler.demo.world import World
 
     world = World(world_size, seed=seed)
-    web = demo_server.web_from_info(server.info)
+    web = HostMap(server.info["hosts"])
     out = []
     for acc in world.accounts():
         feed = web.feed_url_for(acc) if acc.registry_feed else None
