@@ -115,3 +115,14 @@ def test_runner_plumbing_with_a_stub_adapter(tmp_path, monkeypatch):
     # The stub reads <time datetime> only: blogs and WordPress home pages get dated, others do not.
     agreeing, total = result.check.status_agreement[1]
     assert total == 30 and 0 < agreeing <= 30
+
+
+def test_check_allows_the_prior_status_until_a_deletion_is_confirmable(world):
+    acc = next(a for a in world.accounts() if a.archetype == "late_deleted")
+    k = next(k for k in range(30) if cycle_time(k) > acc.deleted_at)
+    views = perfect_views(world, cycles=(k, k + 1))
+    for cycle in (k, k + 1):
+        views[cycle][acc.id] = AccountView("active", None, False)  # not yet marked gone
+    report = compare(world, views, {})
+    assert report.status_agreement[k] == (319, 319)  # one not-found visit so far: fine
+    assert report.disagreements[k + 1] == {"gone->active": 1}  # two visits a week apart: should be gone
