@@ -129,6 +129,7 @@ class _Attempt:
     error: str | None = None
     message: str | None = None
     retry_after: float | None = None
+    seconds: float = 0.0  # duration of the request (connect to end of body)
 
 
 class _Host:
@@ -409,11 +410,12 @@ class Fetcher:
         """GET `url` politely (conditionally when etag/last_modified are given); never raises.
 
         `redirects` lists every URL redirected to, in order; `final_url` is the last URL
-        considered (the one answered, or the one refused).
+        considered (the one answered, or the one refused). `elapsed_ms` is time spent in requests
+        (politeness waits and retry backoff excluded); `attempts` counts requests for this URL, 0
+        when it was refused before any (robots.txt, scheme, address).
         """
         self.stats["fetches"] += 1
         started_at = datetime.now(timezone.utc)
-        t0 = time.perf_counter()
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -421,6 +423,7 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         redirects: list[str] = []
         attempts = 0
+        network = 0.0  # seconds spent in requests: politeness waits and backoff are not the site's
 
         def done(final: str, attempt: _Attempt) -> Fetched:
             if attempt.error:
@@ -437,7 +440,7 @@ class Fetcher:
                 status=attempt.status,
                 headers=kept,
                 body=attempt.body,
-                elapsed_ms=int((time.perf_counter() - t0) * 1000),
+                elapsed_ms=int(network * 1000),
                 redirects=tuple(redirects),
                 error=attempt.error,
                 error_message=attempt.message,
@@ -457,8 +460,9 @@ class Fetcher:
             robots = await self._robots_verdict(current)
             if robots is not None:
                 return done(str(current), robots)
-            attempt, tries = await self._with_retries(current, headers, self.settings.max_body_bytes, False)
+            attempt, tries, seconds = await self._with_retries(current, headers, self.settings.max_body_bytes, False)
             attempts += tries
+            network += seconds
             location = attempt.headers.get("location") if attempt.headers is not None else None
             if attempt.error is None and attempt.status in REDIRECT_STATUSES and location:
                 if len(redirects) >= self.settings.max_redirects:
@@ -528,7 +532,7 @@ class Fetcher:
             if refused:
                 return _Robots(reason=f"robots.txt redirected to a refused URL ({refused.error})")
             self.stats["robots_fetches"] += 1
-            attempt, _ = await self._with_retries(current, {}, ROBOTS_MAX_BYTES, True)
+            attempt, _, _ = await self._with_retries(current, {}, ROBOTS_MAX_BYTES, True)
             status = attempt.status
             location = attempt.headers.get("location") if attempt.headers is not None else None
             if attempt.error is None and status in REDIRECT_STATUSES and location:
@@ -575,17 +579,21 @@ class Fetcher:
 
     async def _with_retries(
         self, url: httpx.URL, headers: dict[str, str], max_bytes: int, cut_ok: bool
-    ) -> tuple[_Attempt, int]:
+    ) -> tuple[_Attempt, int, float]:
+        """The final attempt, the number of requests made and their total duration in seconds."""
         count = 0
+        seconds = 0.0
 
         async def once() -> _Attempt:
-            nonlocal count
+            nonlocal count, seconds
             count += 1
-            return await self._polite_request(url, headers, max_bytes, cut_ok)
+            attempt = await self._polite_request(url, headers, max_bytes, cut_ok)
+            seconds += attempt.seconds
+            return attempt
 
         attempt: _Attempt = await self._retrying(once)
         self._finish(url, attempt)
-        return attempt, count
+        return attempt, count, seconds
 
     def _should_retry(self, attempt: _Attempt) -> bool:
         if attempt.error is not None:
@@ -661,6 +669,7 @@ class Fetcher:
         self.stats["requests"] += 1
         attempt = _Attempt()
         body_started = False
+        t0 = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.deadline):
                 request = self._client.build_request("GET", url, headers=headers)
@@ -681,6 +690,7 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, OSError, BlockedAddress, UnicodeError) as exc:
             attempt.error, attempt.message = _classify(exc, body_started)
             attempt.body = None
+        attempt.seconds = time.perf_counter() - t0
         return attempt
 
     async def _read_body(self, response: httpx.Response, attempt: _Attempt, max_bytes: int, cut_ok: bool) -> None:
