@@ -482,7 +482,8 @@ class World:
         last: float | None = None  # a forced last post (silencing, notice)
         deleted = self._deleted_at(i)
         if arch in ("dormant", "deleted_dormant"):
-            if rng.random() < 0.08:
+            # Some never posted (a Facebook page without posts tells nothing, so not there).
+            if rng.random() < 0.08 and kind != "facebook":
                 return _Timeline((), (), 0)
             last = _ts(datetime(2019, 6, 1, tzinfo=UTC)) + rng.uniform(0, 1160) * DAY  # to Aug 2022
             start = last - rng.uniform(60, 700) * DAY
