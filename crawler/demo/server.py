@@ -432,10 +432,21 @@ class DemoWeb:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Counters per host: requests, max_in_flight, connections, statuses, user_agent, min_gap_ms."""
-        return {h: s.as_dict() for h, s in self.server.stats.items()}
+        return self._in_loop(lambda: {h: s.as_dict() for h, s in self.server.stats.items()})
 
     def reset_stats(self) -> None:
-        self.server.reset_stats()
+        self._in_loop(self.server.reset_stats)
+
+    def _in_loop(self, fn: Any) -> Any:
+        """Run `fn` in the server's thread: the counters change there while requests come in."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return fn()
+
+        async def call() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(5)
 
     def sources_yaml(self, settings: dict[str, Any] | None = None) -> str:
         return self.world.sources_yaml(self, settings)
