@@ -156,7 +156,7 @@ def robots_txt(world: World, host: str) -> Page:
     for acc in world.robots_accounts():
         if acc.host == host:
             lines.append(f"Disallow: /{acc.slug}/\n")
-    return Page(200, "".join(lines).encode(), content_type="text/plain; charset=utf-8", last_modified=0.0)
+    return Page(200, "".join(lines).encode(), content_type="text/plain; charset=utf-8")
 
 
 # -- routing --------------------------------------------------------------------------------------
