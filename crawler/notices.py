@@ -24,6 +24,7 @@ a move phrase a Tempus mention alone stays below the default threshold (0.6).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from dataclasses import dataclass
 from crawler.models import NoticeHit, PublicText
 
 SNIPPET_CHARS = 200
+# Texts are titles, summaries and bios; a longer one is read only this far (bounds the work a
+# hostile page can cause).
+MAX_TEXT_CHARS = 10_000
 
 # ------------------------------------------------------------------------------------ folding
 
@@ -45,7 +49,11 @@ _FOLD = str.maketrans({
 
 
 def _collapse(text: str) -> str:
-    return " ".join(text.split())
+    # Parsers decode entities; one left over ("&amp;nbsp;" double-encoded, "&aring;") costs little to undo.
+    text = text[: MAX_TEXT_CHARS * 2]
+    if "&" in text:
+        text = html.unescape(text)
+    return " ".join(text.split())[:MAX_TEXT_CHARS]
 
 
 def _fold(text: str) -> str:
@@ -109,7 +117,7 @@ _FIND_ALL = _rx(
 )
 _TIME = _rx(
     r"\bfran och med\b|\bfr\.?\s?o\.?\s?m\b|\bframover\b|\bi fortsattningen\b|\bhadanefter\b|"
-    r"\bfortsattningsvis\b|\befter sommaren\b|\bnumera\b|\bi stallet\b|\bistallet\b|\bfrom now on\b|"
+    r"\bfortsattningsvis\b|\befter sommaren\b|\bfran (?:den )?\d|\bnumera\b|\bi stallet\b|\bistallet\b|\bfrom now on\b|"
     r"\bfrom \d|\bfrom (?:january|february|march|april|may|june|july|august|september|october|"
     r"november|december)\b|\binstead\b"
 )
@@ -270,7 +278,8 @@ def _evaluate(folded: str, original: str) -> _Evidence:
 
 
 def _matched(original: str, spans: Iterable[tuple[int, int]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(p for p in (original[a:b].strip(" ,.!?:;-") for a, b in spans) if p))
+    # Masked like the snippet: a phrase span may include a word or two of the post.
+    return tuple(dict.fromkeys(mask_names(p) for p in (original[a:b].strip(" ,.!?:;-") for a, b in spans) if p))
 
 
 # ---------------------------------------------------------------------------------- public API

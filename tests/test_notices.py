@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("FRÅN OCH MED HÖSTEN HITTAR NI ALLT I TEMPUS HEMMA", "move"),
         ("fran och med 1 april hittar ni all information i tempus hemma", "move"),  # lost diacritics
         ("Från och med 1 april hittar ni all information i Tempus\u00a0Hemma.", "move"),  # decoded &nbsp;
+        ("Fr&aring;n och med 1 april hittar ni all information i Tempus&nbsp;Hemma.", "move"),  # left over
         ("This blog will no longer be updated. From now on you will find us in Tempus Hemma.", "closing"),
     ],
 )
@@ -107,6 +108,20 @@ def test_snippet_is_short_whitespace_collapsed_and_around_the_match():
     assert "Tempus Hemma" in hit.snippet and "hittar ni all information" in hit.snippet
     assert "  " not in hit.snippet and "\n" not in hit.snippet
     assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
+
+
+def test_long_hostile_text_is_bounded():
+    import time
+
+    started = time.perf_counter()
+    for text in ("bloggen " * 50_000, "inte " * 50_000, "följ oss i " * 20_000, "sista inlägg. " * 20_000):
+        score(text)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_time_and_destination_words_in_matched():
+    _, matched, kind = score("Tack för att ni har följt oss! Från 1 april går vi över till Tempus Hemma.")
+    assert kind == "move" and "Från 1" in matched and "går vi över till" in matched
 
 
 def test_snippet_of_a_short_text_is_the_whole_text():
