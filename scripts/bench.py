@@ -98,24 +98,49 @@ def politeness_floor(requests_by_host: dict[str, int], delay_of: dict[str, float
     return best, host
 
 
+def _stage_of_path(path: str) -> str | None:
+    for label, needles in STAGES:
+        if any(n in path for n in needles):
+            return label
+    return None
+
+
 def summarise_profile(stats_path: str | Path) -> dict[str, Any]:
-    """Self time (tottime) of a cProfile dump summed by stage, and the top functions."""
+    """Self time (tottime) of a cProfile dump summed by stage, and the top functions.
+
+    A function outside every stage (a C built-in such as sqlite3's execute or re's finditer, or a
+    standard-library helper) is charged to the stages of its callers, in proportion to the time
+    each caller spent in it, up to a few levels up; what is left is "other".
+    """
     import pstats
 
-    stats = pstats.Stats(str(stats_path))
+    stats = pstats.Stats(str(stats_path)).stats  # type: ignore[attr-defined]
+
+    def stages_of(func: tuple, share: float, depth: int, out: Counter, seen: frozenset) -> None:
+        filename, _line, name = func
+        path = filename.replace("\\", "/")
+        own = _stage_of_path(path) if path != "~" else _builtin_stage(name)
+        if own is not None or depth >= 4 or func in seen:
+            out[own or "other"] += share
+            return
+        callers = stats.get(func, (0, 0, 0, 0, {}))[4]
+        weights = {c: v[2] for c, v in callers.items() if v[2] > 0}
+        total = sum(weights.values())
+        if not total:
+            out["other"] += share
+            return
+        for caller, weight in weights.items():
+            stages_of(caller, share * weight / total, depth + 1, out, seen | {func})
+
     by_stage: Counter[str] = Counter()
     functions = []
-    for (filename, line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        path = filename.replace("\\", "/")
-        stage = "other"
-        for label, needles in STAGES:
-            if any(n in path for n in needles):
-                stage = label
-                break
-        if path == "~":  # built-ins: name the C function instead
-            stage = _builtin_stage(name)
-        by_stage[stage] += tottime
-        functions.append((tottime, stage, f"{_short_path(path)}:{line}({name})"))
+    for func, (_cc, _nc, tottime, _ct, _callers) in stats.items():
+        split: Counter[str] = Counter()
+        stages_of(func, tottime, 0, split, frozenset())
+        by_stage.update(split)
+        filename, line, name = func
+        main_stage = split.most_common(1)[0][0] if split else "other"
+        functions.append((tottime, main_stage, f"{_short_path(filename.replace(chr(92), '/'))}:{line}({name})"))
     total = sum(by_stage.values()) or 1.0
     functions.sort(reverse=True)
     return {
@@ -125,18 +150,15 @@ def summarise_profile(stats_path: str | Path) -> dict[str, Any]:
     }
 
 
-def _builtin_stage(name: str) -> str:
+def _builtin_stage(name: str) -> str | None:
+    """The stage of a C function that says by its name where it belongs (None: ask its callers)."""
     if "sqlite3" in name:
         return "store"
-    if "select" in name or "epoll" in name or "_run_once" in name:
+    if "epoll" in name or "select.poll" in name:
         return "event loop"
-    if "socket" in name or "recv" in name or "send" in name or "zlib" in name or "ssl" in name:
-        return "fetch"
-    if "selectolax" in name or "lexbor" in name.lower() or "pyexpat" in name or "xmlparser" in name.lower():
+    if "selectolax" in name or "lexbor" in name.lower() or "pyexpat" in name:
         return "parse"
-    if "sha256" in name or "hashlib" in name:
-        return "store"
-    return "other (built-ins)"
+    return None
 
 
 def _short_path(path: str) -> str:
@@ -285,7 +307,8 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("profile"):
         import cProfile
 
-        profiler = cProfile.Profile()
+        # CPU time, not wall time: waiting in epoll is not work, and the server shares the cores.
+        profiler = cProfile.Profile(time.process_time)
 
     async def cycle() -> tuple[Any, dict[str, int]]:
         async with Fetcher(settings) as fetcher:
@@ -516,7 +539,7 @@ def render(results: dict[str, Any]) -> str:
     for size in results["sizes"]:
         prof = size.get("profile")
         if prof:
-            lines += ["", f"Where the time goes ({size['accounts']:,} accounts, cProfile self time; the profiled "
+            lines += ["", f"Where the CPU goes ({size['accounts']:,} accounts, cProfile self CPU time; the profiled "
                       f"cycle took {prof['wall_s']:.1f} s wall, {prof['cpu_s']:.1f} s CPU):", "",
                       "| stage | seconds | share |", "|---|---:|---:|"]
             for stage, v in prof["stages"].items():
