@@ -17,7 +17,7 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -274,6 +274,10 @@ def _classify(exc: BaseException, body_started: bool) -> tuple[str, str]:
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError, OSError)):
         return "connect_error", _short(exc)
     return "protocol_error", f"{type(exc).__name__}: {_short(exc)}"
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 class _TooLarge(Exception):
@@ -687,7 +691,7 @@ class Fetcher:
             attempt.error = "deadline_exceeded"
             attempt.message = f"no complete response within {self.settings.deadline:g} s"
             attempt.body = None
-        except (httpx.HTTPError, httpx.InvalidURL, OSError, BlockedAddress, UnicodeError) as exc:
+        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, OSError, BlockedAddress, UnicodeError) as exc:
             attempt.error, attempt.message = _classify(exc, body_started)
             attempt.body = None
         attempt.seconds = time.perf_counter() - t0
@@ -705,8 +709,15 @@ class Fetcher:
         chunks: list[bytes] = []
         size = 0
         raw = 0
+        if response.is_stream_consumed:
+            # Only injected transports (httpx.MockTransport) hand over a response already read and
+            # decoded; the cap still applies.
+            stream = _once(response.content)
+            inflater = None
+        else:
+            stream = response.aiter_raw()
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in stream:
                 raw += len(chunk)
                 if inflater is None:
                     size += len(chunk)

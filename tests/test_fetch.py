@@ -11,6 +11,7 @@ import tracemalloc
 import zlib
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 import crawler.fetch as fetch_module
@@ -324,6 +325,14 @@ def test_503_burst_then_success(server):
     assert stats["retries"] == 2
 
 
+def test_503_retry_after_is_waited(server):
+    server.route("/m", sequence(respond(b"", 503, {"Retry-After": "0.4"}), respond(b"back")))
+    got = fetch(server.url("/m"))
+    assert got.ok and got.body == b"back"
+    first, second = server.arrivals("/m")
+    assert second - first >= 0.38
+
+
 def test_503_forever_ends_as_server_error_with_body(server):
     server.route("/down", respond(b"<h1>maintenance</h1>", 503))
     got = fetch(server.url("/down"), make_settings(retries=4))
@@ -404,6 +413,18 @@ def test_robots_429_means_rate_limited(server):
     server.route("/page", respond(b"x"))
     got = fetch(server.url("/page"))
     assert got.error == "rate_limited" and server.hits("/page") == 0
+
+
+def test_crawl_delay_is_capped(server):
+    server.route("/robots.txt", respond(b"User-agent: *\nCrawl-delay: 3600\n", content_type="text/plain"))
+    server.route("/a", respond(b"a"))
+    server.route("/b", respond(b"b"))
+    start = time.monotonic()
+    results = fetch_many([server.url("/a"), server.url("/b")], make_settings(retry_after_cap=0.3))
+    assert all(r.ok for r in results)
+    assert time.monotonic() - start < 2
+    times = sorted(r.arrived for r in server.requests)
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.28
 
 
 def test_robots_404_allows_everything(server):
@@ -508,3 +529,23 @@ def test_errors_are_known_kinds_and_messages_hold_no_body(server):
     for got in fetch_many([server.url("/down"), server.url("/rst")]):
         assert got.error in FETCH_ERRORS
         assert "Alva" not in (got.error_message or "")
+
+
+def test_injected_transport_is_used_and_literal_addresses_still_checked():
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/robots.txt":
+            return httpx.Response(404)
+        return httpx.Response(200, headers={"Content-Type": "application/rss+xml"}, content=b"<rss/>")
+
+    async def go() -> tuple[Fetched, Fetched]:
+        settings = make_settings(allow_private_addresses=False)
+        async with Fetcher(settings, transport=httpx.MockTransport(handler)) as fetcher:
+            return await fetcher.fetch("https://forskola.example.se/feed/"), await fetcher.fetch("http://10.0.0.1/")
+
+    public, private = asyncio.run(go())
+    assert public.ok and public.body == b"<rss/>" and public.content_type == "application/rss+xml"
+    assert private.error == "blocked_address"
+    assert seen == ["https://forskola.example.se/robots.txt", "https://forskola.example.se/feed/"]
