@@ -93,7 +93,8 @@ _MOVE = _rx(
         r"\bflytta[rt]? (?:var|sin|sina|vara|all|allt)? ?(?:blogg\w*|dokumentation|kommunikation|information)"
         r" (?:\w+ )?till\b",
         r"\bbyt(?:er|t) (?:vi )?till\b",
-        r"\bfolj(?: \w+){0,3}? (?:i|pa) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
+        r"\bfolj\w*(?: \w+){0,3}? (?:i|pa) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
+        r"\b(?:nar|reach) (?:ni |you )?(?:oss|us) (?:i|via|in) (?=tempus|appen|the app)",
         r"\bnu finns (?:vi|allt|all)\b|\bvi finns (?:nu |numera |framover )?i\b",
         r"\bfinns (?:nu|numera|framover|hadanefter|i fortsattningen) (?:\w+ )?i\b",
         r"\bersatt(?:er|s av) \w+",
@@ -102,6 +103,8 @@ _MOVE = _rx(
         r"\b(?:sker|kommer|skickas|ges|delas|publiceras)(?: \w+){0,3}? (?:via|i|genom) (?=tempus|appen)",
         r"\b(?:publicerar|lagger (?:vi )?(?:ut|upp)|delar|dokumentera[r]?|kommunicerar)\b.{0,60}?"
         r"\b(?:i|via) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
+        r"\b(?:valkommen|welcome) (?:till|in i|to) (?=tempus|appen|the app)",
+        r"\bvi ses i (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))|\bsee you in (?=tempus|the app)",
         r"\blogga in (?:i|pa) (?:tempus|appen)[\w\s-]{0,20}? (?:for att|to) (?:se|ta del|folja|see|follow)\b",
         r"\bwe'?re moving\b|\bwe are moving\b|\bmoving (?:to|our)\b|\bswitch(?:ed|ing)? to\b",
         r"\bfind us\b|\bfollow (?:us|our \w+) (?:in|on)\b",
@@ -110,7 +113,10 @@ _MOVE = _rx(
 )
 # "You find X in Tempus" is a move only when it is about everything or from now on; "information
 # om inskolning hittar ni i Tempus Hemma" points at one document.
-_FIND = _rx(r"\bhittar ni\b|\bfinner ni\b|\bni hittar\b|\byou(?:'ll| will) find\b")
+_FIND = _rx(
+    r"\bhittar ni\b|\bfinner ni\b|\bni hittar\b|\byou(?:'ll| will) find\b|"
+    r"\b(?:kan|kunna) (?:ni )?(?:se|folja|ta del av)\b|\banvander (?:vi )?(?=tempus|appen)"
+)
 _FIND_ALL = _rx(
     r"\b(?:hittar|finner) ni (?:\w+ )?(?:oss|all|allt|alla)\b|\bni hittar (?:oss|all|allt|alla)\b|"
     r"\b(?:all|allt|alla)\b.{0,40}\b(?:hittar|finner) ni\b|\bfind (?:us|all|everything)\b"
@@ -132,8 +138,8 @@ _OBJ = (
     r"this blog|the blog|our blog|this account|this page|our instagram|our facebook)"
 )
 _CLOSE_VERB = (
-    r"(?:stangs|stangas|stanger|stangd|laggs ner|lags ner|lagts ner|avslutas|avslutad|avvecklas|"
-    r"raderas|tas bort|arkiveras|upphor|is closing|closes|will be (?:closed|deleted|removed)|"
+    r"(?:stang(?:s|as|er|d|ts|des)|la(?:gg)?s ner|lades ner|lagts ner|avslut(?:as|ad|ats)|avveckla(?:s|ts|des)|"
+    r"radera(?:s|ts|des)|tas bort|tagits bort|tas ned|tas ner|arkivera(?:s|ts|des)|upphor|upphort|pausas (?:pa obestamd tid|tills vidare)|is closing|closes|will be (?:closed|deleted|removed)|"
     r"is (?:closed|deleted))"
 )
 _CLOSING = _rx(
@@ -141,15 +147,19 @@ _CLOSING = _rx(
         rf"\b{_OBJ}\W+(?:\w+\W+){{0,3}}?{_CLOSE_VERB}\b",
         rf"\b(?:stanger|lagger) ner (?:\w+ ){{0,3}}?{_OBJ}",
         rf"\bavslutar (?:\w+ ){{0,3}}?{_OBJ}",
-        r"\b(?:sista|last) (?:inlagg|inlagget|post)\b",
+        r"\b(?:sista|last) (?:inlagg|inlagget|post|uppdatering|uppdateringen|update)\b",
+        r"\b(?:inga|no) (?:fler|more) (?:inlagg|uppdateringar|posts|updates)\b",
+        r"\b(?:inga|no) (?:fler|more) (?:bilder|pictures|photos)\b(?=.{0,40}\b(?:har|upp|ut|denna|this)\b)",
+        rf"\blamna[rt]? (?:vi )?(?:\w+ ){{0,2}}?{_OBJ}",
+        rf"\b(?:hejda|adjo|farval|goodbye|bye bye)(?: till| av| to)? (?:\w+ )?{_OBJ}",
+        rf"\b{_OBJ}\b.{{0,30}}?\b(?:inte langre|no longer) (?:aktiv|active|i bruk|in use)\b",
         r"\bslutat? (?:vi )?(?:att )?(?:uppdatera|blogga|lagga (?:ut|upp)|publicera|anvanda)\b",
-        r"\b(?:hejda|goodbye|bye bye) (?:instagram|facebook|bloggen|blog)\b",
         r"\bstop (?:updating|posting)\b",
     ])
 )
 # "no longer updated" in any order inside one sentence: an update verb and a negation.
 _UPDATE_VERB = _rx(
-    r"\b(?:uppdateras|uppdatera|publicera[r]?|lagga (?:ut|upp)|blogga|anvanda|updated?|post(?:ing)?)\b"
+    r"\b(?:uppdateras|uppdatera|publicera[rs]?|lagga (?:ut|upp)|blogga|anvanda|anvands|updated?|post(?:ing)?)\b"
 )
 _NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer)\b|\bno longer\b")
 _NOT_UPDATED = _rx(rf"\b{_OBJ}\b.{{0,40}}?\buppdateras inte\b")
@@ -173,7 +183,7 @@ _BUILDING = _rx(
 _TEMPORARY = _rx(
     r"\b(?:innan|fore|for|under|over) (?:sommar\w*|jul\w*|terminen|lovet|\w+lovet|pask\w*|semester\w*)|"
     r"\bvi ses (?:i|igen|efter)\b|\btillbaka (?:i|efter)\b|\bsommaruppehall\w*|\bpaus\b|\buppehall\w*|"
-    r"\bsista inlagget om\b|\bbefore the (?:summer|holidays?)\b|\bsee you\b"
+    r"\bsista inlagget (?:om|i serien|i temat|pa temat)\b|\bbefore the (?:summer|holidays?)\b|\bsee you\b"
 )
 _NEW_ADDRESS = _rx(
     r"\b(?:ny|nya|new) (?:adress|address|plattform|platform|blogg|blog)\b|\bbytt adress\b|"

@@ -160,12 +160,17 @@ def test_labelled_set_is_big_enough_and_balanced():
     assert len(rows) >= 150
     positives = sum(r["label"] for r in rows) / len(rows)
     assert 0.35 <= positives <= 0.45
-    holdout = sum(r["split"] == "holdout" for r in rows) / len(rows)
+    first = [r for r in rows if r["split"] in ("dev", "holdout")]  # the set the rules were first written on
+    holdout = sum(r["split"] == "holdout" for r in first) / len(first)
     assert 0.25 <= holdout <= 0.35
     assert all(r["note"] and r["label"] in (0, 1) for r in rows)
 
 
-@pytest.mark.parametrize("split", ["dev", "holdout"])
+# Figures when each part was first scored (rules then frozen): dev 1.00/1.00 after writing the
+# rules from it; holdout 1.00/1.00; fresh (30 texts written after that) precision 1.00, recall
+# 0.50; after generalising the rules, fresh2 (40 new texts) precision 0.93, recall 0.81; after
+# generalising again, fresh3 is the latest unseen measure (see the report / script docstring).
+@pytest.mark.parametrize("split", ["dev", "holdout", "fresh", "fresh2"])
 def test_labelled_set_precision_and_recall_stay_above_target(split):
     module = _accuracy_module()
     rows = [r for r in module.load() if r["split"] == split]
