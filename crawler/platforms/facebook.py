@@ -1,0 +1,78 @@
+"""Facebook pages: exists or not ("This content isn't available right now", any status), login
+walls, and any public dates the page carries (data-utime, datetime attributes, publish_time /
+creation_time in embedded JSON). og:description is passed on for the notice detector.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from crawler.dates import from_timestamp, parse_machine
+from crawler.models import Fetched, Observation, PublicText
+from crawler.platforms import common, feed
+from crawler.settings import Settings
+
+_GONE = re.compile(
+    r"this content isn't available|this content is not available|det här innehållet är inte tillgängligt|"
+    r"innehållet är inte tillgängligt|the link you followed may be broken|länken du följde kan vara bruten|"
+    r"this page isn't available|sidan är inte tillgänglig"
+)
+_LOGIN_PATHS = ("/login", "/checkpoint", "/login.php")
+_JSON_TIMES = re.compile(r'"(?:publish_time|creation_time|created_time|backdated_time)"\s*:\s*"?(\d{10})"?')
+_JSON_ISO = re.compile(r'"(?:created_time|updated_time)"\s*:\s*"(\d{4}-\d\d-\d\dT[^"]{4,30})"')
+
+
+def candidates(url: str, feed_url: str | None) -> list[str]:
+    """The declared feed (a bridge or a Graph API export) if any, then the page."""
+    return list(dict.fromkeys([u for u in (feed_url, url) if u]))
+
+
+def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "facebook") -> Observation:
+    """An Observation from a Facebook page response (or from a declared feed)."""
+    decided = common.status_observation(fetched, platform)
+    if decided is not None:
+        return decided
+    source = fetched.url
+    if urlsplit(fetched.final_url or "").path.lower().startswith(_LOGIN_PATHS):
+        return Observation(platform, None, "login wall", login_wall=True, source_url=source)
+    body = fetched.body or b""
+    kind = common.sniff(body)
+    if common.is_feed(kind) or kind == "json":
+        if fetched.status in common.GONE_STATUSES:
+            return common.gone_by_status(fetched, platform)
+        return feed.parse_feed(body, source, now, settings, platform, kind=kind)
+    tree = common.parse_html(body, dict(fetched.headers))
+    page = (common.title_text(tree) + " | " + common.node_text(tree.body, 3000).lower()).replace("\u2019", "'")
+    if _GONE.search(page):
+        return Observation(platform, False, "facebook: content not available", source_url=source)
+    if fetched.status in common.GONE_STATUSES:
+        return common.gone_by_status(fetched, platform)
+    og_title = common.meta(tree, "og:title")
+    og_url = common.meta(tree, "og:url")
+    description = common.meta(tree, "og:description", "description")
+    raw = common.decode(body)
+    dated = _dates(tree, raw)
+    if not (og_title or og_url) and not dated:
+        if common.has_password_form(tree) or "log in" in page or "logga in" in page:
+            return Observation(platform, None, "login wall", login_wall=True, source_url=source)
+        return Observation(platform, None, "facebook: no page data in the page", source_url=source)
+    texts = [PublicText("description", common.plain(description))] if description else []
+    for node in tree.css("[data-ad-preview='message'], .userContent")[: common.MAX_TEXTS]:
+        text = common.node_text(node)
+        if text:
+            texts.append(PublicText("summary", text))
+    return common.assemble(platform, "facebook: page", dated, now, settings, texts=texts, source_url=source,
+                           undated_note="no public post dates in the page")
+
+
+def _dates(tree, raw: str) -> list[tuple[str | None, datetime | None]]:
+    found: list[datetime | None] = []
+    for node in tree.css("[data-utime]")[:200]:
+        found.append(from_timestamp(node.attributes.get("data-utime") or ""))
+    for node in tree.css("[datetime]")[:200]:
+        found.append(parse_machine(node.attributes.get("datetime")))
+    found.extend(from_timestamp(ts) for ts in _JSON_TIMES.findall(raw[:1_000_000])[:200])
+    found.extend(parse_machine(iso) for iso in _JSON_ISO.findall(raw[:1_000_000])[:200])
+    return [(None, when) for when in found if when is not None]

@@ -1,0 +1,224 @@
+"""Feeds: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed (json), read into an Observation.
+
+The newest entry's date (published, else updated) is the last post; implausible dates are
+dropped and noted; duplicates count once. Big feeds (thousands of entries) take a fast path: a
+regex scan of every entry's dates and links, and feedparser only over the first entries for the
+texts the notice detector reads. Only bytes ever reach feedparser (a str may be opened as a path).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from crawler.dates import parse_machine
+from crawler.models import Fetched, Observation, PublicText
+from crawler.platforms import common
+from crawler.settings import Settings
+
+BIG_FEED_ENTRIES = 200  # from this many entries on, the regex fast path reads the dates
+_ENTRY_START = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]", re.IGNORECASE)
+_ENTRY = re.compile(rb"<((?:\w+:)?(?:item|entry))[\s>](.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_PUBLISHED = re.compile(
+    rb"<((?:\w+:)?(?:pubDate|published|issued|date|created))(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_UPDATED = re.compile(
+    rb"<((?:\w+:)?(?:updated|modified))(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_RSS_LINK = re.compile(rb"<link>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</link>", re.IGNORECASE | re.DOTALL)
+_ATOM_LINK = re.compile(rb"<(?:\w+:)?link\b([^>]*)>", re.IGNORECASE)
+_HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_REL = re.compile(rb"""rel\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_ID = re.compile(rb"<((?:\w+:)?(?:guid|id))(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</\1\s*>",
+                 re.IGNORECASE | re.DOTALL)
+_TOTAL = re.compile(rb"<(?:\w+:)?totalResults>\s*(\d{1,9})\s*<", re.IGNORECASE)
+_CLOSERS = {"rss": b"</channel></rss>", "atom": b"</feed>", "rdf": b"</rdf:RDF>"}
+
+
+def candidates(url: str, feed: str | None) -> list[str]:
+    """A feed account is read from its feed (declared, or the URL itself)."""
+    return [u for u in dict.fromkeys([feed, url]) if u]
+
+
+def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blog") -> Observation:
+    """An Observation from a feed response (any status rule first; HTML is read as a page)."""
+    decided = common.status_observation(fetched, platform)
+    if decided is not None:
+        return decided
+    if fetched.status in common.GONE_STATUSES:
+        return common.gone_by_status(fetched, platform)
+    kind = common.sniff(fetched.body or b"")
+    if not common.is_feed(kind) and kind != "json":
+        from crawler.platforms import blog  # a "feed" URL that serves a page: read it as one
+
+        return blog.parse(fetched, now, settings, platform)
+    return parse_feed(fetched.body or b"", fetched.url, now, settings, platform, kind=kind)
+
+
+def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platform: str,
+               *, kind: str | None = None) -> Observation:
+    """An Observation from feed bytes already known (or sniffed) to be a feed."""
+    kind = kind or common.sniff(body)
+    if kind in ("jsonfeed", "json"):
+        return _json_feed(body, url, now, settings, platform)
+    body = common.clean_bytes(body)
+    starts = _ENTRY_START.findall(body) if len(body) > 64 * 1024 else None
+    if starts is not None and len(starts) >= BIG_FEED_ENTRIES:
+        return _big_feed(body, url, now, settings, platform, kind)
+    parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
+    entries = parsed.get("entries", [])
+    if not entries and not parsed.get("feed") and parsed.get("bozo"):
+        return Observation(platform, None, "feed unreadable", source_url=url)
+    dated = []
+    texts: list[tuple[datetime | None, PublicText]] = []
+    for entry in entries:
+        when = _entry_date(entry)
+        link = entry.get("link") or entry.get("id") or None
+        dated.append((link, when))
+        texts.extend(_entry_texts(entry, link, when))
+    notes = [f"feed not well-formed ({type(parsed.bozo_exception).__name__})"] if parsed.get("bozo") and entries else []
+    return common.assemble(
+        platform, "feed parsed", dated, now, settings,
+        texts=_newest_texts(texts), notes=notes, post_count=_total(body),
+        feed_url=url, source_url=url,
+        undated_note="feed has no entries" if not entries else "feed has no dated entries",
+    )
+
+
+def _struct(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:  # feedparser's tuples are UTC
+        return datetime(*value[:6], tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _entry_date(entry: Any) -> datetime | None:
+    # Our own reading of the raw string keeps naive times as Stockholm time (feedparser says UTC);
+    # feedparser's parsed tuple is the fallback for formats we do not know.
+    for raw_key, parsed_key in (("published", "published_parsed"), ("updated", "updated_parsed"),
+                                ("created", "created_parsed")):
+        raw = entry.get(raw_key)
+        when = parse_machine(raw) if raw else None
+        if when is None:
+            when = _struct(entry.get(parsed_key))
+        if when is not None:
+            return when
+    return None
+
+
+def _entry_texts(entry: Any, link: str | None, when: datetime | None) -> Iterator[tuple[datetime | None, PublicText]]:
+    title = common.plain(entry.get("title"))
+    if title:
+        yield when, PublicText("title", title, link, when)
+    summary = entry.get("summary")
+    if not summary and entry.get("content"):
+        summary = entry["content"][0].get("value")
+    summary = common.plain(summary)
+    if summary:
+        yield when, PublicText("summary", summary, link, when)
+
+
+def _newest_texts(texts: list[tuple[datetime | None, PublicText]]) -> list[PublicText]:
+    """Texts of the newest posts (MAX_TEXTS posts, two texts each), newest first."""
+    floor = datetime.min.replace(tzinfo=UTC)
+    ordered = sorted(texts, key=lambda pair: pair[0] or floor, reverse=True)
+    return [t for _, t in ordered[: common.MAX_TEXTS * 2]]
+
+
+def _total(body: bytes) -> int | None:
+    """Blogger's openSearch:totalResults: the number of posts on the blog."""
+    m = _TOTAL.search(body[:8192])
+    return int(m.group(1)) if m else None
+
+
+def _big_feed(body: bytes, url: str, now: datetime, settings: Settings, platform: str, kind: str) -> Observation:
+    dated = []
+    ends = []
+    for m in _ENTRY.finditer(body):
+        block = m.group(2)
+        when = None
+        for pattern in (_PUBLISHED, _UPDATED):
+            for dm in pattern.finditer(block):
+                when = parse_machine(dm.group(2).decode("utf-8", "replace"))
+                if when is not None:
+                    break
+            if when is not None:
+                break
+        dated.append((_block_link(block), when))
+        if len(ends) < common.MAX_TEXTS * 3:
+            ends.append(m.end())
+    # The newest texts: feedparser over the head of the feed only (feeds list newest first).
+    texts: list[tuple[datetime | None, PublicText]] = []
+    if ends:
+        head = body[: ends[-1]] + _CLOSERS.get(kind, b"")
+        parsed = feedparser.parse(io.BytesIO(head), sanitize_html=False, resolve_relative_uris=False)
+        for entry in parsed.get("entries", []):
+            link = entry.get("link") or entry.get("id") or None
+            texts.extend(_entry_texts(entry, link, _entry_date(entry)))
+    return common.assemble(
+        platform, "feed parsed", dated, now, settings,
+        texts=_newest_texts(texts), notes=[f"big feed: {len(dated)} entries scanned"],
+        post_count=_total(body), feed_url=url, source_url=url,
+        undated_note="feed has no dated entries",
+    )
+
+
+def _block_link(block: bytes) -> str | None:
+    m = _RSS_LINK.search(block)
+    if m and m.group(1).strip():
+        return m.group(1).strip().decode("utf-8", "replace")
+    for lm in _ATOM_LINK.finditer(block):
+        attrs = lm.group(1)
+        rel = _REL.search(attrs)
+        href = _HREF.search(attrs)
+        if href and (rel is None or rel.group(1).lower() == b"alternate"):
+            return href.group(1).decode("utf-8", "replace")
+    m = _ID.search(block)
+    return m.group(2).strip().decode("utf-8", "replace") if m else None
+
+
+def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platform: str) -> Observation:
+    try:
+        data = json.loads(common.clean_bytes(body))
+    except (ValueError, RecursionError):
+        return Observation(platform, None, "json unreadable", source_url=url)
+    if isinstance(data, list):  # the WordPress REST API answers with a list of posts
+        from crawler.platforms import wordpress
+
+        return wordpress.parse_rest(data, url, now, settings, platform)
+    if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
+        return Observation(platform, None, "json is not a feed", source_url=url)
+    dated = []
+    texts: list[tuple[datetime | None, PublicText]] = []
+    for item in data.get("items", []):
+        if not isinstance(item, dict):
+            continue
+        when = None
+        for key in ("date_published", "date_modified"):
+            if isinstance(item.get(key), str):
+                when = parse_machine(item[key])
+                if when is not None:
+                    break
+        link = next((item[k] for k in ("url", "external_url", "id") if isinstance(item.get(k), str)), None)
+        dated.append((link, when))
+        title = common.plain(item.get("title") if isinstance(item.get("title"), str) else None)
+        if title:
+            texts.append((when, PublicText("title", title, link, when)))
+        summary = next((item[k] for k in ("summary", "content_text", "content_html") if isinstance(item.get(k), str)), None)
+        if summary:
+            texts.append((when, PublicText("summary", common.plain(summary), link, when)))
+    return common.assemble(
+        platform, "feed parsed", dated, now, settings, texts=_newest_texts(texts),
+        feed_url=url, source_url=url,
+        undated_note="feed has no entries" if not dated else "feed has no dated entries",
+    )

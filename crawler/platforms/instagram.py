@@ -1,0 +1,122 @@
+"""Instagram profiles: exists or not (the "isn't available" page comes with status 200), login
+walls, and what the profile meta still tells: the post count in og:description (which rises when
+the account posts) and the bio. Dates only when the page carries them (taken_at timestamps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from crawler.dates import from_timestamp, parse_machine
+from crawler.models import Fetched, Observation, PublicText
+from crawler.platforms import common, feed
+from crawler.settings import Settings
+
+_GONE = re.compile(
+    r"sorry, this page isn't available|this page isn't available|den här sidan är inte tillgänglig|"
+    r"sidan är inte tillgänglig|page not found • instagram|user not found|profile isn't available"
+)
+_LOGIN_PATHS = ("/accounts/login", "/challenge", "/accounts/suspended")
+# "1,234 Posts", "789 inlägg", "1.2K Posts", "1,2 tn inlägg", "12,5 mn inlägg"
+_POSTS = re.compile(
+    r"(?P<num>\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+|\d+)(?:[.,](?P<dec>\d{1,2}))?\s*"
+    r"(?P<suf>k|m|b|tn|mn|md|mio|mil|tusen|miljoner)?\.?\s+(?:posts?|inlägg|publications|beiträge|innlegg|opslag)\b",
+    re.IGNORECASE,
+)
+_TAKEN_AT = re.compile(r'"(?:taken_at_timestamp|taken_at)"\s*:\s*(\d{10})')
+_BIO = re.compile(r'"biography"\s*:\s*("(?:[^"\\]|\\.){0,2000}")')
+
+
+def candidates(url: str, feed_url: str | None) -> list[str]:
+    """The declared feed (a bridge or an export) if any, then the profile page."""
+    return list(dict.fromkeys([u for u in (feed_url, url) if u]))
+
+
+def handle_of(url: str) -> str | None:
+    """The profile handle: the first path segment of the URL (works on loopback demo hosts too)."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    return parts[0].lower() if parts else None
+
+
+def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "instagram") -> Observation:
+    """An Observation from an Instagram profile response (or from a declared feed)."""
+    decided = common.status_observation(fetched, platform)
+    if decided is not None:
+        return decided
+    source = fetched.url
+    if _login_path(fetched.final_url):
+        return Observation(platform, None, "login wall", login_wall=True, source_url=source)
+    body = fetched.body or b""
+    kind = common.sniff(body)
+    if common.is_feed(kind) or kind == "json":
+        if fetched.status in common.GONE_STATUSES:
+            return common.gone_by_status(fetched, platform)
+        return feed.parse_feed(body, source, now, settings, platform, kind=kind)
+    tree = common.parse_html(body, dict(fetched.headers))
+    og_title = common.meta(tree, "og:title") or ""
+    description = common.meta(tree, "og:description", "description") or ""
+    if _is_profile(og_title, description, handle_of(fetched.final_url or source)):
+        return _profile(tree, body, og_title, description, source, now, settings, platform)
+    page = (common.title_text(tree) + " | " + common.node_text(tree.body, 3000).lower()).replace("\u2019", "'")
+    if _GONE.search(page):
+        return Observation(platform, False, "instagram: page not available", source_url=source)
+    if fetched.status in common.GONE_STATUSES:
+        return common.gone_by_status(fetched, platform)
+    if common.has_password_form(tree) or "log in" in page or "logga in" in page:
+        return Observation(platform, None, "login wall", login_wall=True, source_url=source)
+    return Observation(platform, None, "instagram: no profile data in the page", source_url=source)
+
+
+def _login_path(url: str | None) -> bool:
+    path = urlsplit(url or "").path.lower()
+    return path.startswith(_LOGIN_PATHS)
+
+
+def _is_profile(og_title: str, description: str, handle: str | None) -> bool:
+    text = (og_title + " " + description).lower()
+    if handle and f"@{handle}" in text:
+        return True
+    # A profile's meta always names the handle as "(@handle)"; a URL without a handle (e.g. a
+    # redirect) still shows it there.
+    return "(@" in text and ("instagram" in text or _POSTS.search(description) is not None)
+
+
+def _profile(tree, body: bytes, og_title: str, description: str, source: str, now: datetime,
+             settings: Settings, platform: str) -> Observation:
+    notes: list[str] = []
+    count = None
+    m = _POSTS.search(description)
+    if m:
+        count, note = post_count(m)
+        if note:
+            notes.append(note)
+    else:
+        notes.append("no post count in the profile meta")
+    texts = [PublicText("description", common.plain(description))] if description else []
+    raw = common.decode(body)
+    bio = _BIO.search(raw)
+    if bio:
+        with contextlib.suppress(ValueError):
+            texts.insert(0, PublicText("bio", common.plain(json.loads(bio.group(1)))))
+    dated = [(None, from_timestamp(ts)) for ts in _TAKEN_AT.findall(raw)[:50]]
+    dated += [(None, parse_machine(n.attributes.get("datetime"))) for n in tree.css("time[datetime]")[:50]]
+    dated = [(u, d) for u, d in dated if d is not None]
+    return common.assemble(platform, "instagram: profile", dated, now, settings, texts=texts, notes=notes,
+                           post_count=count, source_url=source)
+
+
+_SUFFIX = {"k": 1_000, "tn": 1_000, "tusen": 1_000, "m": 1_000_000, "mn": 1_000_000, "mio": 1_000_000,
+           "mil": 1_000_000, "miljoner": 1_000_000, "b": 1_000_000_000, "md": 1_000_000_000}
+
+
+def post_count(m: re.Match) -> tuple[int | None, str | None]:
+    """The exact post count, or (None, note) when Instagram shows it abbreviated ("1.2K")."""
+    suffix = (m.group("suf") or "").lower()
+    if suffix or m.group("dec"):
+        shown = re.sub(r"\s+\S+$", "", m.group(0)).strip()
+        return None, f"post count abbreviated ({shown}): exact count unknown"
+    return int(re.sub(r"\D", "", m.group("num"))), None
