@@ -36,6 +36,9 @@ from tests.hostile import (
 pytestmark = pytest.mark.timeout(20)
 
 CONTACT = "https://kommun.test/crawler-contact"
+# The fetcher spaces request *starts*; the server sees arrivals, which also carry each request's
+# own latency (a fresh connection, a busy CI machine). Spacing assertions allow this much of it.
+SLACK = 0.04
 
 
 def make_settings(**changes: object) -> Settings:
@@ -330,7 +333,7 @@ def test_503_retry_after_is_waited(server):
     got = fetch(server.url("/m"))
     assert got.ok and got.body == b"back"
     first, second = server.arrivals("/m")
-    assert second - first >= 0.38
+    assert second - first >= 0.4 - SLACK
 
 
 def test_503_forever_ends_as_server_error_with_body(server):
@@ -396,7 +399,7 @@ def test_robots_disallow_and_crawl_delay(server):
     assert server.hits("/robots.txt") == 1
     times = sorted(r.arrived for r in server.requests)
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert gaps and min(gaps) >= 0.28, gaps
+    assert gaps and min(gaps) >= 0.3 - SLACK, gaps
 
 
 def test_robots_is_checked_on_every_redirect_hop(server):
@@ -424,7 +427,7 @@ def test_crawl_delay_is_capped(server):
     assert all(r.ok for r in results)
     assert time.monotonic() - start < 2
     times = sorted(r.arrived for r in server.requests)
-    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.28
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.3 - SLACK
 
 
 def test_robots_404_allows_everything(server):
@@ -479,7 +482,8 @@ def test_per_host_delay_spaces_request_starts(server):
     times = sorted(r.arrived for r in server.requests)  # robots.txt included: it is a request too
     assert len(times) == 5
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.19, gaps
+    assert min(gaps) >= 0.2 - SLACK, gaps
+    assert times[-1] - times[0] >= 4 * 0.2 - SLACK
     assert max(r.elapsed_ms for r in results) < 150  # waiting our turn is not the site's slowness
 
 
