@@ -130,6 +130,7 @@ class _Attempt:
     message: str | None = None
     retry_after: float | None = None
     seconds: float = 0.0  # duration of the request (connect to end of body)
+    sent: bool = True  # False when politeness answered without a request (a deferred host)
 
 
 class _Host:
@@ -590,8 +591,8 @@ class Fetcher:
 
         async def once() -> _Attempt:
             nonlocal count, seconds
-            count += 1
             attempt = await self._polite_request(url, headers, max_bytes, cut_ok)
+            count += attempt.sent
             seconds += attempt.seconds
             return attempt
 
@@ -647,6 +648,7 @@ class Fetcher:
                     return _Attempt(
                         error="rate_limited",
                         message=f"host asked for a pause of {host.deferred_until - now:.0f} s more",
+                        sent=False,
                     )
                 wait = host.next_at - now
                 if wait > 0:

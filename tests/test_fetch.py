@@ -314,6 +314,7 @@ def test_absurd_retry_after_is_not_waited_and_defers_the_host(server):
     assert first.headers["retry-after"] == "86400"
     assert first.attempts == 1
     assert other.error == "rate_limited" and server.hits("/other") == 0  # the host asked for a pause
+    assert other.attempts == 0
 
 
 def test_503_burst_then_success(server):
