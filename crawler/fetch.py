@@ -322,7 +322,14 @@ class _Inflater:
 
 
 class Fetcher:
-    """The crawl's HTTP client; share one per crawl cycle (it holds the pools and robots cache)."""
+    """The crawl's HTTP client; share one per crawl cycle (it holds the pools and robots cache).
+
+    `stats` counts, for benchmarks and the run summary: fetches (calls of `fetch`), requests (sent,
+    robots.txt and retries included), retries, redirects, raw_bytes (as received), bytes (after
+    decompression), robots_fetches, robots_blocked, not_modified, errors. `backoff_base` scales the
+    exponential retry backoff (tests pass a tiny one); `transport` replaces the network (the
+    connect-time address guard then does not apply, only the check of literal IP hosts).
+    """
 
     def __init__(
         self,
