@@ -55,7 +55,7 @@ _POSTING_TYPES = {"blogposting", "article", "newsarticle", "socialmediaposting",
 
 _SOFT_404 = re.compile(
     r"\b404\b|page not found|not found|sidan (?:hittades|kunde) inte|sidan finns inte|hittades inte|"
-    r"kunde inte hittas|finns inte längre|no longer available|domain (?:is )?for sale|domänen är till salu|"
+    r"kunde inte hittas|finns inte längre|no longer available|domain\b.{0,80}\bfor sale|\bis for sale|är till salu|"
     r"this domain has expired|domänen har gått ut",
 )
 _COMMENTS_FEED = re.compile(r"comment|kommentar", re.IGNORECASE)
