@@ -27,7 +27,8 @@ COMMON_FEED_PATHS = ("feed/", "rss.xml", "atom.xml", "index.xml", "feed.xml")
 
 POST_CONTAINERS = (
     "article, .post, .hentry, .h-entry, .entry, .blog-post, .type-post, .post-outer, .blogpost, "
-    "[itemtype*='BlogPosting'], [itemtype*='Article'], .news-item, .nyhet"
+    "[itemtype*='BlogPosting'], [itemtype*='Article'], .news-item, .nyhet, .blog-item, .post-item, .article-item, "
+    ".sv-channel-item, [data-hook='post-list-item']"
 )
 # Parts of a page whose dates are never post dates. Tags and classes are compared lower case.
 _NOISE_TAGS = {"nav", "aside", "script", "style", "noscript", "template", "form", "select"}
@@ -38,7 +39,8 @@ _NOISE_CLASSES = (
 )
 # Inside a post only these are noise: an entry footer or meta block carries the post's own date.
 _NOISE_IN_POST = ("comment", "kommentar", "related", "share", "sharedaddy", "jp-relatedposts")
-_CONTAINER_CLASSES = ("post", "hentry", "h-entry", "entry", "blog-post", "type-post", "news-item", "nyhet")
+_CONTAINER_CLASSES = ("post", "hentry", "h-entry", "entry", "blog-post", "type-post", "news-item", "nyhet", "blog-item",
+                      "post-item", "article-item", "sv-channel-item")
 _PUBLISHED = (
     "time.published[datetime], time.entry-date[datetime], time.dt-published[datetime], "
     "[itemprop='datePublished'], abbr.published[title], .published[title], abbr.dt-published[title]"
@@ -46,7 +48,7 @@ _PUBLISHED = (
 _DATE_ELEMENTS = (
     ".entry-date, .post-date, .postdate, .date, .datum, .published, .posted-on, .date-header, "
     ".post-meta, .entry-meta, .meta, .byline, .post-timestamp, .timestamp, .pubdate, .publicerad, "
-    ".post-info, .postmeta, time"
+    ".post-info, .postmeta, time, [class*='date'], [class*='datum'], [class*='published']"
 )
 _LINKS = ".entry-title a[href], .post-title a[href], a[rel='bookmark'], h1 a[href], h2 a[href], h3 a[href], .u-url[href]"
 _TITLES = ".entry-title, .post-title, .p-name, h1, h2, h3"

@@ -1,0 +1,141 @@
+"""Accuracy of the platform adapters on the saved-page corpus (tests/fixtures/platforms/).
+
+Every page is parsed by the adapter its folder names and compared with NAME.expected.json:
+the day of the last post (Stockholm calendar day) is exact, within one day, wrong, missed (a date
+was expected, none read) or spurious (none expected, one read); existence is right or wrong, and
+a live account read as gone (exists=false) is counted apart: it must never happen. A generated
+10,000-entry feed with duplicates and junk dates is added to the "feed" figures.
+
+Usage: .venv/bin/python scripts/accuracy.py [--corpus DIR] [--json] [--verbose]
+Exit status 1 when exact-day accuracy on blogs+feeds is under 95 % or any live account reads as gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crawler.dates import STOCKHOLM  # noqa: E402
+from crawler.models import Fetched  # noqa: E402
+from crawler.platforms import adapter  # noqa: E402
+from crawler.settings import Settings  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "platforms"
+TYPES = {".xml": "application/xml", ".json": "application/json", ".html": "text/html; charset=utf-8"}
+BLOGS_AND_FEEDS = ("feed", "wordpress", "blogger", "blog")
+COLUMNS = ("cases", "exact", "within_1d", "wrong", "missed", "spurious", "exists_wrong", "wrong_gone")
+
+
+def big_feed(entries: int = 10_000) -> tuple[bytes, dict]:
+    """An RSS feed of `entries` items, newest in the middle, with duplicates, 2100 and 1970 dates."""
+    start = datetime(2023, 3, 12, 9, 30, tzinfo=UTC)
+    items = []
+    for i in range(entries):
+        when = start - timedelta(hours=6 * abs(i - entries // 2))
+        items.append(f"<item><title>Inlägg {i}</title><link>https://big.example.se/p/{i}</link>"
+                     f"<pubDate>{when:%a, %d %b %Y %H:%M:%S} +0000</pubDate><description>Text {i}.</description></item>")
+    items[10] = items[11]  # a duplicate
+    items.insert(0, "<item><title>Framtid</title><link>https://big.example.se/f</link><pubDate>Fri, 01 Jan 2100 00:00:00 +0000</pubDate></item>")
+    items.insert(1, "<item><title>Epok</title><link>https://big.example.se/e</link><pubDate>Thu, 01 Jan 1970 00:00:00 +0000</pubDate></item>")
+    body = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Stor</title>'
+            "<link>https://big.example.se/</link>" + "".join(items) + "</channel></rss>").encode()
+    expected = {"url": "https://big.example.se/feed/", "status": 200, "exists": True, "last_post_at": "2023-03-12",
+                "now": "2023-04-15T12:00:00Z", "content_type": "application/rss+xml"}
+    return body, expected
+
+
+def cases(corpus: Path):
+    """(platform, name, body, expected) for every saved page, then the generated big feed."""
+    for exp_path in sorted(corpus.glob("*/*.expected.json")):
+        stem = exp_path.name[: -len(".expected.json")]
+        pages = [p for p in exp_path.parent.glob(stem + ".*") if not p.name.endswith(".expected.json")]
+        if len(pages) != 1:
+            raise SystemExit(f"{exp_path}: expected exactly one page beside it, found {len(pages)}")
+        expected = json.loads(exp_path.read_text(encoding="utf-8"))
+        expected.setdefault("content_type", TYPES.get(pages[0].suffix, "application/octet-stream"))
+        yield exp_path.parent.name, stem, pages[0].read_bytes(), expected
+    body, expected = big_feed()
+    yield "feed", "generated_10000_entries", body, expected
+
+
+def judge(expected: dict, obs) -> dict[str, int]:
+    """The counters one case adds to its platform's row."""
+    out = dict.fromkeys(COLUMNS, 0)
+    out["cases"] = 1
+    if obs.exists is not expected["exists"]:
+        out["exists_wrong"] = 1
+        if obs.exists is False and expected["exists"] is True:
+            out["wrong_gone"] = 1
+    want = date.fromisoformat(expected["last_post_at"]) if expected.get("last_post_at") else None
+    got = obs.last_post_at.astimezone(STOCKHOLM).date() if obs.last_post_at else None
+    if want == got:
+        out["exact"] = 1
+    elif want is None:
+        out["spurious"] = 1
+    elif got is None:
+        out["missed"] = 1
+    elif abs((want - got).days) <= 1:
+        out["within_1d"] = 1
+    else:
+        out["wrong"] = 1
+    return out
+
+
+def run(corpus: Path, verbose: bool = False) -> tuple[dict[str, dict[str, int]], float]:
+    settings = Settings()
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COLUMNS, 0))
+    started = time.perf_counter()
+    for platform, name, body, expected in cases(corpus):
+        fetched = Fetched(url=expected["url"], final_url=expected.get("final_url", expected["url"]),
+                          status=expected["status"], headers={"content-type": expected["content_type"]}, body=body)
+        now = datetime.fromisoformat(expected["now"].replace("Z", "+00:00"))
+        obs = adapter(platform).parse(fetched, now, settings, platform)
+        verdict = judge(expected, obs)
+        for key, value in verdict.items():
+            rows[platform][key] += value
+        if verbose and (verdict["exact"] == 0 or verdict["exists_wrong"]):
+            got = obs.last_post_at.isoformat() if obs.last_post_at else None
+            print(f"  {platform}/{name}: expected exists={expected['exists']} {expected.get('last_post_at')}, "
+                  f"got exists={obs.exists} {got} ({obs.reason})")
+    return dict(rows), time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--verbose", action="store_true", help="list every case that is not exact")
+    args = parser.parse_args(argv)
+    rows, elapsed = run(args.corpus, args.verbose)
+    total = dict.fromkeys(COLUMNS, 0)
+    blogs = dict.fromkeys(COLUMNS, 0)
+    for platform, row in rows.items():
+        for key in COLUMNS:
+            total[key] += row[key]
+            if platform in BLOGS_AND_FEEDS:
+                blogs[key] += row[key]
+    exact_blogs = blogs["exact"] / blogs["cases"] if blogs["cases"] else 0.0
+    if args.json:
+        print(json.dumps({"platforms": rows, "blogs_and_feeds": blogs, "all": total,
+                          "exact_day_blogs_and_feeds": round(exact_blogs, 4), "seconds": round(elapsed, 3)}, indent=2))
+    else:
+        header = f"{'platform':<16}" + "".join(f"{c:>12}" for c in COLUMNS)
+        print(header)
+        print("-" * len(header))
+        for name, row in [*sorted(rows.items()), ("blogs+feeds", blogs), ("all", total)]:
+            print(f"{name:<16}" + "".join(f"{row[c]:>12}" for c in COLUMNS))
+        print(f"\nexact day, blogs+feeds: {exact_blogs:.1%} (target >= 95 %)")
+        print(f"live accounts read as gone: {total['wrong_gone']} (target 0)")
+        print(f"{total['cases']} cases in {elapsed:.2f} s")
+    return 0 if exact_blogs >= 0.95 and total["wrong_gone"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
