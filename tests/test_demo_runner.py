@@ -76,15 +76,21 @@ _STACK = all(importlib.util.find_spec(m) for m in ("crawler.platforms", "crawler
     not _STACK or not hasattr(importlib.import_module("crawler.platforms"), "observe"),
     reason="the crawl stack (platforms.observe) is not complete yet",
 )
-def test_a_short_demo_runs_end_to_end(tmp_path):
+def test_the_crawler_measures_what_the_world_knows(tmp_path):
+    """End to end: 20 weekly cycles of the real crawler over a 60-account world (about 7 s)."""
     lines: list[str] = []
-    result = run_demo(tmp_path, accounts=40, seed=2, check=True, progress=lines.append, cycles=3)
-    assert len(result.cycles) == 3 and len(lines) == 3
-    assert all(c.state == "finished" for c in result.cycles)
+    result = run_demo(tmp_path, accounts=60, seed=1, check=True, progress=lines.append, cycles=20,
+                      slow_seconds=0)
+    assert len(lines) == 20 and all(c.state == "finished" for c in result.cycles)
     assert (tmp_path / "sources.yaml").exists() and (tmp_path / "inventory.sqlite").exists()
-    assert result.crawler is None  # too few cycles for the board comparison
-    assert result.check is not None and 2 in result.check.status_agreement
-    assert "Check against the world's truth" in result.text
+    board, truth = result.crawler, result.truth
+    assert board is not None
+    assert (board.accounts_at_baseline, board.fewer_accounts, board.fewer_active) == (
+        truth.accounts_at_baseline, truth.fewer_accounts, truth.fewer_active)
+    assert board.fewer_active_flagged == truth.fewer_active_announced > 0
+    assert result.check.status_agreement == {BASELINE_CYCLE: (60, 60), AS_OF_CYCLE: (60, 60)}
+    assert result.check.ok and not result.check.notices_false
+    assert "fewer active since" in result.text and "Check against the world's truth" in result.text
 
 
 def test_runner_plumbing_with_a_stub_adapter(tmp_path, monkeypatch):
