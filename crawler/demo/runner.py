@@ -317,8 +317,9 @@ def render_text(result: DemoResult, world: World) -> str:
         for k, (good, total) in sorted(c.status_agreement.items()):
             wrong = ", ".join(f"{n} {what}" for what, n in c.disagreements[k].most_common(4))
             lines.append(f"  status at {cycle_time(k):%Y-%m-%d}: {good}/{total} agree" + (f" ({wrong})" if wrong else ""))
-        worst = f", worst {max(c.date_errors_hours):.1f} h" if c.date_errors_hours else ""
-        lines.append(f"  last-post dates read: {c.exact_dates}/{c.dated_accounts} exact{worst}")
+        worst = (f", the rest within {max(c.date_errors_hours):.1f} h (pages that show only a day)"
+                 if c.date_errors_hours else "")
+        lines.append(f"  last-post dates read: {c.exact_dates}/{c.dated_accounts} exact to the minute{worst}")
         if c.estimate_lags_days:
             lines.append(
                 f"  estimated from post counts: {len(c.estimate_lags_days)} accounts, lag median "
