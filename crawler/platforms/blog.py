@@ -84,6 +84,8 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
         return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
     if _login_redirect(fetched):
         return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
+    if kind != "html":
+        return Observation(platform, None, "unrecognised body (neither feed nor HTML)", source_url=fetched.url)
     tree = common.parse_html(body, dict(fetched.headers))
     return parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
 

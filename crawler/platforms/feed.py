@@ -75,8 +75,6 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         return _big_feed(body, url, now, settings, platform, kind)
     parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries", [])
-    if not entries and not parsed.get("feed") and parsed.get("bozo"):
-        return Observation(platform, None, "feed unreadable", source_url=url)
     dated = []
     texts: list[tuple[datetime | None, PublicText]] = []
     for entry in entries:
@@ -84,6 +82,9 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         link = entry.get("link") or entry.get("id") or None
         dated.append((link, when))
         texts.extend(_entry_texts(entry, link, when))
+    if parsed.get("bozo") and not parsed.get("feed", {}).get("title") and not any(w for _, w in dated):
+        # Broken XML with nothing recognisable in it: not evidence that the account is there.
+        return Observation(platform, None, "feed unreadable", source_url=url)
     notes = [f"feed not well-formed ({type(parsed.bozo_exception).__name__})"] if parsed.get("bozo") and entries else []
     return common.assemble(
         platform, "feed parsed", dated, now, settings,
