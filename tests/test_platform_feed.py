@@ -99,3 +99,25 @@ def test_garbage_labelled_as_a_feed_tells_nothing():
     for body in (b"<?xml version='1.0'?><nonsense><<<", b"<?xml version='1.0'?><rss><channel><item>\x00\xff<<<"):
         obs = parse(body, "application/rss+xml")
         assert obs.exists is None, obs
+
+
+def test_the_expat_reader_and_feedparser_agree_on_every_corpus_feed():
+    from pathlib import Path
+
+    from crawler.platforms import common
+
+    corpus = Path(__file__).parent / "fixtures" / "platforms"
+    compared = 0
+    for path in sorted(corpus.glob("*/*.xml")):
+        body = common.clean_bytes(path.read_bytes())
+        if not common.is_feed(common.sniff(body)):
+            continue
+        url = "https://x.example.se/feed/"
+        lenient = feed._lenient(body, url, NOW, Settings(), "blog")
+        strict = feed.parse_feed(body, url, NOW, Settings(), "blog")
+        assert strict.last_post_at == lenient.last_post_at, path.name
+        assert [p.url for p in strict.posts] == [p.url for p in lenient.posts], path.name
+        assert strict.post_count == lenient.post_count, path.name
+        assert {t.text for t in strict.texts if t.kind == "title"} == {t.text for t in lenient.texts if t.kind == "title"}, path.name
+        compared += 1
+    assert compared >= 15

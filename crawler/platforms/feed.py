@@ -4,6 +4,11 @@ The newest entry's date (published, else updated) is the last post; implausible 
 dropped and noted; duplicates count once. Big feeds (thousands of entries) take a fast path: a
 regex scan of every entry's dates and links, and feedparser only over the first entries for the
 texts the notice detector reads. Only bytes ever reach feedparser (a str may be opened as a path).
+
+Speed: feedparser costs 0.3 ms per entry even without sanitising (3-9 ms for an ordinary feed),
+more than the whole HTTP request. A well-formed feed without a DOCTYPE is therefore read with the
+C expat parser (ElementTree) first, ~20x faster; anything it refuses (broken XML, entities, odd
+encodings) goes to feedparser, which is lenient. Both readers agree on the corpus (tested).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +79,26 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
     starts = _ENTRY_START.findall(body) if len(body) > 64 * 1024 else None
     if starts is not None and len(starts) >= BIG_FEED_ENTRIES:
         return _big_feed(body, url, now, settings, platform, kind)
+    quick = _strict_entries(body)
+    if quick is not None:
+        entries, title = quick
+        dated = [(link, when) for link, when, _t, _s in entries]
+        texts = []
+        for link, when, entry_title, summary in entries:
+            if entry_title:
+                texts.append((when, PublicText("title", entry_title, link, when)))
+            if summary:
+                texts.append((when, PublicText("summary", summary, link, when)))
+        return common.assemble(
+            platform, "feed parsed", dated, now, settings,
+            texts=_newest_texts(texts), post_count=_total(body), feed_url=url, source_url=url,
+            undated_note="feed has no entries" if not entries else "feed has no dated entries",
+        )
+    return _lenient(body, url, now, settings, platform)
+
+
+def _lenient(body: bytes, url: str, now: datetime, settings: Settings, platform: str) -> Observation:
+    """feedparser over the whole feed: slower, but reads broken XML too."""
     parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries", [])
     dated = []
@@ -223,3 +249,61 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         feed_url=url, source_url=url,
         undated_note="feed has no entries" if not dated else "feed has no dated entries",
     )
+
+
+_ITEM_TAGS = {"item", "entry"}
+_PUBLISHED_TAGS = ("published", "pubDate", "date", "issued", "created")
+_UPDATED_TAGS = ("updated", "modified")
+_SUMMARY_TAGS = ("summary", "description", "encoded", "content")
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _strict_entries(body: bytes) -> tuple[list[tuple[str | None, datetime | None, str, str]], str] | None:
+    """(link, date, title, summary) per entry with expat, or None when the body needs feedparser."""
+    head = body[:4096]
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in body[:65536]:
+        return None  # DTDs and entities are feedparser's business: expat would try to expand them
+    try:
+        root = ET.fromstring(body)
+    except (ET.ParseError, ValueError, LookupError):
+        return None
+    if _local(root.tag) not in ("rss", "feed", "RDF"):
+        return None
+    out = []
+    for element in root.iter():
+        if _local(element.tag) not in _ITEM_TAGS:
+            continue
+        fields: dict[str, str] = {}
+        link = None
+        for child in element:
+            name = _local(child.tag)
+            if name == "link":
+                href = child.get("href")
+                rel = child.get("rel", "alternate")
+                if href and rel == "alternate" and link is None:
+                    link = href.strip()
+                elif not href and child.text and child.text.strip() and link is None:
+                    link = child.text.strip()
+            elif name not in fields and child.text:
+                fields[name] = child.text
+        when = None
+        for group in (_PUBLISHED_TAGS, _UPDATED_TAGS):
+            for name in group:
+                if name in fields:
+                    when = parse_machine(fields[name])
+                    if when is not None:
+                        break
+            if when is not None:
+                break
+        link = link or (fields.get("guid") or fields.get("id") or "").strip() or None
+        summary = next((fields[n] for n in _SUMMARY_TAGS if n in fields and fields[n].strip()), "")
+        out.append((link, when, common.plain(fields.get("title")), common.plain(summary)))
+    channel_title = ""
+    for element in root.iter():
+        if _local(element.tag) == "title":
+            channel_title = element.text or ""
+            break
+    return out, channel_title
