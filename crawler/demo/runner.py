@@ -331,3 +331,24 @@ def render_text(result: DemoResult, world: World) -> str:
             + f", {len(c.notices_false)} flagged without a true notice"
         )
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m crawler.demo.runner OUT_DIR [--accounts N] [--seed S] [--check]` (the CLI's twin)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m crawler.demo.runner", description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", nargs="?", default="demo-out")
+    parser.add_argument("--accounts", type=int, default=319)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--check", action="store_true", help="compare the inventory with the world's truth")
+    parser.add_argument("--quiet", action="store_true", help="no line per cycle")
+    args = parser.parse_args(argv)
+    result = run_demo(args.out_dir, accounts=args.accounts, seed=args.seed, check=args.check,
+                      progress=None if args.quiet else print)
+    print(result.text)
+    return 0 if result.check is None or result.check.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
