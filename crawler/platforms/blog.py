@@ -316,14 +316,15 @@ def _loose_dates(tree: HTMLParser, now: datetime) -> list[datetime]:
 def _meta_dates(tree: HTMLParser) -> dict[str, list[datetime]]:
     published: list[datetime] = []
     modified: list[datetime] = []
+    table = common.metas(tree)
     for name in ("article:published_time", "datePublished", "date", "dc.date", "DC.date.issued"):
-        raw = common.meta(tree, name)
+        raw = common.meta(table, name)
         when = parse_machine(raw) if raw else None
         if when is not None:
             published.append(when)
             break
     for name in ("article:modified_time", "og:updated_time"):
-        raw = common.meta(tree, name)
+        raw = common.meta(table, name)
         when = parse_machine(raw) if raw else None
         if when is not None:
             modified.append(when)

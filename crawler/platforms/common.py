@@ -155,16 +155,32 @@ def parse_html(body: bytes, headers: dict | None = None) -> HTMLParser:
     return HTMLParser(decode(body, headers))
 
 
-def meta(tree: HTMLParser, *names: str) -> str | None:
-    """The content of the first <meta property|name|itemprop=NAME> found, in the order of `names`."""
+def meta(tree: HTMLParser | dict[str, str], *names: str) -> str | None:
+    """The content of the first <meta property|name|itemprop=NAME> found, in the order of `names`.
+
+    Pass the dict from `metas(tree)` instead of the tree when looking up several names.
+    """
+    table = tree if isinstance(tree, dict) else metas(tree)
     for name in names:
-        for attr in ("property", "name", "itemprop"):
-            node = tree.css_first(f'meta[{attr}="{name}"]')
-            if node is not None:
-                content = node.attributes.get("content")
-                if content and content.strip():
-                    return content.strip()
+        value = table.get(name.lower())
+        if value:
+            return value
     return None
+
+
+def metas(tree: HTMLParser) -> dict[str, str]:
+    """All <meta> names (property, name or itemprop; lower case) -> first non-empty content."""
+    table: dict[str, str] = {}
+    for node in tree.css("meta[content]"):
+        attrs = node.attributes
+        content = (attrs.get("content") or "").strip()
+        if not content:
+            continue
+        for attr in ("property", "name", "itemprop"):
+            key = attrs.get(attr)
+            if key:
+                table.setdefault(key.lower(), content)
+    return table
 
 
 def node_text(node: Node | None, limit: int = TEXT_LIMIT) -> str:
