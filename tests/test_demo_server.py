@@ -298,3 +298,30 @@ def test_runs_as_a_separate_process(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def _raw(address: tuple[str, int], data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:  # the server closes the connection after these requests
+            chunk = sock.recv(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def test_http10_head_and_malformed_requests(world, web):
+    acc = pick(world, "blogger")
+    address = web.hosts["blogspot"]
+    path = f"/{acc.slug}/".encode()
+    reply = _raw(address, b"HEAD " + path + b" HTTP/1.0\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head and body == b""
+    assert int(re.search(rb"Content-Length: (\d+)", head).group(1)) > 500
+    assert _raw(address, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # Two pipelined requests on one connection, the second asks to close.
+    two = _raw(address, b"GET /robots.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /robots.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert two.count(b"HTTP/1.1 200 OK") == 2
