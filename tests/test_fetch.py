@@ -554,3 +554,51 @@ def test_injected_transport_is_used_and_literal_addresses_still_checked():
     assert public.ok and public.body == b"<rss/>" and public.content_type == "application/rss+xml"
     assert private.error == "blocked_address"
     assert seen == ["https://forskola.example.se/robots.txt", "https://forskola.example.se/feed/"]
+
+
+def test_connections_are_reused(server):
+    server.route("/robots.txt", respond(b"", content_type="text/plain"))
+    server.route("/x", respond(b"x"))
+    results = fetch_many([server.url(f"/x?{i}") for i in range(10)], make_settings(per_host_concurrency=1))
+    assert all(r.ok for r in results)
+    assert server.connections == 1  # robots.txt and ten pages over one kept-alive connection
+
+
+class FakeOriginTransport(httpx.AsyncBaseTransport):
+    """Stands in for one origin's pool: answers 200 and records that it was closed."""
+
+    def __init__(self, log: list[str]):
+        self.log = log
+        self.closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.log.append(request.url.host)
+        return httpx.Response(200, stream=httpx.ByteStream(b"ok"))
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_idle_origin_pools_are_evicted_least_recently_used_first():
+    made: list[FakeOriginTransport] = []
+    log: list[str] = []
+
+    def make() -> FakeOriginTransport:
+        made.append(FakeOriginTransport(log))
+        return made[-1]
+
+    async def go() -> None:
+        pools = fetch_module._PoolPerOrigin(make, max_pools=2)  # type: ignore[arg-type]
+        held = await pools.handle_async_request(httpx.Request("GET", "http://a.test/"))  # left open
+        for host in ("b.test", "c.test", "d.test"):
+            response = await pools.handle_async_request(httpx.Request("GET", f"http://{host}/"))
+            await response.aclose()
+        # a.test is the oldest but busy, so b and c went; d and a stay
+        assert [t.closed for t in made] == [False, True, True, False]
+        await held.aclose()
+        await pools.handle_async_request(httpx.Request("GET", "http://e.test/"))
+        assert made[0].closed  # once released, a.test was the least recently used idle pool
+        await pools.aclose()
+        assert all(t.closed for t in made)
+
+    asyncio.run(go())
