@@ -38,7 +38,7 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
         return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
     tree = common.parse_html(body, dict(fetched.headers))
     heading = common.title_text(tree)
-    text = heading + " | " + common.node_text(tree.body, 2000).lower()
+    text = common.visible_text(tree, 2000)
     if _PRIVATE.search(text):
         return Observation(platform, None, "blogger: blog open to invited readers only", source_url=fetched.url)
     if fetched.status in common.GONE_STATUSES:

@@ -197,6 +197,18 @@ def title_text(tree: HTMLParser) -> str:
     return " | ".join(p for p in parts if p).lower().replace("\u2019", "'")
 
 
+def visible_text(tree: HTMLParser, limit: int = 3000) -> str:
+    """Title, headings and body text without scripts and styles, lower case, for phrase matching.
+
+    Platforms ship their UI strings ("This content isn't available") inside scripts of every
+    page; only what a reader would see may decide that a page is a removal notice.
+    """
+    for node in tree.css("script, style, noscript, template"):
+        node.decompose()
+    body = node_text(tree.body, limit).lower() if tree.body is not None else ""
+    return (title_text(tree) + " | " + body).replace("\u2019", "'")
+
+
 def has_password_form(tree: HTMLParser) -> bool:
     return tree.css_first('input[type="password"]') is not None or tree.css_first('input[name="pass"]') is not None
 

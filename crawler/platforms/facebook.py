@@ -44,16 +44,18 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
             return common.gone_by_status(fetched, platform)
         return feed.parse_feed(body, source, now, settings, platform, kind=kind)
     tree = common.parse_html(body, dict(fetched.headers))
-    page = (common.title_text(tree) + " | " + common.node_text(tree.body, 3000).lower()).replace("\u2019", "'")
-    if _GONE.search(page):
+    table = common.metas(tree)
+    og_title = common.meta(table, "og:title")
+    og_url = common.meta(table, "og:url")
+    description = common.meta(table, "og:description", "description")
+    raw = common.decode(body)
+    dated = _dates(tree, raw)
+    page = common.visible_text(tree)
+    # A page that carries its own page meta exists, whatever UI strings it also contains.
+    if not og_url and not (og_title and og_title.lower() != "facebook") and _GONE.search(page):
         return Observation(platform, False, "facebook: content not available", source_url=source)
     if fetched.status in common.GONE_STATUSES:
         return common.gone_by_status(fetched, platform)
-    og_title = common.meta(tree, "og:title")
-    og_url = common.meta(tree, "og:url")
-    description = common.meta(tree, "og:description", "description")
-    raw = common.decode(body)
-    dated = _dates(tree, raw)
     if not (og_title or og_url) and not dated:
         if common.has_password_form(tree) or "log in" in page or "logga in" in page:
             return Observation(platform, None, "login wall", login_wall=True, source_url=source)

@@ -61,7 +61,7 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
     description = common.meta(tree, "og:description", "description") or ""
     if _is_profile(og_title, description, handle_of(fetched.final_url or source)):
         return _profile(tree, body, og_title, description, source, now, settings, platform)
-    page = (common.title_text(tree) + " | " + common.node_text(tree.body, 3000).lower()).replace("\u2019", "'")
+    page = common.visible_text(tree)
     if _GONE.search(page):
         return Observation(platform, False, "instagram: page not available", source_url=source)
     if fetched.status in common.GONE_STATUSES:
