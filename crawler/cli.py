@@ -362,6 +362,67 @@ def _demo_epilogue(result) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- inspect
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--platform", default=None,
+              type=click.Choice(["wordpress", "blogger", "blog", "instagram", "facebook", "feed"]),
+              help="How to read it (default: from the URL's host name).")
+@click.option("--url", "page_url", default=None,
+              help="For a FILE: the address it was saved from (names the platform, resolves links).")
+@click.option("--status", default=200, show_default=True, help="For a FILE: the HTTP status it came with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the observation as JSON.")
+@pass_ctx
+def inspect(obj: Context, target: str, platform: str | None, page_url: str | None, status: int,
+            as_json: bool) -> None:
+    """Show what the crawler reads from one page or feed: exists, last post, post count, feed.
+
+    TARGET is an http(s) URL (fetched as a crawl would: robots.txt, your contact in the
+    User-Agent) or a saved FILE. Titles and post texts are never printed.
+
+    Example:
+
+        crawler inspect https://forskolan.example.se/ --json
+
+        crawler inspect saved.html --url https://www.instagram.com/forskolan/
+    """
+    import asyncio
+
+    from crawler import platforms
+    from crawler.crawl import utcnow
+    from crawler.settings import build
+
+    settings = obj.registry().settings if Path(obj.sources).exists() else build()
+    if Path(target).is_file():
+        url = page_url or Path(target).resolve().as_uri()
+        obs = platforms.inspect_file(target, url, status=status, platform=platform, now=utcnow(), settings=settings)
+    elif target.startswith(("http://", "https://")):
+        obs = asyncio.run(_inspect_url(target, platform or platforms.detect(target), settings))
+    else:
+        raise CrawlerError(f"{target}: no such file, and not an http(s) URL")
+    data = platforms.observation_to_dict(obs)
+    if as_json:
+        click.echo(_json(data))
+        return
+    for key in ("platform", "exists", "reason", "last_post_at", "post_count", "feed_url", "login_wall"):
+        click.echo(f"{key:>13}: {data[key]}")
+    click.echo(f"{'posts':>13}: {len(data['posts'])}")
+    for note in data["notes"]:
+        click.echo(f"{'note':>13}: {note}")
+
+
+async def _inspect_url(url: str, platform: str, settings):
+    from crawler import platforms
+    from crawler.crawl import utcnow
+    from crawler.fetch import Fetcher
+
+    async with Fetcher(settings) as fetcher:
+        obs, _ = await platforms.observe(platform, url, None, fetcher.fetch, utcnow(), settings)
+    return obs
+
+
 # --------------------------------------------------------------------------- entry point
 
 
