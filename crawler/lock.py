@@ -56,7 +56,7 @@ class CrawlLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "CrawlLock":
+    def __enter__(self) -> CrawlLock:
         self.acquire()
         return self
 

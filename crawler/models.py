@@ -8,9 +8,9 @@ All are small frozen dataclasses. Datetimes are timezone-aware and in UTC. Nothi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Mapping
 
 PLATFORMS = ("wordpress", "blogger", "blog", "instagram", "facebook", "other")
 STATUSES = ("active", "dormant", "gone", "unknown")

@@ -292,7 +292,7 @@ class Store:
     # ------------------------------------------------------------------ opening and migrations
 
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False, migrate: bool = True) -> "Store":
+    def open(cls, path: str | Path, *, readonly: bool = False, migrate: bool = True) -> Store:
         """Open (and create or migrate) the inventory at `path`."""
         path = str(path)
         try:
@@ -325,7 +325,7 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -501,6 +501,10 @@ class Store:
         body = next((f.body for f in reversed(visit.fetches) if f.body is not None), None)
         posts = obs.posts if obs else ()
         with self.transaction():
+            row = self.conn.execute("SELECT status FROM accounts WHERE id = ?", (visit.account_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
+            old_status = row[0]
             self.conn.execute(
                 "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
                 "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
@@ -537,11 +541,6 @@ class Store:
                 )
             new_notices = sum(self.add_notice(visit.account_id, hit, visit.at) is not None for hit in visit.notices)
 
-            row = self.conn.execute("SELECT status, post_count, post_count_at FROM accounts WHERE id = ?",
-                                    (visit.account_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
-            old_status = row[0]
             update: dict[str, Any] = {
                 "status": verdict.status,
                 "status_reason": verdict.reason,

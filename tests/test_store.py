@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from crawler.errors import StoreError
+from crawler.errors import NotFound, StoreError
 from crawler.models import Account, Fetched, NoticeHit, Observation, Post, Verdict
 from crawler.store import MIGRATIONS, SCHEMA_VERSION, Store, Visit, _statements, sha256
 
@@ -124,7 +124,7 @@ def test_notice_is_stored_once_per_post(store):
 def test_failed_visit_rolls_back_whole(store):
     store.sync([A], NOW)
     bad = Visit("missing", None, NOW, "ok", [], None, Verdict("active", "x", True, None))
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         store.record_visit(bad)
     assert store.query("SELECT count(*) AS n FROM checks")[0]["n"] == 0
 
