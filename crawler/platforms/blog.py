@@ -69,6 +69,7 @@ def candidates(url: str, feed: str | None) -> list[str]:
     return list(dict.fromkeys([u for u in (feed, url) if u] + [urljoin(base, p) for p in COMMON_FEED_PATHS]))
 
 
+@common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blog") -> Observation:
     """An Observation from a blog response: a feed if the body is one, else the HTML page."""
     decided = common.status_observation(fetched, platform)
@@ -215,8 +216,11 @@ def _children(node: Node) -> Iterator[Node]:
         child = child.next
 
 
+MAX_CONTAINERS = 500  # a list page shows tens of posts; beyond this a page is an archive dump
+
+
 def _outermost_containers(tree: HTMLParser) -> list[Node]:
-    found = tree.css(POST_CONTAINERS)
+    found = tree.css(POST_CONTAINERS)[: MAX_CONTAINERS * 2]
     out = []
     inner_ids = set()
     for node in found:
@@ -251,7 +255,7 @@ def _outermost_list(nodes: list[Node]) -> list[Node]:
 
 
 def _posts(tree: HTMLParser, base: str, now: datetime) -> Iterator[tuple[str | None, datetime | None, list[tuple[str, str]]]]:
-    for node in _outermost_containers(tree):
+    for node in _outermost_containers(tree)[:MAX_CONTAINERS]:
         when = _container_date(node, now)
         link = node.css_first(_LINKS)
         url = common.absolute(base, link.attributes.get("href")) if link is not None else None

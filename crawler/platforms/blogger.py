@@ -25,6 +25,7 @@ def candidates(url: str, feed_url: str | None) -> list[str]:
     return list(dict.fromkeys([feed_url or urljoin(base, "feeds/posts/default"), url]))
 
 
+@common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blogger") -> Observation:
     """An Observation from a Blogger response (feed, page, removal or private-blog page)."""
     decided = common.status_observation(fetched, platform)

@@ -6,6 +6,7 @@ Pure: takes a Fetched and a `now`, never touches the network or the clock.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
@@ -150,9 +151,58 @@ def plain(fragment: str | None, limit: int = TEXT_LIMIT) -> str:
     return text[:limit]
 
 
+class TooDeep(ValueError):
+    """The page nests block elements so deeply that parsing it would take seconds."""
+
+
+# Lexbor's cost grows faster than quadratically with the nesting depth of block elements (20,000
+# nested <div>s: 0.4 s, 40,000: 3 s, 100,000: 26 s) while inline ones cost nothing. Real pages stay
+# under a few hundred levels; the scan only runs on bodies big enough to hide a deep nest.
+MAX_BLOCK_DEPTH = 4000
+_DEPTH_SCAN_FROM = 32 * 1024
+_BLOCK_TAG = re.compile(
+    rb"<(/?)(?:div|section|article|main|aside|nav|header|footer|ul|ol|dl|blockquote|fieldset|figure|"
+    rb"form|details|center|address|menu|summary|hgroup|figcaption|pre|listing)[\s>/]",
+    re.IGNORECASE,
+)
+
+
+def block_depth(body: bytes) -> int:
+    """The deepest nesting of block elements, counting tags (an upper bound: no tree is built)."""
+    depth = deepest = 0
+    for m in _BLOCK_TAG.finditer(body):
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+    return deepest
+
+
 def parse_html(body: bytes, headers: dict | None = None) -> HTMLParser:
-    """A selectolax tree of the (capped, decoded) body."""
-    return HTMLParser(decode(body, headers))
+    """A selectolax tree of the (capped, decoded) body; TooDeep for a pathological nest."""
+    capped = body[:MAX_HTML_BYTES]
+    if len(capped) > _DEPTH_SCAN_FROM:
+        depth = block_depth(capped)
+        if depth > MAX_BLOCK_DEPTH:
+            raise TooDeep(f"page nested {depth} levels deep")
+    return HTMLParser(decode(capped, headers))
+
+
+def guarded(parse):
+    """Wrap an adapter's parse: a page too deep to parse tells nothing (exists None), never raises."""
+
+    @functools.wraps(parse)
+    def wrapper(fetched: Fetched, now: datetime, settings: Settings, platform: str | None = None) -> Observation:
+        try:
+            if platform is None:
+                return parse(fetched, now, settings)
+            return parse(fetched, now, settings, platform)
+        except TooDeep as exc:
+            return Observation(platform or "blog", None, f"unparseable: {exc}", source_url=fetched.url)
+
+    return wrapper
 
 
 def meta(tree: HTMLParser | dict[str, str], *names: str) -> str | None:

@@ -29,6 +29,7 @@ def candidates(url: str, feed_url: str | None) -> list[str]:
     return list(dict.fromkeys([u for u in (feed_url, url) if u]))
 
 
+@common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "facebook") -> Observation:
     """An Observation from a Facebook page response (or from a declared feed)."""
     decided = common.status_observation(fetched, platform)

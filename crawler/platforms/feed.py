@@ -54,6 +54,7 @@ def candidates(url: str, feed: str | None) -> list[str]:
     return [u for u in dict.fromkeys([feed, url]) if u]
 
 
+@common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blog") -> Observation:
     """An Observation from a feed response (any status rule first; HTML is read as a page)."""
     decided = common.status_observation(fetched, platform)
@@ -134,10 +135,11 @@ def _entry_date(entry: Any) -> datetime | None:
     # feedparser's parsed tuple is the fallback for formats we do not know.
     for raw_key, parsed_key in (("published", "published_parsed"), ("updated", "updated_parsed"),
                                 ("created", "created_parsed")):
-        raw = entry.get(raw_key)
-        when = parse_machine(raw) if raw else None
+        # dict.get: feedparser's own get() maps a missing "updated" to "published" with a warning
+        raw = dict.get(entry, raw_key)
+        when = parse_machine(raw) if isinstance(raw, str) else None
         if when is None:
-            when = _struct(entry.get(parsed_key))
+            when = _struct(dict.get(entry, parsed_key))
         if when is not None:
             return when
     return None

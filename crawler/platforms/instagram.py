@@ -42,6 +42,7 @@ def handle_of(url: str) -> str | None:
     return parts[0].lower() if parts else None
 
 
+@common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "instagram") -> Observation:
     """An Observation from an Instagram profile response (or from a declared feed)."""
     decided = common.status_observation(fetched, platform)

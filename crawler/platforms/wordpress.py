@@ -28,6 +28,7 @@ def candidates(url: str, feed_url: str | None) -> list[str]:
     return list(dict.fromkeys(order))
 
 
+@common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "wordpress") -> Observation:
     """An Observation from any WordPress response: feed, REST JSON, page or removal page."""
     decided = common.status_observation(fetched, platform)
