@@ -49,3 +49,13 @@ def test_same_timestamp_twice_is_one_post():
 def test_a_page_with_neither_meta_nor_login_form_tells_nothing():
     obs = facebook.parse(page("", "<div>Något gick fel.</div>"), NOW, Settings())
     assert obs.exists is None and not obs.login_wall
+
+
+def test_post_containers_give_permalinks_and_dated_texts():
+    body = ('<div role="article"><a href="/forskolanekorren/posts/3"><abbr data-utime="1678613400">12 mars</abbr></a>'
+            '<div data-ad-preview="message"><p>Från 1 april finns vi i Tempus Hemma.</p></div></div>'
+            '<script>{"publish_time":1678613400}</script>')
+    obs = facebook.parse(page(META, body), NOW, Settings())
+    assert [p.url for p in obs.posts] == [URL + "posts/3"]  # the JSON copy of the same instant is not a second post
+    summary = [t for t in obs.texts if t.kind == "summary"][0]
+    assert summary.url == URL + "posts/3" and summary.published_at == obs.last_post_at

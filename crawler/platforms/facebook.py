@@ -62,12 +62,39 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
             return Observation(platform, None, "login wall", login_wall=True, source_url=source)
         return Observation(platform, None, "facebook: no page data in the page", source_url=source)
     texts = [PublicText("description", common.plain(description))] if description else []
-    for node in tree.css("[data-ad-preview='message'], .userContent")[: common.MAX_TEXTS]:
-        text = common.node_text(node)
+    posts = _articles(tree, fetched.final_url or source)
+    for url, when, text in posts[: common.MAX_TEXTS]:
         if text:
-            texts.append(PublicText("summary", text))
+            texts.append(PublicText("summary", text, url, when))
+    if not posts:
+        for node in tree.css("[data-ad-preview='message'], .userContent")[: common.MAX_TEXTS]:
+            text = common.node_text(node)
+            if text:
+                texts.append(PublicText("summary", text))
+    # Posts read from their own container carry a URL; the same instant seen elsewhere is the same post.
+    seen = {when for _, when, _ in posts if when is not None}
+    dated = [(url, when) for url, when, _ in posts] + [(u, w) for u, w in dated if w not in seen]
     return common.assemble(platform, "facebook: page", dated, now, settings, texts=texts, source_url=source,
                            undated_note="no public post dates in the page")
+
+
+def _articles(tree, base: str) -> list[tuple[str | None, datetime | None, str]]:
+    """(permalink, date, message) of each post container the page shows (role=article)."""
+    out = []
+    for node in tree.css("[role='article']")[:50]:
+        stamp = node.css_first("[data-utime]")
+        when = from_timestamp(stamp.attributes.get("data-utime") or "") if stamp is not None else None
+        if when is None and (timed := node.css_first("[datetime]")) is not None:
+            when = parse_machine(timed.attributes.get("datetime"))
+        link = None
+        for a in node.css("a[href]"):
+            href = a.attributes.get("href") or ""
+            if any(mark in href for mark in ("/posts/", "story_fbid", "/permalink", "/photos/", "/videos/")):
+                link = common.absolute(base, href)
+                break
+        message = node.css_first("[data-ad-preview='message'], .userContent")
+        out.append((link, when, common.node_text(message) if message is not None else ""))
+    return out
 
 
 def _dates(tree, raw: str) -> list[tuple[str | None, datetime | None]]:
