@@ -83,7 +83,7 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
         from crawler.platforms import feed
 
         return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
-    if _login_redirect(fetched):
+    if login_redirect(fetched):
         return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
     if kind != "html":
         return Observation(platform, None, "unrecognised body (neither feed nor HTML)", source_url=fetched.url)
@@ -91,7 +91,7 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
     return parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
 
 
-def _login_redirect(fetched: Fetched) -> bool:
+def login_redirect(fetched: Fetched) -> bool:
     path = urlsplit(fetched.final_url or "").path.lower()
     return "wp-login.php" in path or path.rstrip("/").endswith(("/login", "/logga-in"))
 
@@ -117,8 +117,9 @@ def discover_feed(tree: HTMLParser, base: str) -> str | None:
 
 def soft_404(tree: HTMLParser) -> str | None:
     """A short reason when the page only says it does not exist (a 200 "not found" page)."""
-    heading = common.title_text(tree)
-    m = _SOFT_404.search(heading)
+    # Only the title and the main heading: h2s on a list page are post titles, which may say anything.
+    parts = [common.node_text(tree.css_first("title"), 300)] + [common.node_text(n, 300) for n in tree.css("h1")[:2]]
+    m = _SOFT_404.search(" | ".join(parts).lower())
     if not m:
         return None
     return f"soft 404 (page says {m.group(0)!r})"
@@ -137,6 +138,7 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
     if not dated and (why := soft_404(tree)) and not follow:
         return Observation(platform, False, why, source_url=source_url)
     if page_meta["published"]:
+        # Without post containers the page itself is the post (a single-post page): its URL goes with it.
         dated.extend((None if dated else source_url, when) for when in page_meta["published"])
     if not dated:
         loose = _loose_dates(tree, now)

@@ -44,7 +44,7 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
             return Observation(platform, False, f"wordpress: site {m.group(0)}", source_url=fetched.url)
         if fetched.status in common.GONE_STATUSES:
             return common.gone_by_status(fetched, platform)
-        if blog._login_redirect(fetched):
+        if blog.login_redirect(fetched):
             return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
         return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
     if fetched.status in common.GONE_STATUSES:
