@@ -247,12 +247,16 @@ def _no_longer_updated(folded: str) -> list[tuple[int, int]]:
 
 def _evaluate(folded: str, original: str) -> _Evidence:
     dest, dest_spans, tempus_named = _destination(folded, original)
+    closing_spans = _spans(_CLOSING, folded) + _no_longer_updated(folded)
+    if not dest and not closing_spans:
+        # Neither a destination nor a closing: both scores below are 0 whatever else matches, and
+        # this is nearly every post, so the other patterns are not run.
+        return _Evidence(0.0, None, ())
     move_spans = _spans(_MOVE, folded)
     time_spans = _spans(_TIME, folded)
     if time_spans or _FIND_ALL.search(folded):
         move_spans += _spans(_FIND, folded)
     content = bool(_CONTENT.search(folded))
-    closing_spans = _spans(_CLOSING, folded) + _no_longer_updated(folded)
 
     attendance = bool(_ATTENDANCE.search(folded))
     grammar = bool(_GRAMMAR.search(folded))
