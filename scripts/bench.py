@@ -310,10 +310,19 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
         # CPU time, not wall time: waiting in epoll is not work, and the server shares the cores.
         profiler = cProfile.Profile(time.process_time)
 
+    # Accounts done at each whole second: shows a slow tail (one host left) or a slow start.
+    timeline: list[int] = []
+
+    def progress(prog: Any) -> None:
+        second = int(time.perf_counter() - t0)
+        while len(timeline) <= second:
+            timeline.append(prog.done)
+        timeline[second] = prog.done
+
     async def cycle() -> tuple[Any, dict[str, int]]:
         async with Fetcher(settings) as fetcher:
             result = await run_cycle(store, accounts, settings, clock=lambda: clock_at, trigger="bench",
-                                     fetcher=fetcher)
+                                     fetcher=fetcher, progress=progress)
             return result, dict(fetcher.stats)
 
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -351,6 +360,7 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
         "statuses": result.statuses,
         "fetcher": stats,
         "requests_by_host": dict(requests_by_host),
+        "timeline": timeline,
     }
 
 
