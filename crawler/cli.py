@@ -303,6 +303,93 @@ def review_reject(obj: Context, notice_id: int, reviewer: str, comment: str | No
     _decide(obj, "reject", notice_id, reviewer, comment, force)
 
 
+# --------------------------------------------------------------------------- crawl, serve, status
+
+
+@cli.command()
+@click.option("--only", "only", multiple=True, metavar="ID", help="Visit only this account (repeatable).")
+@click.option("--platform", "platforms", multiple=True,
+              type=click.Choice(["wordpress", "blogger", "blog", "instagram", "facebook", "other"]),
+              help="Visit only accounts on this platform (repeatable).")
+@click.option("--area", "areas", multiple=True, help="Visit only accounts of this area (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print what would be visited (id, platform, URL); no request.")
+@pass_ctx
+def crawl(obj: Context, only: tuple[str, ...], platforms: tuple[str, ...], areas: tuple[str, ...],
+          dry_run: bool) -> None:
+    """Run one crawl cycle now: sync the registry, visit the accounts, classify, store, summarise.
+
+    Refused while another crawl or `crawler serve` holds the inventory. Ctrl-C (or SIGTERM)
+    stops taking accounts and records the run as interrupted. Exits 0 when the cycle finished,
+    1 when it failed (inventory not writable), 130 when it was interrupted.
+
+    Example: crawler crawl --platform wordpress --area "Område Centrum"
+    """
+    from crawler import service
+    from crawler.crawl import Selection, interleave_by_host
+
+    registry = obj.registry()
+    selection = Selection(frozenset(only), frozenset(platforms), frozenset(areas))
+    if dry_run:
+        chosen = interleave_by_host(selection.pick(registry.accounts))
+        for a in chosen:
+            click.echo(f"{a.id}\t{a.platform}\t{a.feed or a.url}")
+        click.echo(f"{len(chosen)} of {len(registry.accounts)} accounts would be visited", err=True)
+        return
+    result = service.crawl_once(obj.db_path(), registry, selection=selection,
+                                progress=service.progress_printer())
+    click.echo(result.summary)
+    if result.state != "finished":
+        raise SystemExit(1 if result.state == "failed" else 130)
+
+
+@cli.command()
+@click.option("--run-now", is_flag=True, help="Start a cycle at once, then follow the schedule.")
+@click.option("--grace", default=25.0, show_default=True, type=float,
+              help="Seconds visits in flight may take after SIGTERM before the cycle is cancelled.")
+@pass_ctx
+def serve(obj: Context, run_now: bool, grace: float) -> None:
+    """Run the scheduler in the foreground (what systemd expects): the crawl cycle on
+    settings.crawl_cron, maintenance on settings.maintenance_cron.
+
+    Holds the inventory for its whole life (a second `serve` or a manual `crawl` is refused),
+    re-reads sources.yaml at each cycle (keeping the last valid one if an edit broke it) and
+    records its next run in <db>.service.json for `crawler status`. SIGTERM or Ctrl-C stops it
+    cleanly: the running cycle takes no new accounts and is recorded as interrupted; exit 0.
+
+    Example: crawler --log-format json serve --run-now
+    """
+    from crawler import service
+
+    registry = obj.registry()
+    raise SystemExit(service.Service(obj.sources, obj.db_path(), registry, run_now=run_now, grace=grace).run())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the last run, the running cycle, the next scheduled run, counts by status, the accounts
+    failing longest and pending reviews. Doubles as a health check.
+
+    Exits 0 when healthy, 1 when stale (no full cycle finished within health_max_age_hours),
+    2 when degraded (the last cycle failed, e.g. the disk is full).
+
+    Example: crawler status --json
+    """
+    from crawler import status as status_mod
+    from crawler.settings import build
+
+    obj: Context = ctx.obj
+    try:
+        settings = obj.registry().settings if Path(obj.sources).exists() else build()
+    except RegistryError:
+        settings = build()  # a broken registry must not break the health check
+        click.echo(f"warning: {obj.sources} is invalid; using default settings", err=True)
+    report = status_mod.gather(obj.db_path(), settings)
+    click.echo(_json(report) if as_json else status_mod.render(report))
+    ctx.exit(report["health"]["exit_code"])
+
+
 # --------------------------------------------------------------------------- demo
 
 

@@ -199,9 +199,15 @@ async def run_cycle(
             if progress is not None:
                 progress(prog)
 
+    cancelled = False
     try:
         workers = max(1, min(settings.concurrency, len(chosen)))
         await asyncio.gather(*(worker() for _ in range(workers)))
+    except asyncio.CancelledError:
+        # The caller's grace ran out (a service stopping): visits in flight were abandoned before
+        # their write, so the store is consistent; record the run as interrupted, then re-raise.
+        cancelled = True
+        stop.set()
     finally:
         requests = getattr(fetcher, "stats", {}).get("requests", 0)
         if owns_fetcher:
@@ -220,10 +226,18 @@ async def run_cycle(
     pending = store.query("SELECT count(*) AS n FROM notices WHERE state = 'pending'")[0]["n"]
     seconds = time.monotonic() - prog.started
     summary = summarize(run_id, state, prog, statuses, pending, new_notices, seconds, failure)
-    store.finish_run(run_id, state, done=prog.done, errors=prog.errors, requests=requests,
-                     summary=summary, error=failure)
+    try:
+        store.finish_run(run_id, state, done=prog.done, errors=prog.errors, requests=requests,
+                         summary=summary, error=failure)
+    except Exception:  # noqa: BLE001 - a full disk may refuse the summary text: record the state at least
+        if not failure:
+            raise
+        store.finish_run(run_id, state, done=prog.done, errors=prog.errors, requests=requests,
+                         error=failure[:200])
     log.event("cycle.end", run=run_id, state=state, done=prog.done, errors=prog.errors,
               seconds=round(seconds, 1))
+    if cancelled:
+        raise asyncio.CancelledError
     return CycleResult(run_id, state, prog.total, prog.done, prog.errors, dict(prog.outcomes), statuses,
                        pending, new_notices, seconds, requests, snapshot_id, summary)
 
