@@ -82,9 +82,11 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 # Where communication moves to. Tempus Hemma is the strongest name; a bare "tempus" or "appen"
 # only counts next to a move or closing phrase.
-_TEMPUS_HEMMA = _rx(r"\btempus[\s-]?hemma(?:s|[\s-]?appen?s?)?\b")
-_TEMPUS_APP = _rx(r"\btempus[\s-]?app(?:en|ens)?\b|\bappen tempus\b|\bthe tempus app\b")
-_TEMPUS = _rx(r"\btempus\b")
+# A compound ("Tempus Hemma-kvällen", "tempus-utbildning") names an event about the app, not where
+# communication goes: the lookaheads refuse a hyphenated tail other than the app itself.
+_TEMPUS_HEMMA = _rx(r"\btempus[\s-]?hemma(?:s|[\s-]?appen?s?)?\b(?!-\w)")
+_TEMPUS_APP = _rx(r"\btempus[\s-]?app(?:en|ens)?\b(?!-\w)|\bappen tempus\b|\bthe tempus app\b")
+_TEMPUS = _rx(r"\btempus\b(?!-\w)")
 _APPEN = _rx(r"\bappens?\b|\bthe app\b")
 
 # Another named app nearby means "appen" is not Tempus.
@@ -96,12 +98,12 @@ _APPEN_NAMED = re.compile(r"\b[Aa]ppen\s+([A-ZÅÄÖ][\wåäöÅÄÖ]+)")
 
 _MOVE = _rx(
     "|".join([
-        r"\b(?:gar|gatt|gick|ga) (?:vi )?over till\b",
+        r"\b(?:gar|gatt|gick|ga) (?:vi )?over (?:\w+ )?till\b",
         r"\bovergar (?:vi )?till\b",
         r"\bflytta[rt]? (?:vi )?(?:over |in )?(?:till|i) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
         r"\bflytta[rt]? (?:var|sin|sina|vara|all|allt)? ?(?:blogg\w*|dokumentation|kommunikation|information)"
         r" (?:\w+ )?till\b",
-        r"\bbyt(?:er|t) (?:vi )?till\b",
+        r"\bbyt(?:er|t) (?:vi )?(?:fran \w+ )?till\b",
         r"\bfolj\w*(?: \w+){0,3}? (?:i|pa) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
         r"\b(?:nar|reach) (?:ni |you )?(?:oss|us) (?:i|via|in) (?=tempus|appen|the app)",
         r"\bnu finns (?:vi|allt|all)\b|\bvi finns (?:nu |numera |framover )?i\b",
@@ -109,7 +111,6 @@ _MOVE = _rx(
         r"\bersatt(?:er|s av) \w+",
         r"\btar (?:tempus[\s-]?hemma |appen )?over\b",
         r"\bnya? (?:\w+)?kanal\w*|\bnew channel\b",
-        r"\b(?:sker|kommer|skickas|ges|delas|publiceras)(?: \w+){0,3}? (?:via|i|genom) (?=tempus|appen)",
         r"\b(?:publicerar|lagger (?:vi )?(?:ut|upp)|delar|dokumentera[r]?|kommunicerar)\b.{0,60}?"
         r"\b(?:i|via) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
         r"\b(?:valkommen|welcome) (?:till|in i|to) (?=tempus|appen|the app)",
@@ -117,18 +118,21 @@ _MOVE = _rx(
         r"\blogga in (?:i|pa) (?:tempus|appen)[\w\s-]{0,20}? (?:for att|to) (?:se|ta del|folja|see|follow)\b",
         r"\bwe'?re moving\b|\bwe are moving\b|\bmoving (?:to|our)\b|\bswitch(?:ed|ing)? to\b",
         r"\bfind us\b|\bfollow (?:us|our \w+) (?:in|on)\b",
-        r"\bwill be in\b",
+        r"\bwill be (?:\w+ )?(?:in|on|via) (?=(?:\w+ ){0,2}?(?:tempus|the app))",
     ])
 )
 # "You find X in Tempus" is a move only when it is about everything or from now on; "information
 # om inskolning hittar ni i Tempus Hemma" points at one document.
 _FIND = _rx(
     r"\bhittar ni\b|\bfinner ni\b|\bni hittar\b|\byou(?:'ll| will) find\b|"
-    r"\b(?:kan|kunna) (?:ni )?(?:se|folja|ta del av)\b|\banvander (?:vi )?(?=tempus|appen)"
+    r"\b(?:kan|kunna) (?:ni )?(?:se|folja|ta del av)\b|\banvander (?:vi )?(?=tempus|appen)|"
+    r"\b(?:sker|kommer|skickas|ges|delas|publiceras)(?: \w+){0,3}? (?:via|i|genom) (?=tempus|appen)"
 )
 _FIND_ALL = _rx(
     r"\b(?:hittar|finner) ni (?:\w+ )?(?:oss|all|allt|alla)\b|\bni hittar (?:oss|all|allt|alla)\b|"
-    r"\b(?:all|allt|alla)\b.{0,40}\b(?:hittar|finner) ni\b|\bfind (?:us|all|everything)\b"
+    r"\b(?:all|allt|alla)\b.{0,40}\b(?:hittar|finner) ni\b|\bfind (?:us|all|everything)\b|"
+    r"\b(?:all|allt|alla|enbart|endast|only)\b (?:\w+ ){0,2}?(?:information|info|dokumentation|kommunikation|"
+    r"bilder|nyheter|inlagg|updates|news)\b|\ballt som hander\b"
 )
 _TIME = _rx(
     r"\bfran och med\b|\bfr\.?\s?o\.?\s?m\b|\bframover\b|\bi fortsattningen\b|\bhadanefter\b|"
@@ -143,20 +147,21 @@ _CONTENT = _rx(
 
 # The account itself closing (not the preschool: "förskolan stänger v. 28" is a summer closure).
 _OBJ = (
-    r"(?:bloggen|blogg|bloggar\w*|kontot|konto|instagram\w*|facebook\w*|sidan|"
+    r"(?:bloggen|blogg|bloggar\w*|kontot|konto|instagram\w*|facebook\w*|sidan|sida|"
     r"this blog|the blog|our blog|this account|this page|our instagram|our facebook)"
 )
 _CLOSE_VERB = (
-    r"(?:stang(?:s|as|er|d|ts|des)|la(?:gg)?s ner|lades ner|lagts ner|avslut(?:as|ad|ats)|avveckla(?:s|ts|des)|"
+    r"(?:stang(?:s|as|er|d|ts|des)|nedlag(?:d|t|da)|nedstang(?:d|t|da)|la(?:gg)?s ner|lades ner|lagts ner|avslut(?:as|ad|ats)|avveckla(?:s|ts|des)|"
     r"radera(?:s|ts|des)|tas bort|tagits bort|tas ned|tas ner|arkivera(?:s|ts|des)|upphor|upphort|pausas (?:pa obestamd tid|tills vidare)|is closing|closes|will be (?:closed|deleted|removed)|"
     r"is (?:closed|deleted))"
 )
 _CLOSING = _rx(
     "|".join([
         rf"\b{_OBJ}\W+(?:\w+\W+){{0,3}}?{_CLOSE_VERB}\b",
-        rf"\b(?:stanger|lagger) ner (?:\w+ ){{0,3}}?{_OBJ}",
+        rf"\b(?:stanger|lagger) (?:vi )?ner (?:\w+ ){{0,3}}?{_OBJ}",
+        rf"\bstanger (?:vi )?(?:\w+ ){{0,2}}?{_OBJ}",
         rf"\bavslutar (?:\w+ ){{0,3}}?{_OBJ}",
-        r"\b(?:sista|last) (?:inlagg|inlagget|post|uppdatering|uppdateringen|update)\b",
+        r"\b(?:sista|last|final) (?:inlagg|inlagget|\w*posten|post|uppdatering|uppdateringen|update)\b",
         r"\b(?:inga|no) (?:fler|more) (?:inlagg|uppdateringar|posts|updates)\b",
         r"\b(?:inga|no) (?:fler|more) (?:bilder|pictures|photos)\b(?=.{0,40}\b(?:har|upp|ut|denna|this)\b)",
         rf"\blamna[rt]? (?:vi )?(?:\w+ ){{0,2}}?{_OBJ}",
@@ -168,7 +173,8 @@ _CLOSING = _rx(
 )
 # "no longer updated" in any order inside one sentence: an update verb and a negation.
 _UPDATE_VERB = _rx(
-    r"\b(?:uppdateras|uppdatera|publicera[rs]?|lagga (?:ut|upp)|blogga|anvanda|anvands|updated?|post(?:ing)?)\b"
+    r"\b(?:uppdateras|uppdatera|publicera[rs]?|lagg\w* (?:\w+ ){0,2}?(?:ut|upp)|blogga|anvanda|anvands|"
+    r"updated?|post(?:ing)?)\b"
 )
 _NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer)\b|\bno longer\b")
 _NOT_UPDATED = _rx(rf"\b{_OBJ}\b.{{0,40}}?\buppdateras inte\b")

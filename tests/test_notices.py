@@ -169,8 +169,8 @@ def test_labelled_set_is_big_enough_and_balanced():
 # Figures when each part was first scored (rules then frozen): dev 1.00/1.00 after writing the
 # rules from it; holdout 1.00/1.00; fresh (30 texts written after that) precision 1.00, recall
 # 0.50; after generalising the rules, fresh2 (40 new texts) precision 0.93, recall 0.81; after
-# generalising again, fresh3 is the latest unseen measure (see the report / script docstring).
-@pytest.mark.parametrize("split", ["dev", "holdout", "fresh", "fresh2"])
+# generalising again, fresh3 (40 new texts) precision 0.85, recall 0.69; fresh4 is the latest unseen one.
+@pytest.mark.parametrize("split", ["dev", "holdout", "fresh", "fresh2", "fresh3"])
 def test_labelled_set_precision_and_recall_stay_above_target(split):
     module = _accuracy_module()
     rows = [r for r in module.load() if r["split"] == split]
