@@ -103,14 +103,14 @@ _MOVE = _rx(
         r"\bflytta[rt]? (?:vi )?(?:over |in )?(?:till|i) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
         r"\bflytta[rt]? (?:var|sin|sina|vara|all|allt)? ?(?:blogg\w*|dokumentation|kommunikation|information)"
         r" (?:\w+ )?till\b",
-        r"\bbyt(?:er|t) (?:vi )?(?:fran \w+ )?till\b",
+        r"\bbyt(?:er|t) (?:vi )?(?:fran \w+ )?till\b|\bbyt(?:er|t|a) (?:\w+ )?kanal\b",
         r"\bfolj\w*(?: \w+){0,3}? (?:i|pa) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
         r"\b(?:nar|reach) (?:ni |you )?(?:oss|us) (?:i|via|in) (?=tempus|appen|the app)",
         r"\bnu finns (?:vi|allt|all)\b|\bvi finns (?:nu |numera |framover )?i\b",
         r"\bfinns (?:nu|numera|framover|hadanefter|i fortsattningen) (?:\w+ )?i\b",
         r"\bersatt(?:er|s av) \w+",
         r"\btar (?:tempus[\s-]?hemma |appen )?over\b",
-        r"\bnya? (?:\w+)?kanal\w*|\bnew channel\b",
+        r"\b(?:nya?|enda|only) (?:\w+)?(?:kanal\w*|channel)\b",
         r"\b(?:publicerar|lagger (?:vi )?(?:ut|upp)|delar|dokumentera[r]?|kommunicerar)\b.{0,60}?"
         r"\b(?:i|via) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
         r"\b(?:valkommen|welcome) (?:till|in i|to) (?=tempus|appen|the app)",
@@ -125,9 +125,10 @@ _MOVE = _rx(
 # om inskolning hittar ni i Tempus Hemma" points at one document.
 _FIND = _rx(
     r"\bhittar ni\b|\bfinner ni\b|\bni hittar\b|\byou(?:'ll| will) find\b|"
-    r"\b(?:kan|kunna) (?:ni )?(?:se|folja|ta del av)\b|\banvander (?:vi )?(?=tempus|appen)|"
     r"\b(?:sker|kommer|skickas|ges|delas|publiceras)(?: \w+){0,3}? (?:via|i|genom) (?=tempus|appen)"
 )
+# Weaker still ("ni kan se matsedeln i appen från och med måndag"): only when about everything.
+_SEE = _rx(r"\b(?:kan|kunna) (?:ni )?(?:se|folja|ta del av)\b|\banvander (?:vi )?(?=tempus|appen)")
 _FIND_ALL = _rx(
     r"\b(?:hittar|finner) ni (?:\w+ )?(?:oss|all|allt|alla)\b|\bni hittar (?:oss|all|allt|alla)\b|"
     r"\b(?:all|allt|alla)\b.{0,40}\b(?:hittar|finner) ni\b|\bfind (?:us|all|everything)\b|"
@@ -167,13 +168,17 @@ _CLOSING = _rx(
         rf"\blamna[rt]? (?:vi )?(?:\w+ ){{0,2}}?{_OBJ}",
         rf"\b(?:hejda|adjo|farval|goodbye|bye bye)(?: till| av| to)? (?:\w+ )?{_OBJ}",
         rf"\b{_OBJ}\b.{{0,30}}?\b(?:inte langre|no longer) (?:aktiv|active|i bruk|in use)\b",
-        r"\bslutat? (?:vi )?(?:att )?(?:uppdatera|blogga|lagga (?:ut|upp)|publicera|anvanda)\b",
+        # "slutat använda plastleksaker" is no closing: the verb needs the account (or "här") after it
+        rf"\bslutat? (?:vi )?(?:att )?(?:uppdatera|lagga (?:ut|upp)|publicera|anvanda)\b"
+        rf"(?=.{{0,40}}?(?:{_OBJ}|\bhar\b))",
+        r"\bslutat? (?:vi )?(?:att )?blogga\b|\bslut(?:bloggat|postat)\b",
+        rf"\binte (?:att )?(?:fortsatta|fortsatter) (?:med )?(?:\w+ )?{_OBJ}",
         r"\bstop (?:updating|posting)\b",
     ])
 )
 # "no longer updated" in any order inside one sentence: an update verb and a negation.
 _UPDATE_VERB = _rx(
-    r"\b(?:uppdateras|uppdatera|publicera[rs]?|lagg\w* (?:\w+ ){0,2}?(?:ut|upp)|blogga|anvanda|anvands|"
+    r"\b(?:uppdateras|uppdatera[r]?|publicera[rs]?|lagg\w* (?:\w+ ){0,2}?(?:ut|upp)|blogga|anvanda|anvands|"
     r"updated?|post(?:ing)?)\b"
 )
 _NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer)\b|\bno longer\b")
@@ -191,12 +196,18 @@ _GRAMMAR = _rx(
     r"\bverb\w*|\bpresens\b|\bpreteritum\b|\bfuturum\b|\bimperfekt\b|\bgrammatik\w*|\btense\b|"
     r"\bpast and present\b|\b(?:om|pa|med|och|olika) tempus\b(?![\s-]*(?:hemma|app))"
 )
+# One document or event placed in the app ("matsedeln", "enkäten") is not a move of communication.
+_ONE_OFF = _rx(
+    r"\bmatsedel\w*|\benkat\w*|\bblankett\w*|\binbjudan\w*|\bpresentation\w*|\bfotoalbum\w*|"
+    r"\bguide\w*|\bmeny\w*|\bmenu\b"
+)
 _BUILDING = _rx(
     r"\blokal\w*|\b(?:nya|nytt|gamla) hus\w*|\bhuset\b|\bbyggnad\w*|\bpaviljong\w*|\bgarden\b|"
     r"\batelje\w*|\bbuilding\b|\bpremises\b"
 )
 _TEMPORARY = _rx(
-    r"\b(?:innan|fore|for|under|over) (?:sommar\w*|jul\w*|terminen|lovet|\w+lovet|pask\w*|semester\w*)|"
+    r"\b(?:innan|fore|for|under|over) (?:\w+ ){0,3}?(?:sommar\w*|jul\w*|terminen|lovet|\w+lovet|pask\w*|"
+    r"semester\w*)|"
     r"\bvi ses (?:i|igen|efter)\b|\btillbaka (?:i|efter)\b|\bsommaruppehall\w*|\bpaus\b|\buppehall\w*|"
     r"\bsista inlagget (?:om|i serien|i temat|pa temat)\b|\bbefore the (?:summer|holidays?)\b|\bsee you\b"
 )
@@ -260,8 +271,11 @@ def _evaluate(folded: str, original: str) -> _Evidence:
         return _Evidence(0.0, None, ())
     move_spans = _spans(_MOVE, folded)
     time_spans = _spans(_TIME, folded)
-    if time_spans or _FIND_ALL.search(folded):
+    universal = bool(_FIND_ALL.search(folded))
+    if time_spans or universal:
         move_spans += _spans(_FIND, folded)
+    if universal:
+        move_spans += _spans(_SEE, folded)
     content = bool(_CONTENT.search(folded))
 
     attendance = bool(_ATTENDANCE.search(folded))
@@ -278,6 +292,7 @@ def _evaluate(folded: str, original: str) -> _Evidence:
         move -= 0.6 if grammar else 0.0
         move -= 0.3 if _BUILDING.search(folded) and not tempus_named else 0.0
         move -= 0.5 if negated else 0.0
+        move -= 0.3 if _ONE_OFF.search(folded) else 0.0
 
     closing = 0.0
     if closing_spans:

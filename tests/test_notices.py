@@ -169,8 +169,9 @@ def test_labelled_set_is_big_enough_and_balanced():
 # Figures when each part was first scored (rules then frozen): dev 1.00/1.00 after writing the
 # rules from it; holdout 1.00/1.00; fresh (30 texts written after that) precision 1.00, recall
 # 0.50; after generalising the rules, fresh2 (40 new texts) precision 0.93, recall 0.81; after
-# generalising again, fresh3 (40 new texts) precision 0.85, recall 0.69; fresh4 is the latest unseen one.
-@pytest.mark.parametrize("split", ["dev", "holdout", "fresh", "fresh2", "fresh3"])
+# generalising again, fresh3 (40 new texts) precision 0.85, recall 0.69; then fresh4 (40) 0.80 / 0.75;
+# fresh5 is the last unseen measure (scored once, rules not changed after it).
+@pytest.mark.parametrize("split", ["dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4"])
 def test_labelled_set_precision_and_recall_stay_above_target(split):
     module = _accuracy_module()
     rows = [r for r in module.load() if r["split"] == split]
