@@ -55,7 +55,7 @@ def evaluate(rows: list[dict], threshold: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "all"], default="all")
+    parser.add_argument("--split", choices=["dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "all"], default="all")
     parser.add_argument("--threshold", type=float, default=0.6)
     parser.add_argument("--quiet", action="store_true", help="figures only, no misclassified texts")
     args = parser.parse_args(argv)
