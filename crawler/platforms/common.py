@@ -294,7 +294,7 @@ def assemble(
     twice (same URL, or same date without a URL) counts once; posts come newest first.
     """
     notes = list(notes)
-    future = old = undated = 0
+    future = old = undated = duplicates = 0
     seen: set = set()
     posts: list[Post] = []
     for url, when in dated:
@@ -308,6 +308,7 @@ def assemble(
                 continue
         key = url or ("date", when)
         if key in seen:
+            duplicates += 1
             continue
         seen.add(key)
         if when is None:
@@ -317,6 +318,8 @@ def assemble(
         notes.append(f"ignored {future} {'entry' if future == 1 else 'entries'} dated in the future")
     if old:
         notes.append(f"ignored {old} {'entry' if old == 1 else 'entries'} dated before 1995")
+    if duplicates:
+        notes.append(f"{duplicates} duplicate {'entry' if duplicates == 1 else 'entries'} counted once")
     dated_posts = sorted((p for p in posts if p.published_at), key=lambda p: p.published_at, reverse=True)
     if undated_note and not dated_posts:
         notes.append(undated_note)

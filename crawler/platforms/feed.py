@@ -13,6 +13,7 @@ encodings) goes to feedparser, which is lenient. Both readers agree on the corpu
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -259,7 +260,9 @@ _UPDATED_TAGS = ("updated", "modified")
 _SUMMARY_TAGS = ("summary", "description", "encoded", "content")
 
 
+@functools.lru_cache(maxsize=512)
 def _local(tag: object) -> str:
+    """The local name of an ElementTree tag ("{namespace}name" -> "name"); comments have none."""
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
@@ -275,7 +278,9 @@ def _strict_entries(body: bytes) -> tuple[list[tuple[str | None, datetime | None
     if _local(root.tag) not in ("rss", "feed", "RDF"):
         return None
     out = []
-    for element in root.iter():
+    # Entries sit directly under <feed>, <rdf:RDF> or <rss><channel>: no need to walk their insides.
+    parents = [root, *(child for child in root if _local(child.tag) == "channel")]
+    for element in (child for parent in parents for child in parent):
         if _local(element.tag) not in _ITEM_TAGS:
             continue
         fields: dict[str, str] = {}
@@ -303,9 +308,5 @@ def _strict_entries(body: bytes) -> tuple[list[tuple[str | None, datetime | None
         link = link or (fields.get("guid") or fields.get("id") or "").strip() or None
         summary = next((fields[n] for n in _SUMMARY_TAGS if n in fields and fields[n].strip()), "")
         out.append((link, when, common.plain(fields.get("title")), common.plain(summary)))
-    channel_title = ""
-    for element in root.iter():
-        if _local(element.tag) == "title":
-            channel_title = element.text or ""
-            break
+    channel_title = next((c.text or "" for parent in parents for c in parent if _local(c.tag) == "title"), "")
     return out, channel_title
