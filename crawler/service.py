@@ -253,9 +253,38 @@ async def _guarded(coro: Any, stop: asyncio.Event, grace: float) -> Any:
 # --------------------------------------------------------------------------- the service
 
 
+_CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def crontab_weekdays(field: str) -> str:
+    """A crontab day-of-week field with numbers (0 and 7 = Sunday) turned into day names.
+
+    APScheduler 3 numbers weekdays from Monday (0 = Monday) and from_crontab passes the field
+    through unchanged, so "30 4 * * 0" would run on Mondays; names mean the same to both.
+    """
+    out = []
+    for token in field.split(","):
+        base, _, step = token.partition("/")
+        if base == "*" and step:  # "*/2" counts from Sunday in crontab
+            out.extend(_CRONTAB_DAYS[d] for d in range(0, 7, int(step)))
+            continue
+        if not any(c.isdigit() for c in base):  # "*", "mon-fri": the same in both
+            out.append(token)
+            continue
+        first, _, last = base.partition("-")
+        lo, hi = int(first), int(last or (6 if step else first))
+        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi):
+            raise ValueError(f"day of week {token!r} is out of range 0-7")
+        out.extend(dict.fromkeys(_CRONTAB_DAYS[d] for d in range(lo, hi + 1, int(step or 1))))
+    return ",".join(dict.fromkeys(",".join(out).split(",")))
+
+
 def cron_trigger(expr: str, jitter: int | None = None, tz: Any = None) -> CronTrigger:
-    """A CronTrigger from a crontab line, with `jitter` seconds of random delay."""
-    trigger = CronTrigger.from_crontab(expr, timezone=tz)
+    """A CronTrigger from a crontab line (standard weekday numbers), with `jitter` seconds of delay."""
+    fields = expr.split()
+    if len(fields) == 5:
+        fields[4] = crontab_weekdays(fields[4])
+    trigger = CronTrigger.from_crontab(" ".join(fields), timezone=tz)
     # from_crontab takes no jitter argument; the attribute is what the trigger reads.
     trigger.jitter = jitter or None
     return trigger
