@@ -182,8 +182,8 @@ def _refusal(db_path: str, exc: LockedError, purpose: str) -> LockedError:
         f"{exc}".split("\n\n")[0] + "\n\n"
         "The scheduler service runs the cycles on this inventory"
         + (f" (next cycle at {nxt})" if nxt else "")
-        + ". To crawl now, restart it with `crawler serve --run-now` "
-        "(for systemd: `systemctl stop crawler`, then run the crawl, then `systemctl start crawler`)."
+        + ". To crawl now, restart the service as `crawler serve --run-now` (it starts a cycle at once), "
+        "or stop it (`systemctl stop crawler`), run `crawler crawl`, and start it again."
     )
 
 

@@ -13,7 +13,6 @@ runs do not make a stale inventory healthy.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,18 +50,6 @@ def _age_hours(text: str | None, now: datetime) -> float | None:
 def _seconds(start: str | None, end: str | None) -> int | None:
     a, b = parse_iso(start), parse_iso(end)
     return None if a is None or b is None else int((b - a).total_seconds())
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's (the service runs as `crawler`)
-        return True
-    return True
 
 
 def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -181,7 +168,8 @@ def render(report: dict[str, Any]) -> str:
         lines.append("Service:   no state file (`crawler serve` has not run on this inventory)")
     elif svc["running"]:
         lines.append(f"Service:   running (pid {svc['pid']}, since {svc['started']}, {svc['state']}); "
-                     f"next cycle {svc.get('next_run') or 'not scheduled'}; heartbeat {svc['heartbeat_age_s']} s ago")
+                     f"next cycle {svc.get('next_run') or 'not scheduled'}, maintenance {svc.get('next_maintenance') or '-'}; "
+                     f"heartbeat {svc['heartbeat_age_s']} s ago")
     else:
         lines.append(f"Service:   not running (last seen pid {svc.get('pid')}, heartbeat {svc.get('last_heartbeat')})")
     c = report["counts"]
