@@ -4,8 +4,9 @@ Usage: .venv/bin/python scripts/notice_accuracy.py [--split dev|holdout|fresh|al
 
 The labelled set is tests/fixtures/notices/labelled.jsonl: {"text", "label", "note", "split"}.
 "dev" is what the rules were written from; "holdout" (about 30 % of the first 163) was scored only
-once the rules were done; "fresh" rows were written later, after the rules were frozen, to
-measure again (see the notes in tests/test_notices.py for the figures at each step).
+once the rules were done; "fresh" .. "fresh5" were each written later, scored once with the rules
+as they stood (the unseen figure), and only then used to generalise the rules. fresh5 is the last
+unseen measure. tests/test_notices.py records the figure of each part at first scoring.
 """
 
 from __future__ import annotations
