@@ -294,7 +294,7 @@ def assemble(
     twice (same URL, or same date without a URL) counts once; posts come newest first.
     """
     notes = list(notes)
-    future = old = undated = duplicates = 0
+    future = old = duplicates = 0
     seen: set = set()
     posts: list[Post] = []
     for url, when in dated:
@@ -311,8 +311,6 @@ def assemble(
             duplicates += 1
             continue
         seen.add(key)
-        if when is None:
-            undated += 1
         posts.append(Post(url, when))
     if future:
         notes.append(f"ignored {future} {'entry' if future == 1 else 'entries'} dated in the future")
