@@ -132,8 +132,9 @@ def test_a_discovered_feed_is_followed_and_remembered():
 def test_a_discovered_feed_that_fails_keeps_the_page_reading():
     url = "http://127.0.0.6:8080/valen/"
     web = FakeWeb({url: ok(url, PAGE_WITH_FEED.replace(b"feed/", b"/valen/feed/")), url + "feed/": status(url + "feed/", 500)})
-    obs, _ = run("blog", url, web)
+    obs, fetches = run("blog", url, web)
     assert obs.exists is True and obs.last_post_at is not None and obs.feed_url is None
+    assert len(fetches) == 2  # no guessing of other feed paths once the page has dated the account
 
 
 def test_an_undated_page_makes_the_driver_try_the_usual_feed_paths_within_budget():

@@ -110,6 +110,8 @@ async def observe(
         # A feed or API URL failed (gone, error, login): that says nothing about the account
         # until its page has been looked at.
         failure = failure or obs
+        if best is not None and best.last_post_at is not None:
+            break  # a dated reading is in hand: a broken feed link costs no further requests
         if page_obs is None:
             pending = [url] + [u for u in pending if not _same(u, url)]
     return _conclude(platform, url, best, page_obs, failure), fetches
