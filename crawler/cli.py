@@ -312,7 +312,8 @@ def review_reject(obj: Context, notice_id: int, reviewer: str, comment: str | No
               type=click.Choice(["wordpress", "blogger", "blog", "instagram", "facebook", "other"]),
               help="Visit only accounts on this platform (repeatable).")
 @click.option("--area", "areas", multiple=True, help="Visit only accounts of this area (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Print what would be visited (id, platform, URL); no request.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be visited (id, platform, URL, feed if declared); send no request.")
 @pass_ctx
 def crawl(obj: Context, only: tuple[str, ...], platforms: tuple[str, ...], areas: tuple[str, ...],
           dry_run: bool) -> None:
@@ -332,7 +333,7 @@ def crawl(obj: Context, only: tuple[str, ...], platforms: tuple[str, ...], areas
     if dry_run:
         chosen = interleave_by_host(selection.pick(registry.accounts))
         for a in chosen:
-            click.echo(f"{a.id}\t{a.platform}\t{a.feed or a.url}")
+            click.echo(f"{a.id}\t{a.platform}\t{a.url}" + (f"\t{a.feed}" if a.feed else ""))
         click.echo(f"{len(chosen)} of {len(registry.accounts)} accounts would be visited", err=True)
         return
     result = service.crawl_once(obj.db_path(), registry, selection=selection,

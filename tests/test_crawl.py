@@ -135,6 +135,9 @@ def test_dry_run_lists_accounts_and_sends_no_request(registry: Path, web: DemoWe
     wordpress = [a for a in sources.load(registry).accounts if a.platform == "wordpress"]
     assert sorted(line[0] for line in lines) == sorted(a.id for a in wordpress)
     assert all(line[1] == "wordpress" and line[2].startswith("http://127.0.0.") for line in lines)
+    by_id = {a.id: a for a in wordpress}
+    assert all(line[2] == by_id[line[0]].url and line[3:] == ([by_id[line[0]].feed] if by_id[line[0]].feed else [])
+               for line in lines)
     assert sum(s["requests"] for s in web.stats().values()) == 0
     assert not (registry.parent / "inv.sqlite").exists()
 
