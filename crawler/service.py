@@ -386,9 +386,14 @@ class Service:
             log.event("cycle.cancelled", level=logging.WARNING)
         except CrawlerError as exc:
             # e.g. the disk is full: the service lives on and the next cycle tries again
-            log.event("cycle.error", level=logging.ERROR, error=str(exc).splitlines()[0])
-        except Exception as exc:  # a bug must not end the service; the next cycle tries again
+            error = str(exc).splitlines()[0]
+            log.event("cycle.error", level=logging.ERROR, error=error)
+            self._last_run = {"run": None, "state": "failed", "error": error[:300], "ended": _iso(utcnow())}
+        except Exception as exc:  # a bug, or sqlite refusing even the run's row: the service lives on
             log.LOGGER.exception("cycle.crashed", extra={"fields": {"error": type(exc).__name__}})
+            # status reads this when the run's own row could not be finished (disk full)
+            self._last_run = {"run": None, "state": "failed", "error": f"{type(exc).__name__}: {exc}"[:300],
+                              "ended": _iso(utcnow())}
         finally:
             self._current = None
             self._write_state()

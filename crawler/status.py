@@ -43,13 +43,22 @@ class Health:
 
 
 def _age_hours(text: str | None, now: datetime) -> float | None:
-    at = parse_iso(text)
+    try:
+        at = parse_iso(text)
+    except (TypeError, ValueError):  # the state file is plain JSON anyone can edit
+        return None
     return None if at is None else (now - at).total_seconds() / 3600
 
 
 def _seconds(start: str | None, end: str | None) -> int | None:
     a, b = parse_iso(start), parse_iso(end)
     return None if a is None or b is None else int((b - a).total_seconds())
+
+
+def _cycle_ended(lock: dict[str, Any], service: dict[str, Any] | None) -> bool:
+    """True when the lock holder is the service and it says no cycle is running."""
+    return (lock.get("purpose") == "serve" and service is not None and service.get("pid") == lock.get("pid")
+            and service.get("state") != "crawling")
 
 
 def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -75,24 +84,28 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
             LIMIT ?
             """, [FAILING_LIMIT])
         pending = store.query("SELECT count(*) AS n, min(detected_at) AS oldest FROM notices WHERE state = 'pending'")[0]
+        service = read_state(db_path)
         running = None
         for run in runs:
             if run["state"] != "running":
                 continue
-            if lock and lock.get("pid") == run["pid"]:
+            if lock and lock.get("pid") == run["pid"] and not _cycle_ended(lock, service):
                 done = store.query("SELECT count(*) AS n FROM checks WHERE run_id = ?", [run["id"]])[0]["n"]
                 running = {**_run(run, now), "accounts_done": done}
+            elif lock and lock.get("pid") == run["pid"]:
+                # the live service ended this cycle but could not write its row (the disk is full)
+                ended = (service or {}).get("last_run") or {}
+                run["state"] = "failed" if ended.get("state") == "failed" else "interrupted"
+                run["error"] = run["error"] or ended.get("error")
             else:
                 run["state"] = "interrupted"  # left `running` by a process that is gone
     last = next((r for r in runs if r["state"] != "running"), None)
 
-    service = read_state(db_path)
     if service is not None:
         alive = (service.get("state") != "stopped" and lock is not None and lock.get("purpose") == "serve"
                  and lock.get("pid") == service.get("pid"))
-        service = {**service, "running": alive, "heartbeat_age_s": (
-            None if service.get("last_heartbeat") is None
-            else int(_age_hours(service["last_heartbeat"], now) * 3600))}
+        beat = _age_hours(service.get("last_heartbeat"), now)
+        service = {**service, "running": alive, "heartbeat_age_s": None if beat is None else int(beat * 3600)}
 
     health = assess(last, good[0] if good else None, settings, now)
     total = sum(counts.values())
@@ -167,9 +180,9 @@ def render(report: dict[str, Any]) -> str:
     if svc is None:
         lines.append("Service:   no state file (`crawler serve` has not run on this inventory)")
     elif svc["running"]:
-        lines.append(f"Service:   running (pid {svc['pid']}, since {svc['started']}, {svc['state']}); "
+        lines.append(f"Service:   running (pid {svc.get('pid')}, since {svc.get('started')}, {svc.get('state')}); "
                      f"next cycle {svc.get('next_run') or 'not scheduled'}, maintenance {svc.get('next_maintenance') or '-'}; "
-                     f"heartbeat {svc['heartbeat_age_s']} s ago")
+                     f"heartbeat {svc.get('heartbeat_age_s')} s ago")
     else:
         lines.append(f"Service:   not running (last seen pid {svc.get('pid')}, heartbeat {svc.get('last_heartbeat')})")
     c = report["counts"]

@@ -155,3 +155,31 @@ def test_failing_accounts_longest_first(db: str):
     data = json.loads(status(db, "--json").output)
     assert [f["id"] for f in data["failing"]] == ["acc-2", "acc-1", "acc-3"]
     assert "Failing longest:" in status(db).output
+
+
+def test_a_run_the_live_service_could_not_finish_is_degraded_not_running(db: str):
+    add_run(db, "finished")
+    with Store.open(db) as store:  # the service's cycle: its row stays `running` (finish_run hit a full disk)
+        store.start_run(datetime.now(timezone.utc), 4, "schedule", os.getpid())
+    write_state(db, {"pid": os.getpid(), "state": "idle", "next_run": None,
+                     "last_heartbeat": datetime.now(timezone.utc).isoformat(),
+                     "last_run": {"run": None, "state": "failed", "error": "OperationalError: database or disk is full"}})
+    with CrawlLock(db, "serve"):
+        data = json.loads(status(db, "--json").output)
+        code = status(db).exit_code
+        write_state(db, {"pid": os.getpid(), "state": "crawling", "last_heartbeat": None})
+        still = json.loads(status(db, "--json").output)
+    assert data["running"] is None and data["last_run"]["state"] == "failed"
+    assert "disk is full" in data["health"]["reason"] and code == 2
+    assert still["running"] is not None  # while the service says it crawls, the run is live
+
+
+def test_a_garbled_state_file_does_not_break_status(db: str):
+    add_run(db, "finished")
+    Path(f"{db}.service.json").write_text('{"pid": "x", "last_heartbeat": "yesterday"}', encoding="utf-8")
+    with CrawlLock(db, "serve"):
+        result = status(db)
+    assert result.exit_code == 0, result.output
+    assert "Service:   not running" in result.output
+    Path(f"{db}.service.json").write_text("not json", encoding="utf-8")
+    assert status(db).exit_code == 0
