@@ -6,6 +6,7 @@ cycle is still running when the test kills or signals it. Every wait is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -22,10 +23,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from crawler import service
+from crawler import service, sources
 from crawler.cli import cli
 from crawler.errors import RegistryError
 from crawler.lock import holder
+from crawler.store import Store
 from tests.test_crawl import assert_consistent
 
 pytestmark = pytest.mark.timeout(60)
@@ -302,3 +304,23 @@ def test_state_file_is_replaced_atomically(tmp_path: Path):
 def test_crontab_weekday_numbers_mean_what_crontab_says(field: str, expected: str):
     # APScheduler 3 counts weekdays from Monday; crontab from Sunday (regression: "30 4 * * 0" ran Mondays)
     assert service.crontab_weekdays(field) == expected
+
+
+def test_maintenance_job_prunes_old_raw_checks_keeping_one_per_day(registry: Path):
+    db = registry.parent / "inv.sqlite"
+    reg = sources.load(registry)
+    with Store.open(db) as store:
+        store.sync(reg.accounts, datetime.now(timezone.utc))
+        rows = [("blog-00", "2020-01-01T02:00:00+00:00"), ("blog-00", "2020-01-01T14:00:00+00:00"),
+                ("blog-00", "2020-01-02T02:00:00+00:00"), ("blog-00", datetime.now(timezone.utc).isoformat())]
+        store.conn.executemany("INSERT INTO checks (account_id, started_at, url, outcome) VALUES (?, ?, 'u', 'ok')",
+                               rows)
+    svc = service.Service(str(registry), str(db), reg)
+
+    async def go() -> None:
+        svc._stop = asyncio.Event()
+        await svc._maintenance_job()
+
+    asyncio.run(go())
+    left = [r[0] for r in query(db, "SELECT started_at FROM checks ORDER BY started_at")]
+    assert left[:2] == ["2020-01-01T14:00:00+00:00", "2020-01-02T02:00:00+00:00"] and len(left) == 3
