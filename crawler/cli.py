@@ -511,6 +511,120 @@ async def _inspect_url(url: str, platform: str, settings):
     return obs
 
 
+# --------------------------------------------------------------------------- report, export, browse
+
+
+def _reports_dir(obj: Context) -> str:
+    from crawler.settings import build
+
+    try:
+        return (obj.registry().settings if Path(obj.sources).exists() else build()).reports_dir
+    except RegistryError:
+        return build().reports_dir
+
+
+def _write_output(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@click.option("--baseline", default=None, metavar="DATE",
+              help="The reference date, e.g. the app's launch (YYYY-MM-DD; default: the first snapshot).")
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="The date to compare (default: the latest snapshot).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json", "html"]), default="md", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "sv"]), default="en", show_default=True,
+              help="Language of headings and labels (sv: the board's).")
+@click.option("--output", "-o", default=None,
+              help="File to write (default: stdout; for html reports/report-<as-of>.html).")
+@click.option("--snapshot-rule", "rule", type=click.Choice(["nearest", "before"]), default="nearest",
+              show_default=True, help="Which crawl snapshot stands for a date: the nearest, or the last on or before it.")
+@click.option("--tolerance", default=8.0, show_default=True, type=float,
+              help="Days a snapshot may lie from the date; further away the figures are 'not available'.")
+@pass_ctx
+def report(obj: Context, baseline: str | None, as_of: str | None, fmt: str, lang: str, output: str | None,
+           rule: str, tolerance: float) -> None:
+    """The board's figures at two dates and the change between them: accounts registered,
+    existing, active, dormant, gone, unknown, announced the move, pending review; of the accounts
+    active at the baseline, how many are no longer active and how many of those announced the
+    move; breakdowns by platform and area; the accounts that changed status, with the evidence.
+
+    Reads the inventory read-only (safe while the crawler runs). The HTML report is one
+    self-contained file with a chart of the statuses over time.
+
+    Example: crawler report --baseline 2023-03-01 --as-of 2023-04-15 --lang sv --format html
+    """
+    from crawler import report as report_mod
+
+    with obj.open_store(readonly=True) as store:
+        built = report_mod.build_report(store, baseline, as_of, tolerance_days=tolerance, rule=rule)
+    text = report_mod.render(built, fmt, lang)
+    if fmt == "html" and output is None:
+        output = str(report_mod.default_html_path(built, _reports_dir(obj)))
+    _write_output(text, output)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", "-o", default=None, help="File to write (default: stdout).")
+@click.option("--excel", is_flag=True, help="CSV with ';' separators, as Excel in Swedish locales expects.")
+@pass_ctx
+def export(obj: Context, fmt: str, output: str | None, excel: bool) -> None:
+    """The current inventory, one row per registered account: id, unit, area, platform, url,
+    status, status_since, last_post_at, last_post_estimated, post_count, last_checked_at,
+    announced_move, reason. CSV is UTF-8 with a BOM so spreadsheets read å, ä, ö.
+
+    Example: crawler export --format csv --excel --output inventering.csv
+    """
+    from crawler import report as report_mod
+
+    with obj.open_store(readonly=True) as store:
+        rows = report_mod.export_rows(store)
+    _write_output(report_mod.render_export(rows, fmt, excel=excel), output)
+
+
+@cli.command()
+@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--metadata-only", is_flag=True, help="Print the Datasette metadata (canned queries) and exit.")
+@pass_ctx
+def browse(obj: Context, port: int, metadata_only: bool) -> None:
+    """Open the inventory read-only in Datasette (on 127.0.0.1), with canned queries for the
+    analysts' questions: blogs gone dormant since a date, active accounts per area, accounts that
+    announced the move with the evidence. Needs the optional extra: pip install 'crawler[browse]'.
+
+    Example: crawler browse --port 8001
+    """
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from crawler import report as report_mod
+
+    path = obj.db_path()
+    metadata = report_mod.browse_metadata(path)
+    if metadata_only:
+        click.echo(_json(metadata))
+        return
+    if importlib.util.find_spec("datasette") is None:
+        raise CrawlerError("Datasette is not installed.\n\nInstall the optional extra: pip install 'crawler[browse]'")
+    with obj.open_store(readonly=True):
+        pass  # fails early, with our message, when there is no inventory or it needs a migration
+    with tempfile.TemporaryDirectory(prefix="crawler-browse-") as tmp:
+        meta_path = Path(tmp) / "metadata.json"
+        meta_path.write_text(_json(metadata), encoding="utf-8")
+        click.echo(f"Datasette on http://127.0.0.1:{port}/ (read-only); Ctrl-C stops it", err=True)
+        try:
+            code = subprocess.call(report_mod.browse_command(path, meta_path, port=port))
+        except KeyboardInterrupt:
+            code = 0
+    raise SystemExit(code)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
