@@ -64,6 +64,7 @@ LABELS: dict[str, dict[str, str]] = {
         "unknown": "Unknown status",
         "unchecked": "Not yet checked",
         "deregistered": "Deregistered",
+        "unregistered": "Not yet registered",
         "announced": "Announced the move to Tempus Hemma",
         "pending_review": "Pending review",
         "figure": "Figure",
@@ -121,6 +122,7 @@ LABELS: dict[str, dict[str, str]] = {
         "unknown": "Okänd status",
         "unchecked": "Ej kontrollerade än",
         "deregistered": "Avregistrerade",
+        "unregistered": "Ej registrerade än",
         "announced": "Meddelat flytt till Tempus Hemma",
         "pending_review": "Väntar på granskning",
         "figure": "Mått",
@@ -172,9 +174,9 @@ LABELS: dict[str, dict[str, str]] = {
 
 STATUS_WORDS = {
     "en": {"active": "active", "dormant": "dormant", "gone": "gone", "unknown": "unknown",
-           "unchecked": "unchecked", "deregistered": "deregistered"},
+           "unchecked": "unchecked", "deregistered": "deregistered", "unregistered": "not yet registered"},
     "sv": {"active": "aktiv", "dormant": "vilande", "gone": "borttagen", "unknown": "okänd",
-           "unchecked": "ej kontrollerad", "deregistered": "avregistrerad"},
+           "unchecked": "ej kontrollerad", "deregistered": "avregistrerad", "unregistered": "ej registrerat än"},
 }
 
 # SQL-level definitions written into the JSON output next to each figure.
@@ -459,7 +461,7 @@ def _changes(store: Store, base: Point, last: Point) -> list[Change]:
     ids = sorted(set(base.accounts) | set(last.accounts))
     moved = []
     for i in ids:
-        old = base.accounts[i].status if i in base.accounts else "deregistered"
+        old = base.accounts[i].status if i in base.accounts else "unregistered"
         new = last.accounts[i].status if i in last.accounts else "deregistered"
         if old != new:
             moved.append((i, old, new))

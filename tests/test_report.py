@@ -1,0 +1,493 @@
+"""Reports: figures between two snapshots, renderers (md, csv, json, html+svg, sv), export, browse.
+
+Inventories are built through the store API the crawl uses (sync, record_visit, take_snapshot),
+at simulated dates; one test builds one by real crawl cycles over the demo's small world.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler import report as R
+from crawler.cli import cli
+from crawler.errors import CrawlerError
+from crawler.models import Account, Fetched, NoticeHit, Observation, Post, Verdict
+from crawler.store import Store, Visit
+
+ROOT = Path(__file__).resolve().parent.parent
+UTC = timezone.utc
+
+
+def at(day: str, hour: int = 2, minute: int = 0) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, minute=minute, tzinfo=UTC)
+
+
+D0, D1, D2, D3 = at("2023-01-05"), at("2023-03-02"), at("2023-04-13"), at("2023-05-01")
+EVIL_UNIT = "Förskolan <script>alert(1)</script> | Å"
+
+
+def acc(ident: str, platform: str, area: str, unit: str | None = None) -> Account:
+    return Account(ident, unit or f"Förskolan {ident.upper()}", area, platform, f"https://{ident}.example.se/")
+
+
+A = {
+    "a1": acc("a1", "wordpress", "Norr"),
+    "a2": acc("a2", "blogger", "Norr"),
+    "a3": acc("a3", "instagram", "Söder"),
+    "a4": acc("a4", "facebook", "Söder"),
+    "a5": acc("a5", "wordpress", "Söder", EVIL_UNIT),
+    "a6": acc("a6", "blog", "Norr"),
+    "a7": acc("a7", "wordpress", "Söder"),
+    "a8": acc("a8", "wordpress", "Norr"),
+    "a9": acc("a9", "blogger", "Söder"),
+}
+
+
+def visit(store: Store, ident: str, when: datetime, status: str, *, reason: str | None = None,
+          last_post: datetime | None = None, notices: tuple[NoticeHit, ...] = ()) -> None:
+    """One visit as the crawl records it: a fetch, an observation, the classifier's verdict."""
+    current = store.account(ident)["status"]
+    outcome = {"gone": "gone", "unknown": "login_wall"}.get(status, "ok")
+    url = A[ident].url
+    fetched = Fetched(url=url, final_url=url, status=404 if status == "gone" else 200, body=b"<html></html>",
+                      started_at=when)
+    posts = (Post(f"{url}post-{last_post:%Y%m%d}", last_post),) if last_post else ()
+    obs = Observation(A[ident].platform, exists=status != "gone", reason=reason or status, last_post_at=last_post,
+                      posts=posts)
+    verdict = Verdict(status, reason or f"{status} on {when:%Y-%m-%d}", status != current, last_post)
+    store.record_visit(Visit(ident, None, when, outcome, [fetched], obs, verdict, notices))
+
+
+def hit(ident: str, snippet: str, url: str | None = None) -> NoticeHit:
+    return NoticeHit(0.9, ("Tempus Hemma",), snippet, "move", url or f"{A[ident].url}flytt", None)
+
+
+def notice_id(store: Store, ident: str) -> int:
+    return store.query("SELECT id FROM notices WHERE account_id = ?", [ident])[0]["id"]
+
+
+def build(store: Store) -> None:
+    """Four snapshots: D0, D1 (the baseline), D2 (the as-of), D3 (later). See each account's story."""
+    first = [A[i] for i in ("a1", "a2", "a3", "a4", "a5", "a6", "a8", "a9")]
+    store.sync(first, D0)
+    for i in ("a1", "a2", "a3", "a5", "a6", "a8"):
+        visit(store, i, D0 + timedelta(minutes=1), "active", last_post=D0 - timedelta(days=3))
+    for i in ("a4", "a9"):
+        visit(store, i, D0 + timedelta(minutes=1), "dormant", last_post=D0 - timedelta(days=400))
+    store.add_notice("a9", hit("a9", "frånvaro anmäls i Tempus"), D0)  # rejected later: never announced
+    store.take_snapshot(None, D0 + timedelta(minutes=5))
+
+    store.sync(first, D1)
+    for i in ("a1", "a2", "a3", "a5", "a6", "a8"):
+        visit(store, i, D1 + timedelta(minutes=1), "active", last_post=D1 - timedelta(days=2))
+    store.take_snapshot(None, D1 + timedelta(minutes=5))
+
+    # Between the baseline and the as-of: a1 and a2 post their notices (a1 is confirmed later).
+    visit(store, "a1", at("2023-03-12"), "active", last_post=at("2023-03-10"),
+          notices=(hit("a1", "Från 1 april finns all information i Tempus Hemma"),))
+    visit(store, "a2", at("2023-03-20"), "active", last_post=at("2023-03-18"),
+          notices=(hit("a2", "Bloggen | stängs\nnu", "javascript:alert(1)"),))
+
+    now = [A[i] for i in ("a1", "a2", "a3", "a4", "a5", "a7", "a8", "a9")]  # a6 deregistered, a7 new
+    store.sync(now, D2)
+    w = D2 + timedelta(minutes=1)
+    visit(store, "a1", w, "dormant", last_post=at("2023-03-10"), reason="last post 2023-03-10 (34 days ago)")
+    visit(store, "a2", w, "gone", reason="http 404 on 2 checks since 2023-04-06")
+    visit(store, "a3", w, "active", last_post=D2 - timedelta(days=1))
+    visit(store, "a4", w, "active", last_post=D2 - timedelta(days=1))
+    visit(store, "a5", w, "unknown", reason="login wall on 3 checks")
+    visit(store, "a7", w, "active", last_post=D2 - timedelta(days=5))
+    visit(store, "a8", w, "dormant", last_post=D1 - timedelta(days=2))
+    store.take_snapshot(None, D2 + timedelta(minutes=5))
+
+    # After the as-of: a8's notice is detected (confirmed, but too late for the as-of figures).
+    visit(store, "a8", D3, "dormant", notices=(hit("a8", "Vi finns nu i Tempus Hemma"),))
+    store.take_snapshot(None, D3 + timedelta(minutes=5))
+
+    review_at = at("2023-05-10")
+    store.set_notice_state(notice_id(store, "a1"), "pending", "confirmed", "Anna", review_at, None)
+    store.set_notice_state(notice_id(store, "a8"), "pending", "confirmed", "Anna", review_at, None)
+    store.set_notice_state(notice_id(store, "a9"), "pending", "rejected", "Anna", review_at, "frånvaro")
+
+
+@pytest.fixture
+def inventory(tmp_path: Path) -> Path:
+    path = tmp_path / "inventory.sqlite"
+    with Store.open(path) as store:
+        build(store)
+    return path
+
+
+@pytest.fixture
+def rep(inventory: Path) -> R.Report:
+    with Store.open(inventory, readonly=True) as store:
+        return R.build_report(store, "2023-03-01", "2023-04-15", now=at("2023-05-20"))
+
+
+# --------------------------------------------------------------------------- choosing snapshots
+
+
+def test_a_date_is_read_from_the_nearest_snapshot_within_the_tolerance():
+    snaps = [{"id": n, "taken_at": t} for n, t in enumerate(
+        ["2023-02-20T02:00:00+00:00", "2023-03-02T02:00:00+00:00", "2023-03-05T02:00:00+00:00",
+         "2023-03-05T09:00:00+00:00"], 1)]
+    assert R.pick_snapshot(snaps, "2023-03-01")[0]["id"] == 2  # one day after beats nine days before
+    assert R.pick_snapshot(snaps, "2023-03-05")[0]["id"] == 4  # on the day: the last of the day
+    assert R.pick_snapshot(snaps, "2023-03-01", rule="before")[0] is None  # 2023-02-20 is 9 days before
+    assert R.pick_snapshot(snaps, "2023-03-01", tolerance_days=10, rule="before")[0]["id"] == 1
+    assert R.pick_snapshot(snaps, "2023-03-03", rule="before")[0]["id"] == 2
+    chosen, nearest = R.pick_snapshot(snaps, "2024-01-01")
+    assert chosen is None and nearest["id"] == 4
+    # ties go to the earlier snapshot
+    tie = [{"id": 1, "taken_at": "2023-03-03T00:00:00+00:00"}, {"id": 2, "taken_at": "2023-03-05T23:59:59+00:00"}]
+    assert R.pick_snapshot(tie, "2023-03-04")[0]["id"] == 1
+    with pytest.raises(CrawlerError, match="YYYY-MM-DD"):
+        R.pick_snapshot(snaps, "1 mars")
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_every_figure_at_both_points_and_the_change(rep):
+    assert rep.baseline.snapshot["taken_at"] == "2023-03-02T02:05:00+00:00"
+    assert rep.as_of.snapshot["taken_at"] == "2023-04-13T02:05:00+00:00"
+    rows = {f: (b, a, d) for f, b, a, d in R.figure_rows(rep)}
+    assert rows == {
+        "registered": (8, 8, 0),
+        "existing": (8, 7, -1),
+        "active": (6, 3, -3),
+        "dormant": (2, 3, 1),
+        "gone": (0, 1, 1),
+        "unknown": (0, 1, 1),
+        "announced": (0, 1, 1),  # a1 (a8's confirmed notice came after the as-of)
+        "pending_review": (1, 3, 2),  # as the snapshots saw it: a9's notice was still pending then
+    }
+    assert rep.notes == []  # the status history agrees with the snapshots' counts
+
+
+def test_ids_behind_the_figures_come_from_the_status_history(rep):
+    assert rep.baseline.ids("active") == ["a1", "a2", "a3", "a5", "a6", "a8"]
+    assert rep.baseline.ids("dormant") == ["a4", "a9"]
+    assert rep.as_of.ids("active") == ["a3", "a4", "a7"]
+    assert rep.as_of.ids("dormant") == ["a1", "a8", "a9"]
+    assert rep.as_of.ids("gone") == ["a2"] and rep.as_of.ids("unknown") == ["a5"]
+    assert "a6" not in rep.as_of.accounts and "a7" not in rep.baseline.accounts
+    assert rep.as_of.announced == ["a1"] and rep.baseline.announced == []
+
+
+def test_accounts_active_at_the_baseline_that_stopped_and_announced(rep):
+    c = rep.cohort
+    assert c["active_at_baseline"] == ["a1", "a2", "a3", "a5", "a6", "a8"]
+    assert c["no_longer_active"] == ["a1", "a2", "a5", "a6", "a8"]
+    assert c["no_longer_active_by_status"] == {"dormant": ["a1", "a8"], "gone": ["a2"], "unknown": ["a5"],
+                                               "deregistered": ["a6"]}
+    assert c["announced"] == ["a1"]
+    assert c["pending_review"] == ["a2"]
+    assert c["became_active"] == ["a4", "a7"]
+
+
+def test_changed_accounts_carry_the_evidence(rep):
+    changes = {c.id: c for c in rep.changes}
+    assert {i: (c.old, c.new) for i, c in changes.items()} == {
+        "a1": ("active", "dormant"), "a2": ("active", "gone"), "a4": ("dormant", "active"),
+        "a5": ("active", "unknown"), "a6": ("active", "deregistered"), "a7": ("unregistered", "active"),
+        "a8": ("active", "dormant"),
+    }
+    a1 = changes["a1"]
+    assert a1.reason == "last post 2023-03-10 (34 days ago)"
+    assert a1.last_post_at == "2023-03-10T02:00:00+00:00" and a1.since == "2023-04-13T02:01:00+00:00"
+    assert a1.notice["state"] == "confirmed" and "Tempus Hemma" in a1.notice["snippet"]
+    assert changes["a2"].notice["state"] == "pending"
+    assert changes["a8"].notice is None  # its notice was detected after the as-of date
+    assert changes["a2"].reason == "http 404 on 2 checks since 2023-04-06"
+    assert [c.new for c in rep.changes][:2] == ["gone", "dormant"]  # losses first
+
+
+def test_breakdowns_by_platform_and_area_come_from_snapshot_counts(rep):
+    platforms = dict(R.breakdown(rep, "platform"))
+    assert platforms["wordpress"]["active"] == (3, 1)  # a1 a5 a8 -> a7
+    assert platforms["wordpress"]["total"] == (3, 4)
+    assert platforms["blog"]["total"] == (1, 0)  # a6 was deregistered
+    areas = dict(R.breakdown(rep, "area"))
+    assert areas["Norr"]["active"] == (4, 0) and areas["Söder"]["active"] == (2, 3)
+
+
+def test_the_as_of_defaults_to_the_latest_snapshot(inventory):
+    with Store.open(inventory, readonly=True) as store:
+        rep = R.build_report(store, "2023-03-01")
+    assert rep.as_of.snapshot["taken_at"].startswith("2023-05-01")
+    assert rep.cohort["announced"] == ["a1", "a8"]
+    assert len(rep.series) == 4
+
+
+def test_a_date_without_a_snapshot_nearby_is_not_available_never_zero(inventory):
+    with Store.open(inventory, readonly=True) as store:
+        rep = R.build_report(store, "2022-06-01", "2023-04-15")
+    assert not rep.baseline.available and rep.baseline.nearest.startswith("2023-01-05")
+    assert all(b is None and d is None for _, b, _, d in R.figure_rows(rep))
+    assert rep.cohort is None and rep.changes == []
+    md = R.render_markdown(rep)
+    assert "not available: no snapshot within 8 days of 2022-06-01 (nearest: 2023-01-05)" in md
+    assert "| Active | not available | 3 | – |" in md
+    sv = R.render_markdown(rep, "sv")
+    assert "kan inte beräknas: ingen ögonblicksbild inom 8 dagar från 2022-06-01 (närmaste: 2023-01-05)" in sv
+    data = json.loads(R.render_json(rep))
+    assert data["baseline"]["available"] is False and "nearest: 2023-01-05" in data["baseline"]["why_not"]
+    assert data["figures"][0]["baseline"] is None
+
+
+def test_no_snapshot_at_all_is_a_clear_error(tmp_path):
+    with Store.open(tmp_path / "empty.sqlite") as store, pytest.raises(CrawlerError, match="crawler crawl"):
+        R.build_report(store, "2023-03-01")
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+def test_markdown_report_in_english_and_swedish(rep):
+    md = R.render_markdown(rep)
+    assert "| Active | 6 | 3 | −3 |" in md
+    assert "| Announced the move to Tempus Hemma | 0 | 1 | +1 |" in md
+    assert ("Of the 6 accounts active at the baseline, 5 are no longer active as of 2023-04-13 (1 deregistered, "
+            "2 dormant, 1 gone, 1 unknown status); 1 of them announced the move to Tempus Hemma.") in md
+    sv = R.render_markdown(rep, "sv")
+    for label in ("Aktiva", "Vilande", "Borttagna", "Okänd status", "Meddelat flytt till Tempus Hemma",
+                  "Väntar på granskning", "Registrerade", "Finns kvar", "Utgångsläge"):
+        assert f"| {label} |" in sv or label in sv
+    assert "| Aktiva | 6 | 3 | −3 |" in sv
+    assert "aktiv → vilande" in sv
+
+
+def test_markdown_escapes_web_strings_so_tables_stay_tables(rep):
+    md = R.render_markdown(rep)
+    table_rows = [line for line in md.splitlines() if line.startswith("| ")]
+    for line in table_rows:
+        cells = line.replace("\\|", "").split("|")[1:-1]
+        assert len(cells) in (4, 6, 7), line  # figure, breakdown and change tables
+    assert "<script>" not in md and "\\<script\\>" in md
+    assert "Bloggen \\| stängs nu" in md  # pipe escaped, newline flattened
+
+
+def test_html_escapes_every_web_string_and_links_only_http(rep):
+    page = R.render_html(rep)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page and "javascript:alert(1)" in page  # shown, not linked
+    assert '<a href="https://a1.example.se/flytt"' in page
+    assert "@media print" in page and "<style>" in page and "<link" not in page and "src=" not in page
+
+
+def test_svg_chart_has_one_point_per_snapshot_axes_and_legend(rep, inventory):
+    svg = ET.fromstring(R.render_svg(rep))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    for series in R.SERIES:
+        points = svg.findall(f".//s:circle[@data-series='{series}']", ns)
+        assert len(points) == 3, series  # snapshots up to the as-of date: D0, D1, D2
+    cys = [float(c.get("cy")) for c in svg.findall(".//s:circle[@data-series='active']", ns)]
+    assert cys[1] == cys[0] and cys[2] > cys[1]  # 6 -> 6 -> 3 active: level, then down (SVG y grows down)
+    xs = [float(c.get("cx")) for c in svg.findall(".//s:circle[@data-series='active']", ns)]
+    assert xs == sorted(xs) and xs[2] - xs[1] < xs[1] - xs[0]  # time scale: 42 days after 56 days
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert {"Active", "Dormant", "Gone", "Unknown status", "Accounts", "Date of the crawl snapshot"} <= set(texts)
+    with Store.open(inventory, readonly=True) as store:
+        latest = R.build_report(store, "2023-03-01")
+    svg = ET.fromstring(R.render_svg(latest))
+    assert len(svg.findall(".//s:circle[@data-series='gone']", ns)) == 4
+    page = R.render_html(latest, "sv")
+    assert page.count("<svg") == 1 and "Vilande" in page
+
+
+def test_json_traces_every_figure_to_a_definition_and_ids(rep):
+    data = json.loads(R.render_json(rep))
+    assert {f["figure"] for f in data["figures"]} == {"registered", "existing", "active", "dormant", "gone",
+                                                      "unknown", "announced", "pending_review"}
+    assert all(f["definition"] for f in data["figures"])
+    assert data["as_of"]["ids"]["active"] == ["a3", "a4", "a7"]
+    assert data["as_of"]["ids"]["announced"] == ["a1"]
+    assert data["no_longer_active"]["no_longer_active"] == ["a1", "a2", "a5", "a6", "a8"]
+    assert data["no_longer_active"]["announced"] == ["a1"]
+    assert data["baseline"]["snapshot"]["id"] == 2
+    assert [c["id"] for c in data["changes"]][:2] == ["a2", "a1"]
+    assert len(data["series"]) == 3
+
+
+def test_csv_report_is_one_flat_table(rep):
+    text = R.render_csv(rep)
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    figures = {r["key"]: r for r in rows if r["section"] == "figure"}
+    assert (figures["active"]["baseline"], figures["active"]["as_of"], figures["active"]["change"]) == ("6", "3", "-3")
+    cohort = {r["key"]: r["as_of"] for r in rows if r["section"] == "cohort"}
+    assert cohort["no_longer_active"] == "5" and cohort["announced"] == "1"
+    changed = {r["key"]: r for r in rows if r["section"] == "change"}
+    assert changed["a1"]["notice_state"] == "confirmed" and "a3" not in changed
+    assert changed["a2"]["notice_snippet"] == "Bloggen | stängs\nnu"  # csv quotes it; nothing lost
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_export_rows_and_csv_for_spreadsheets(inventory):
+    with Store.open(inventory, readonly=True) as store:
+        rows = R.export_rows(store)
+    assert sorted(r["id"] for r in rows if r["status"] == "active") == ["a3", "a4", "a7"]
+    assert tuple(rows[0]) == R.EXPORT_COLUMNS
+    by_id = {r["id"]: r for r in rows}
+    assert "a6" not in by_id and by_id["a1"]["announced_move"] is True and by_id["a8"]["announced_move"] is True
+    text = R.render_export(rows, "csv", excel=True)
+    assert text.startswith("\ufeff") and text.splitlines()[0].lstrip("\ufeff").split(";")[:3] == ["id", "unit", "area"]
+    parsed = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert {r["unit"] for r in parsed} >= {EVIL_UNIT, "Förskolan A1"}
+    assert json.loads(R.render_export(rows, "json"))[0].keys() == set(R.EXPORT_COLUMNS)
+
+
+def test_spreadsheet_formulas_from_the_web_are_neutralised():
+    rows = [{"id": "x", "unit": "=HYPERLINK(\"http://evil\")", "reason": "-1+2", "last_post_estimated": False,
+             "announced_move": False}]
+    parsed = next(csv.DictReader(io.StringIO(R.render_export(rows).lstrip("\ufeff"))))
+    assert parsed["unit"].startswith("'=") and parsed["reason"] == "'-1+2"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_report_formats_and_default_html_path(inventory, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    base = ["--sources", str(tmp_path / "none.yaml"), "--db", str(inventory), "report", "--baseline", "2023-03-01",
+            "--as-of", "2023-04-15"]
+    md = runner.invoke(cli, base + ["--lang", "sv"])
+    assert md.exit_code == 0, md.output
+    assert "| Aktiva | 6 | 3 | −3 |" in md.output
+    out = runner.invoke(cli, base + ["--format", "html"])
+    assert out.exit_code == 0, out.output
+    page = tmp_path / "reports" / "report-2023-04-13.html"
+    assert page.exists() and "<svg" in page.read_text(encoding="utf-8")
+    js = runner.invoke(cli, base + ["--format", "json", "--output", str(tmp_path / "r.json")])
+    assert js.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["figures"]
+    bad = runner.invoke(cli, base[:-4] + ["--baseline", "mars"])
+    assert bad.exit_code == 1 and "Error: 'mars' is not a date" in bad.output
+    missing = runner.invoke(cli, ["--db", str(tmp_path / "nope.sqlite"), "report"])
+    assert missing.exit_code == 1 and "no inventory at" in missing.output
+
+
+def test_cli_export(inventory, tmp_path):
+    out = CliRunner().invoke(cli, ["--db", str(inventory), "export", "--format", "csv", "--output",
+                                   str(tmp_path / "inv.csv")])
+    assert out.exit_code == 0, out.output
+    raw = (tmp_path / "inv.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "Söder".encode() in raw
+    js = CliRunner().invoke(cli, ["--db", str(inventory), "export", "--format", "json"])
+    assert len(json.loads(js.output)) == 8
+
+
+def test_browse_metadata_has_the_canned_queries_and_they_run(inventory):
+    meta = R.browse_metadata(inventory)
+    queries = meta["databases"]["inventory"]["queries"]
+    assert set(queries) == {"dormant_since_launch", "active_per_area", "announced_move"}
+    with Store.open(inventory, readonly=True) as store:
+        dormant = store.query(queries["dormant_since_launch"]["sql"], {"since": "2023-03-01"})
+        per_area = store.query(queries["active_per_area"]["sql"])
+        announced = store.query(queries["announced_move"]["sql"])
+    assert sorted(r["account_id"] for r in dormant) == ["a1", "a2", "a8"]
+    assert {r["area"]: (r["accounts"], r["active"]) for r in per_area} == {"Norr": (3, 0), "Söder": (5, 3)}
+    assert sorted(r["account_id"] for r in announced) == ["a1", "a8"]
+    out = CliRunner().invoke(cli, ["--db", str(inventory), "browse", "--metadata-only"])
+    assert out.exit_code == 0 and json.loads(out.output)["databases"]["inventory"]["queries"]
+
+
+def test_browse_without_datasette_says_how_to_install(inventory, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "datasette" else real(name, *a))
+    out = CliRunner().invoke(cli, ["--db", str(inventory), "browse"])
+    assert out.exit_code == 1 and "pip install 'crawler[browse]'" in out.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_datasette_serves_a_canned_query_read_only(inventory, tmp_path):
+    pytest.importorskip("datasette")
+    meta = tmp_path / "metadata.json"
+    meta.write_text(json.dumps(R.browse_metadata(inventory)), encoding="utf-8")
+    port = _free_port()
+    proc = subprocess.Popen(R.browse_command(inventory, meta, port=port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/inventory/active_per_area.json?_shape=array"
+        deadline = time.monotonic() + 20
+        rows = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    rows = json.loads(response.read())
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert rows is not None, proc.stderr.read().decode() if proc.poll() is not None else "no answer"
+        assert {r["area"]: r["active"] for r in rows} == {"Norr": 0, "Söder": 3}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- rendering and the real crawl
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_html_report_renders_to_a_png_in_headless_chromium(rep, tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import render_report
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    page = tmp_path / "report.html"
+    page.write_text(R.render_html(rep, "sv"), encoding="utf-8")
+    png = render_report.render(page, tmp_path / "report.png", width=1200, height=1600, timeout=60)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1200, 1600) and len(data) > 20_000  # a page with content, not a blank
+
+
+def test_report_over_real_crawl_cycles_agrees_with_the_demo_board(tmp_path):
+    """20 weekly cycles of the real crawler over a 40-account demo world, then the report."""
+    from crawler.demo.runner import run_demo
+
+    result = run_demo(tmp_path, accounts=40, seed=1, cycles=20, slow_seconds=0)
+    board = result.crawler
+    with Store.open(result.db_path) as store:
+        for n in store.notices("pending"):  # a reviewer confirms every flagged notice
+            store.set_notice_state(n["id"], "pending", "confirmed", "test", datetime.now(UTC), None)
+        rep = R.build_report(store, "2023-03-01", "2023-04-15")
+    assert rep.baseline.at.startswith("2023-03-02") and rep.as_of.at.startswith("2023-04-13")
+    rows = {f: (b, a, d) for f, b, a, d in R.figure_rows(rep)}
+    assert rows["existing"][0] == board.accounts_at_baseline
+    assert -rows["existing"][2] == board.fewer_accounts
+    assert (rows["active"][0], rows["active"][1]) == (board.active_at_baseline, board.active_at_as_of)
+    assert -rows["active"][2] == board.fewer_active
+    assert len(rep.cohort["announced"]) == board.fewer_active_flagged
+    assert rep.notes == []  # history and snapshots agree after real cycles
+    assert len(rep.series) == 20
