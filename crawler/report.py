@@ -993,12 +993,13 @@ def render_export(rows: list[dict[str, Any]], fmt: str = "csv", excel: bool = Fa
 CANNED_QUERIES: dict[str, dict[str, str]] = {
     "dormant_since_launch": {
         "title": "Blogs that went dormant (or gone) since a date",
-        "description": "Blog accounts whose status changed to dormant or gone at or after :since "
-                       "(e.g. 2023-03-01, the app's launch), with the evidence.",
-        "sql": ("SELECT h.account_id, h.unit, h.area, h.platform, h.at, h.old, h.new, h.reason\n"
-                "FROM account_history h\n"
-                "WHERE h.platform IN ('wordpress', 'blogger', 'blog') AND h.new IN ('dormant', 'gone')\n"
-                "  AND h.old = 'active' AND h.at >= :since\n"
+        "description": "Blogs that changed from active to dormant or gone on or after :since (e.g. "
+                       "2023-03-01, the app's launch) and are still not active, with the reason.",
+        "sql": ("SELECT h.account_id, h.unit, h.area, h.platform, substr(h.at, 1, 10) AS changed_on,\n"
+                "       h.new, h.reason, i.status AS status_now\n"
+                "FROM account_history h JOIN current_inventory i ON i.id = h.account_id\n"
+                "WHERE h.platform IN ('wordpress', 'blogger', 'blog') AND h.old = 'active'\n"
+                "  AND h.new IN ('dormant', 'gone') AND h.at >= :since AND i.status IN ('dormant', 'gone')\n"
                 "ORDER BY h.area, h.unit"),
     },
     "active_per_area": {
