@@ -735,7 +735,8 @@ def _link(url: str | None, text: str | None = None) -> str:
         return ""
     label = _e(text if text is not None else url)
     if url.lower().startswith(("http://", "https://")):
-        return f'<a href="{_e(url)}" rel="noopener noreferrer nofollow">{label}</a>'
+        css = "" if text is not None else ' class="url"'  # long bare URLs may break anywhere
+        return f'<a href="{_e(url)}"{css} rel="noopener noreferrer nofollow">{label}</a>'
     return label
 
 
@@ -743,7 +744,7 @@ def render_svg(report: Report, lang: str = "en", width: int = 960, height: int =
     """Active / dormant / gone / unknown over time: one point per snapshot, axes, legend."""
     t = LABELS[lang]
     series = report.series
-    left, right, top, bottom = 56, 150, 20, 56
+    left, right, top, bottom = 56, 150, 30, 56
     w, h = width - left - right, height - top - bottom
     times = [parse_iso(s["taken_at"]).timestamp() for s in series]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
@@ -776,10 +777,11 @@ def render_svg(report: Report, lang: str = "en", width: int = 960, height: int =
     for name, point in (("baseline", report.baseline), ("as_of", report.as_of)):
         if point.available:
             px = x(parse_iso(point.at).timestamp())
-            # the label goes inside the plot, so the as-of line (usually the right edge) labels leftwards
-            anchor, tx = ("end", px - 4) if px > left + w / 2 else ("start", px + 4)
-            parts.append(f'<line class="marker" x1="{px:.1f}" x2="{px:.1f}" y1="{top}" y2="{top + h}" '
-                         f'stroke="#333" stroke-dasharray="4 4"/><text x="{tx:.1f}" y="{top + h - 8}" '
+            # labelled above the frame, clear of the lines; leftwards in the right half (the as-of
+            # line is usually the right edge, where a label would run into the legend)
+            anchor = "end" if px > left + w / 2 else "start"
+            parts.append(f'<line class="marker" x1="{px:.1f}" x2="{px:.1f}" y1="{top - 4}" y2="{top + h}" '
+                         f'stroke="#333" stroke-dasharray="4 4"/><text x="{px:.1f}" y="{top - 8}" '
                          f'text-anchor="{anchor}" class="marker-label">{_e(t[name])}</text>')
     for k in SERIES:
         pts = [(x(ts), y(s[k])) for ts, s in zip(times, series, strict=True)]
@@ -849,12 +851,16 @@ td.na { color: #a00; font-style: italic; }
 .chart .axis { font-size: 13px; font-weight: 600; }
 .snippet { font-style: italic; }
 .small { color: #555; font-size: .85rem; }
-a { color: #0b57d0; word-break: break-all; }
+a { color: #0b57d0; }
+a.url { word-break: break-all; }
+td.date { white-space: nowrap; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10pt; }
   h2 { break-after: avoid; }
   table, .chart, .cohort { break-inside: avoid; }
   tr { break-inside: avoid; }
+  table { font-size: 8.5pt; }
+  .changes { break-inside: auto; }
   thead { display: table-header-group; }
   a { color: #000; text-decoration: none; }
   th { background: #eee !important; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -919,8 +925,8 @@ def render_html(report: Report, lang: str = "en") -> str:
                 body.append(f"<tr><td>{_link(c.url, c.unit)} <span class=\"small\">{_e(c.id)}</span></td>"
                             f"<td>{_e(c.area)}</td><td>{_e(c.platform)}</td>"
                             f"<td>{_e(words.get(c.old, c.old))} → {_e(words.get(c.new, c.new))}</td>"
-                            f"<td>{post}</td><td>{_e(c.reason)}</td><td>{notice}</td></tr>")
-            changes = (f"<h2>{_e(t['changes_title'])} ({len(report.changes)})</h2><table><thead><tr>"
+                            f"<td class=\"date\">{post}</td><td>{_e(c.reason)}</td><td>{notice}</td></tr>")
+            changes = (f"<h2>{_e(t['changes_title'])} ({len(report.changes)})</h2><table class=\"changes\"><thead><tr>"
                        + "".join(f"<th>{_e(t[k])}</th>" for k in ("unit", "area", "platform", "old_new",
                                                                     "last_post", "reason", "notice"))
                        + "</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>")
