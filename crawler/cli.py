@@ -600,6 +600,7 @@ def browse(obj: Context, port: int, metadata_only: bool) -> None:
     Example: crawler browse --port 8001
     """
     import importlib.util
+    import signal
     import subprocess
     import tempfile
 
@@ -618,11 +619,21 @@ def browse(obj: Context, port: int, metadata_only: bool) -> None:
         meta_path = Path(tmp) / "metadata.json"
         meta_path.write_text(_json(metadata), encoding="utf-8")
         click.echo(f"Datasette on http://127.0.0.1:{port}/ (read-only); Ctrl-C stops it", err=True)
+        proc = subprocess.Popen(report_mod.browse_command(path, meta_path, port=port))
+        # SIGTERM to us must not leave Datasette running on its own
+        previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
         try:
-            code = subprocess.call(report_mod.browse_command(path, meta_path, port=port))
+            code = proc.wait()
         except KeyboardInterrupt:
+            proc.terminate()
             code = 0
-    raise SystemExit(code)
+        finally:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            signal.signal(signal.SIGTERM, previous)
+    raise SystemExit(code if code >= 0 else 0)
 
 
 # --------------------------------------------------------------------------- entry point

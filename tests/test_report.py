@@ -491,3 +491,28 @@ def test_report_over_real_crawl_cycles_agrees_with_the_demo_board(tmp_path):
     assert len(rep.cohort["announced"]) == board.fewer_active_flagged > 0
     assert rep.notes == []  # history and snapshots agree after real cycles
     assert len(rep.series) == 20
+
+
+def test_cli_browse_starts_datasette_on_loopback_with_the_metadata(inventory, monkeypatch):
+    pytest.importorskip("datasette")
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, command):
+            seen["command"] = command
+            meta = Path(command[command.index("--metadata") + 1])
+            seen["metadata"] = json.loads(meta.read_text(encoding="utf-8"))  # written before the start
+
+        def wait(self, timeout=None):
+            return 0
+
+        def terminate(self):
+            seen["terminated"] = True
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    out = CliRunner().invoke(cli, ["--db", str(inventory), "browse", "--port", "8123"])
+    assert out.exit_code == 0, out.output
+    command = seen["command"]
+    assert command[1:4] == ["-m", "datasette", "serve"] and str(inventory) in command
+    assert command[command.index("--host") + 1] == "127.0.0.1" and command[command.index("--port") + 1] == "8123"
+    assert "announced_move" in seen["metadata"]["databases"]["inventory"]["queries"]
