@@ -544,7 +544,7 @@ def _write_output(text: str, output: str | None) -> None:
               help="File to write (default: stdout; for html reports/report-<as-of>.html).")
 @click.option("--snapshot-rule", "rule", type=click.Choice(["nearest", "before"]), default="nearest",
               show_default=True, help="Which crawl snapshot stands for a date: the nearest, or the last on or before it.")
-@click.option("--tolerance", default=8.0, show_default=True, type=float,
+@click.option("--tolerance", default=8.0, show_default=True, type=click.FloatRange(min=0),
               help="Days a snapshot may lie from the date; further away the figures are 'not available'.")
 @pass_ctx
 def report(obj: Context, baseline: str | None, as_of: str | None, fmt: str, lang: str, output: str | None,

@@ -415,6 +415,9 @@ def build_report(store: Store, baseline: str | None = None, as_of: str | None = 
                            "crawl cycle.\n\nRun `crawler crawl` (all accounts) first.")
     base = _point(store, baseline or snapshots[0]["taken_at"], snapshots, tolerance_days, rule)
     last = _point(store, as_of or snapshots[-1]["taken_at"], snapshots, tolerance_days, rule)
+    if base.available and last.available and last.at < base.at:
+        raise CrawlerError(f"the as-of date ({_day(last.at)}) lies before the baseline ({_day(base.at)}); "
+                           "swap --baseline and --as-of")
     notes: list[str] = []
     for name, point in (("baseline", base), ("as_of", last)):
         if not point.available:

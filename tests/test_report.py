@@ -250,6 +250,11 @@ def test_a_date_without_a_snapshot_nearby_is_not_available_never_zero(inventory)
     assert data["figures"][0]["baseline"] is None
 
 
+def test_an_as_of_before_the_baseline_is_refused(inventory):
+    with Store.open(inventory, readonly=True) as store, pytest.raises(CrawlerError, match="swap"):
+        R.build_report(store, "2023-04-15", "2023-03-01")
+
+
 def test_no_snapshot_at_all_is_a_clear_error(tmp_path):
     with Store.open(tmp_path / "empty.sqlite") as store, pytest.raises(CrawlerError, match="crawler crawl"):
         R.build_report(store, "2023-03-01")
