@@ -297,8 +297,8 @@ def pick_snapshot(snapshots: list[dict[str, Any]], when: str, tolerance_days: fl
     """(the snapshot standing for `when`, or None; the nearest snapshot at all, for the message)."""
     start, end = parse_when(when)
     tolerance = timedelta(days=tolerance_days)
-    best: tuple[timedelta, int, dict[str, Any]] | None = None
-    nearest: tuple[timedelta, int, dict[str, Any]] | None = None
+    best: tuple[timedelta, float, dict[str, Any]] | None = None
+    nearest: tuple[timedelta, float, dict[str, Any]] | None = None
     for snap in snapshots:
         taken = parse_iso(snap["taken_at"])
         if start <= taken <= end:
