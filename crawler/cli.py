@@ -422,9 +422,25 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool) -> No
     say(f"Starting the simulated web ({accounts} accounts) and weekly crawl cycles; the inventory goes to {out_dir}/")
     result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say)
     click.echo(result.text)
+    click.echo(_demo_report(result))
     click.echo(_demo_epilogue(result))
     if check and result.check is not None and not result.check.ok:
         raise SystemExit(1)
+
+
+def _demo_report(result) -> str:
+    """The board report of the demo's inventory (what `crawler report` prints), also saved as
+    Swedish Markdown and HTML in the demo folder; returns the figures section for the terminal."""
+    from crawler import report as report_mod
+
+    with Store.open(result.db_path, readonly=True) as store:
+        board = report_mod.build_report(store, "2023-03-01", "2023-04-15")
+    for fmt, name in (("html", "report.html"), ("md", "report.md")):
+        (result.out_dir / name).write_text(report_mod.render(board, fmt, "sv"), encoding="utf-8")
+    text = report_mod.render(board, "md", "en")
+    figures = text.split("\n## ", 2)
+    head = "\n## ".join(figures[:2]) if len(figures) > 1 else text
+    return "\n`crawler report --baseline 2023-03-01 --as-of 2023-04-15` on the demo inventory:\n\n" + head.strip()
 
 
 def _demo_epilogue(result) -> str:
@@ -432,12 +448,13 @@ def _demo_epilogue(result) -> str:
     db, reg = result.db_path, result.sources_path
     with Store.open(db, readonly=True) as store:
         pending = store.query("SELECT id, unit, platform, published_at, score, snippet FROM pending_review")
-    lines = ["", f"Notices awaiting review: {len(pending)}"]
+    lines = ["", f"Notices awaiting review: {len(pending)} (the report counts an account as having announced the "
+             "move once a reviewer confirms its notice: `crawler review`)"]
     for row in pending[:10]:
         day = (row["published_at"] or "")[:10]
         lines.append(f"  #{row['id']:<4} {row['unit'][:30]:30} {row['platform']:9} {day:10} "
                      f"{row['score']:.2f}  {row['snippet'][:70]}")
-    extra = [p for p in result.out_dir.glob("report*.html")]
+    extra = sorted(result.out_dir.glob("report*.html"))
     lines += [
         "",
         f"Inventory: {db}" + (f"   HTML report: {extra[0]}" if extra else ""),

@@ -33,6 +33,12 @@ def test_full_demo_reproduces_the_boards_figures(tmp_path):
     for got, total in re.findall(r"status at \d{4}-\d\d-\d\d: (\d+)/(\d+) agree", text):
         assert int(got) / int(total) >= 0.98
     assert "move notices: 7/7 found" in text
+    # the board report as `crawler report` computes it, printed and saved (Swedish HTML and Markdown)
+    active = re.search(r"^\| Active \| (\d+) \| (\d+) \| −(\d+) \|$", text, re.M)
+    assert active and int(active.group(1)) - int(active.group(2)) == int(active.group(3)) == row("fewer active since")[1]
+    assert f"{active.group(3)} are no longer active" in text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "Aktiva" in html
     # the inventory is a real file that analysts can open, and the flagged notices await review
     with Store.open(out / "inventory.sqlite", readonly=True) as store:
         assert store.integrity() == "ok"
