@@ -454,6 +454,7 @@ class Fetcher:
             transport = _PoolPerOrigin(
                 lambda: _transport(limits, ssl_context, guard), max_pools=max(32, 2 * settings.concurrency)
             )
+        self._transport = transport
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,  # every hop passes the scheme, address and robots checks
@@ -780,8 +781,12 @@ class Fetcher:
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.deadline):
+                # The client builds the request (headers, timeouts); the transport sends it. The
+                # client's send only adds what we never use (auth, redirects, cookies, hooks) and
+                # cost ~10 % of a request's CPU on loopback.
                 request = self._client.build_request("GET", url, headers=headers)
-                response = await self._client.send(request, stream=True)
+                response = await self._transport.handle_async_request(request)
+                response.request = request
                 try:
                     attempt.status = response.status_code
                     attempt.headers = response.headers
