@@ -36,10 +36,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent
@@ -217,7 +219,11 @@ def start_server(accounts: int, clock: datetime, seed: int = SEED, timeout: floa
 
 
 class HostMap:
-    """url_for / feed_url_for over the host map a demo server process printed (a world.UrlSource)."""
+    """url_for / feed_url_for over the host map a demo server process printed (a world.UrlSource).
+
+    The same addresses the server's own `--sources` registry uses; built here so that a registry of
+    100,000 accounts need not go through YAML.
+    """
 
     def __init__(self, hosts: dict[str, str]):
         self.hosts = hosts
@@ -351,8 +357,6 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
     requests_by_host = Counter()
     for row in store.query("SELECT a.url AS url, c.requests AS n FROM checks c JOIN accounts a ON a.id = c.account_id "
                            "WHERE c.run_id = ?", [result.run_id]):
-        from urllib.parse import urlsplit
-
         requests_by_host[urlsplit(row["url"]).hostname or ""] += row["n"] or 0
     store.close()
     return {
@@ -378,6 +382,7 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
+    """In the child: the sequential baseline over the first `limit` accounts, within the time box."""
     sys.path.insert(0, str(SCRIPTS))
     import baseline
 
@@ -395,7 +400,7 @@ def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ the bench
 
 
-def measure_size(size: int, args: argparse.Namespace, workdir: Path, log) -> dict[str, Any]:
+def measure_size(size: int, args: argparse.Namespace, workdir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     """Full cycle, 304 cycle, and (for the chosen sizes) the profile and the baseline, for one size."""
     from crawler.demo.world import BASELINE_CYCLE, cycle_time
 
@@ -437,7 +442,7 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, log) -> dic
     return out
 
 
-def measure_polite(args: argparse.Namespace, workdir: Path, log) -> dict[str, Any]:
+def measure_polite(args: argparse.Namespace, workdir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     """The politeness floor of the 319 world with the shipped delays, and a scaled-down real run."""
     from crawler import sources
     from crawler.demo.world import BASELINE_CYCLE, World, cycle_time
@@ -466,8 +471,6 @@ def measure_polite(args: argparse.Namespace, workdir: Path, log) -> dict[str, An
         accounts_path.write_text(json.dumps(registry), encoding="utf-8")
         ip_of = {}
         for row in registry:
-            from urllib.parse import urlsplit
-
             ip_of[row["host"]] = urlsplit(row["url"]).hostname
         delays = {ip_of[h]: d * scale for h, d in shipped_delay.items() if h in ip_of}
         # The shipped politeness (concurrency 16, one request per host at a time), delays scaled.
