@@ -43,6 +43,7 @@ FETCH_ERRORS = (
     "server_error",  # 5xx after the retries
     "protocol_error",  # malformed HTTP
     "decode_error",  # broken Content-Encoding
+    "internal_error",  # a crawler bug while reading the response (recorded by crawl.py, never raised)
 )
 
 
