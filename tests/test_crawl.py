@@ -242,3 +242,32 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(caplog):
     # the first line, then nothing for an hour, then the last one
     done = [r.fields["done"] for r in caplog.records if r.getMessage() == "cycle.progress"]
     assert done == [1, 5]
+
+
+def test_a_parser_bug_on_one_account_is_recorded_and_the_cycle_goes_on(registry: Path, monkeypatch):
+    from crawler import platforms
+
+    reg = sources.load(registry)
+    victim = reg.accounts[0].id
+    real_observe = platforms.observe
+
+    async def observe(platform, url, *args, **kwargs):
+        if url == reg.accounts[0].url:
+            raise ValueError("simulated parser bug")
+        return await real_observe(platform, url, *args, **kwargs)
+
+    monkeypatch.setattr(platforms, "observe", observe)
+    db = registry.parent / "bug.sqlite"
+
+    async def go():
+        with Store.open(db) as store:
+            return await run_cycle(store, reg.accounts, reg.settings, clock=lambda: cycle_time(10))
+
+    result = asyncio.run(go())
+    assert result.state == "finished" and result.done == N
+    with Store.open(db, readonly=True) as store:
+        check = store.query("SELECT outcome, error, reason FROM checks WHERE account_id = ?", [victim])[0]
+        assert (check["outcome"], check["error"]) == ("error", "internal_error")
+        assert "ValueError" in check["reason"]
+        others = store.query("SELECT count(*) AS n FROM checks WHERE account_id != ? AND outcome = 'ok'", [victim])
+        assert others[0]["n"] > 0
