@@ -455,13 +455,15 @@ def _demo_epilogue(result) -> str:
         lines.append(f"  #{row['id']:<4} {row['unit'][:30]:30} {row['platform']:9} {day:10} "
                      f"{row['score']:.2f}  {row['snippet'][:70]}")
     extra = sorted(result.out_dir.glob("report*.html"))
+    # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)
+    me = sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"
     lines += [
         "",
         f"Inventory: {db}" + (f"   HTML report: {extra[0]}" if extra else ""),
         "Next, try:",
-        f"  crawler --sources {reg} --db {db} report --baseline 2023-03-01 --as-of 2023-04-15 --lang sv",
-        f"  crawler --sources {reg} --db {db} review",
-        f"  crawler --sources {reg} --db {db} status",
+        f"  {me} --sources {reg} --db {db} report --baseline 2023-03-01 --as-of 2023-04-15 --lang sv",
+        f"  {me} --sources {reg} --db {db} review",
+        f"  {me} --sources {reg} --db {db} status",
         f"  sqlite3 {db} 'SELECT * FROM status_over_time'",
     ]
     return "\n".join(lines)
