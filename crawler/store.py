@@ -578,10 +578,13 @@ class Store:
                     update["post_count_at"] = at
                 if obs.feed_url:
                     update["discovered_feed_url"] = obs.feed_url
-                if obs.source_url and last is not None and last.ok:
+                # the validators must be those of the response the observation was read from,
+                # which is not always the last fetch (a discovered feed may have failed after it)
+                source = next((f for f in reversed(visit.fetches) if f.url == obs.source_url and f.ok), None)
+                if source is not None:
                     update["source_url"] = obs.source_url
-                    update["etag"] = last.headers.get("etag")
-                    update["last_modified"] = last.headers.get("last-modified")
+                    update["etag"] = source.headers.get("etag")
+                    update["last_modified"] = source.headers.get("last-modified")
             self._update_account(visit.account_id, update)
         return new_notices
 

@@ -164,3 +164,16 @@ def test_readonly_reader_sees_committed_data_while_writer_works(tmp_path):
     assert reader.query("SELECT count(*) AS n FROM accounts")[0]["n"] == 2
     reader.close()
     writer.close()
+
+
+def test_validators_come_from_the_response_the_observation_was_read_from(store):
+    store.sync([A], NOW)
+    page = Fetched(url="https://a.example.se/", final_url="https://a.example.se/", status=200,
+                   headers={"etag": '"page"', "last-modified": "Tue, 28 Feb 2023 10:00:00 GMT"}, body=b"<html/>")
+    broken_feed = Fetched(url="https://a.example.se/feed/", final_url="https://a.example.se/feed/", status=500,
+                          headers={"etag": '"feed"'}, body=b"oops")
+    obs = Observation("wordpress", True, "dates in page", source_url="https://a.example.se/")
+    store.record_visit(Visit("a", None, NOW, "ok", [page, broken_feed], obs, Verdict("dormant", "x", True, None)))
+    acc = store.account("a")
+    assert (acc["source_url"], acc["etag"]) == ("https://a.example.se/", '"page"')
+    assert acc["last_modified"] == "Tue, 28 Feb 2023 10:00:00 GMT"
