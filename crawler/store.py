@@ -219,6 +219,21 @@ MIGRATIONS: list[str] = [
         FROM status_changes c JOIN accounts a ON a.id = c.account_id
         ORDER BY c.account_id, c.at;
     """,
+    # 2 -> 3: the audit trails are append-only, enforced by the database itself
+    """
+    CREATE TRIGGER notice_reviews_append_only_update BEFORE UPDATE ON notice_reviews
+    BEGIN SELECT RAISE(ABORT, 'notice_reviews is an audit trail: rows are never changed'); END;
+    CREATE TRIGGER notice_reviews_append_only_delete BEFORE DELETE ON notice_reviews
+    BEGIN SELECT RAISE(ABORT, 'notice_reviews is an audit trail: rows are never deleted'); END;
+    CREATE TRIGGER status_changes_append_only_update BEFORE UPDATE ON status_changes
+    BEGIN SELECT RAISE(ABORT, 'status_changes is a history: rows are never changed'); END;
+    CREATE TRIGGER status_changes_append_only_delete BEFORE DELETE ON status_changes
+    BEGIN SELECT RAISE(ABORT, 'status_changes is a history: rows are never deleted'); END;
+    CREATE TRIGGER registry_changes_append_only_update BEFORE UPDATE ON registry_changes
+    BEGIN SELECT RAISE(ABORT, 'registry_changes is an audit trail: rows are never changed'); END;
+    CREATE TRIGGER registry_changes_append_only_delete BEFORE DELETE ON registry_changes
+    BEGIN SELECT RAISE(ABORT, 'registry_changes is an audit trail: rows are never deleted'); END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

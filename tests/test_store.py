@@ -177,3 +177,14 @@ def test_validators_come_from_the_response_the_observation_was_read_from(store):
     acc = store.account("a")
     assert (acc["source_url"], acc["etag"]) == ("https://a.example.se/", '"page"')
     assert acc["last_modified"] == "Tue, 28 Feb 2023 10:00:00 GMT"
+
+
+def test_audit_trails_are_append_only(store):
+    store.sync([A], NOW)
+    _visit(store, NOW)
+    for table in ("status_changes", "registry_changes"):
+        with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+            store.conn.execute(f"DELETE FROM {table}")
+        with pytest.raises(sqlite3.IntegrityError, match="never changed"):
+            store.conn.execute(f"UPDATE {table} SET at = 'x'")
+    assert len(store.query("SELECT * FROM status_changes")) == 1
