@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from crawler import classify, log, notices, platforms
 from crawler.errors import StoreError
 from crawler.fetch import Fetcher
-from crawler.models import Account, Fetched, Observation, PriorState, Verdict
+from crawler.models import Account, Fetched, Observation, PriorState, Verdict, source_fetch
 from crawler.settings import Settings
 from crawler.store import AccountState, Store, Visit
 
@@ -124,8 +124,7 @@ async def visit(
     obs, fetches = await platforms.observe(
         account.platform, account.url, account.feed, fetch, now, settings, known_feed=known
     )
-    last = fetches[-1] if fetches else None
-    outcome = classify.outcome(last, obs)
+    outcome = classify.outcome(source_fetch(fetches, obs), obs)
     if outcome == "not_modified":
         obs = None  # nothing new was read: the classifier carries the prior observation over
     verdict = classify.classify(prior, obs, outcome, now, settings)

@@ -8,7 +8,7 @@ All are small frozen dataclasses. Datetimes are timezone-aware and in UTC. Nothi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -182,3 +182,16 @@ class Verdict:
     gone_streak: int = 0
     gone_streak_since: datetime | None = None
     post_count_since: datetime | None = None  # first read of the current post count, to store
+
+
+def source_fetch(fetches: Sequence[Fetched], obs: Observation | None) -> Fetched | None:
+    """The fetch an observation was read from (the last one with its source_url), else the last fetch.
+
+    A visit may try several URLs (guessed feed paths after the page); what the visit *was* (its
+    outcome, the validators and the fields of its check row) is that of the response it was read from.
+    """
+    if obs is not None and obs.source_url:
+        for f in reversed(fetches):
+            if f.url == obs.source_url:
+                return f
+    return fetches[-1] if fetches else None

@@ -25,7 +25,16 @@ from typing import Any
 import sqlite_utils
 
 from crawler.errors import NotFound, StoreError
-from crawler.models import STATUSES, Account, Fetched, NoticeHit, Observation, PriorState, Verdict
+from crawler.models import (
+    STATUSES,
+    Account,
+    Fetched,
+    NoticeHit,
+    Observation,
+    PriorState,
+    Verdict,
+    source_fetch,
+)
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -237,6 +246,9 @@ MIGRATIONS: list[str] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# Readers (status, report, export, browse) need the tables and the analyst views (version 2); later
+# versions add nothing they read, so an inventory the service has not migrated yet stays readable.
+MIN_READABLE_VERSION = 2
 
 # The registry's columns that sync compares (deregistered_at last).
 _SYNC_COLUMNS = ("unit", "area", "platform", "url", "feed_url", "added", "notes", "deregistered_at")
@@ -336,7 +348,7 @@ class Store:
             )
         if migrate and not readonly and version < SCHEMA_VERSION:
             store.migrate()
-        elif version < SCHEMA_VERSION:
+        elif version < (MIN_READABLE_VERSION if readonly else SCHEMA_VERSION):
             raise StoreError(f"{path} needs a schema upgrade; run `crawler sources sync` once to migrate it")
         return store
 
@@ -519,23 +531,24 @@ class Store:
         """
         at = iso(visit.at)
         obs, verdict = visit.observation, visit.verdict
-        last = visit.fetches[-1] if visit.fetches else None
+        last = source_fetch(visit.fetches, obs)  # every field of the check row comes from this response
         requests = sum(f.attempts for f in visit.fetches)
         size = sum(len(f.body) for f in visit.fetches if f.body)
         body = next((f.body for f in reversed(visit.fetches) if f.body is not None), None)
         posts = obs.posts if obs else ()
         with self.transaction():
-            row = self.conn.execute("SELECT status FROM accounts WHERE id = ?", (visit.account_id,)).fetchone()
+            row = self.conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",
+                                    (visit.account_id,)).fetchone()
             if row is None:
                 raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
-            old_status = row[0]
+            old_status, old_last_post = row
             self.conn.execute(
                 "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
                 "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
                 "posts_seen, post_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     visit.run_id, visit.account_id, at,
-                    visit.fetches[0].url if visit.fetches else "",
+                    last.url if last else "",
                     last.final_url if last else None,
                     last.status if last else None,
                     visit.outcome,
@@ -585,9 +598,12 @@ class Store:
             if visit.outcome in ("ok", "not_modified"):
                 update["last_ok_at"] = at
             if obs is not None and visit.outcome == "ok":
-                newest = next((p for p in posts if p.url), None)
-                if newest is not None:
-                    update["last_post_url"] = newest.url
+                # the URL is evidence for last_post_at: only the post that carries that very date
+                evidence = next((p for p in posts if p.url and p.published_at == verdict.last_post_at), None)
+                if evidence is not None:
+                    update["last_post_url"] = evidence.url
+                elif iso(verdict.last_post_at) != old_last_post:
+                    update["last_post_url"] = None  # a new date (an estimate, a post without URL)
                 if obs.post_count is not None:
                     update["post_count"] = obs.post_count
                     update["post_count_at"] = at

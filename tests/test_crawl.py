@@ -271,3 +271,31 @@ def test_a_parser_bug_on_one_account_is_recorded_and_the_cycle_goes_on(registry:
         assert "ValueError" in check["reason"]
         others = store.query("SELECT count(*) AS n FROM checks WHERE account_id != ? AND outcome = 'ok'", [victim])
         assert others[0]["n"] > 0
+
+
+def test_a_visit_is_judged_by_the_response_it_was_read_from_not_the_last_url_tried():
+    """Regression: a page read fine, then guessed feed paths blocked by robots.txt, was recorded
+    as blocked_by_robots and drifted to unknown."""
+    from datetime import timezone
+
+    from crawler.crawl import visit
+    from crawler.models import Account, Fetched
+    from crawler.settings import Settings
+
+    page_url = "https://blog.example.se/"
+    page = "<html><head><title>Förskolan</title></head><body><h1>Välkommen</h1><p>Hej!</p></body></html>".encode()
+
+    class Fake:
+        async def fetch(self, url, etag=None, last_modified=None):
+            if url == page_url:
+                return Fetched(url, url, 200, {"content-type": "text/html; charset=utf-8"}, page)
+            if url.endswith("/feed/"):
+                return Fetched(url, url, 404, {"content-type": "text/html"}, b"<html>not found</html>")
+            return Fetched(url, url, error="blocked_by_robots", attempts=0)
+
+    account = Account("b", "U", "A", "blog", page_url)
+    now = cycle_time(10).astimezone(timezone.utc)
+    outcome, fetches, obs, verdict, _ = asyncio.run(visit(account, None, Fake(), now, Settings()))
+    assert fetches[-1].error == "blocked_by_robots" and obs.source_url == page_url
+    assert outcome == "ok"
+    assert verdict.status == "dormant"  # it exists and shows no dated post: not "unknown"

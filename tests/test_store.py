@@ -188,3 +188,40 @@ def test_audit_trails_are_append_only(store):
         with pytest.raises(sqlite3.IntegrityError, match="never changed"):
             store.conn.execute(f"UPDATE {table} SET at = 'x'")
     assert len(store.query("SELECT * FROM status_changes")) == 1
+
+
+def test_last_post_url_is_the_evidence_for_last_post_at(store):
+    store.sync([A], NOW)
+    newer = Post("https://a.example.se/2023/02/newer/", NOW - timedelta(days=1))
+    older = Post("https://a.example.se/2023/01/older/", NOW - timedelta(days=40))
+    _visit(store, NOW, posts=[newer, older])
+    assert store.account("a")["last_post_url"] == newer.url
+    # a truncated feed shows only the older post; the classifier keeps the newer date...
+    fetched = Fetched(url="https://a.example.se/feed/", final_url="https://a.example.se/feed/", status=200)
+    obs = Observation("wordpress", True, "feed parsed", last_post_at=older.published_at, posts=(older,),
+                      source_url="https://a.example.se/feed/")
+    kept = Verdict("active", "last post recent", False, newer.published_at)
+    store.record_visit(Visit("a", None, NOW + timedelta(days=1), "ok", [fetched], obs, kept))
+    acc = store.account("a")
+    # ...and the URL kept as evidence must still be the post with that date
+    assert (acc["last_post_at"], acc["last_post_url"]) == (newer.published_at.isoformat(), newer.url)
+    # an estimated date (a post-count rise) has no post URL: the old evidence no longer applies
+    estimate = Verdict("active", "post count rose", False, NOW + timedelta(days=2), last_post_estimated=True)
+    store.record_visit(Visit("a", None, NOW + timedelta(days=2), "ok", [fetched],
+                             Observation("wordpress", True, "x", source_url=fetched.url), estimate))
+    assert store.account("a")["last_post_url"] is None
+
+
+def test_readers_accept_an_inventory_the_service_has_not_migrated_yet(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        for statement in _statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with Store.open(path, readonly=True) as reader:
+        assert reader.schema_version() == 2
+        assert reader.query("SELECT count(*) AS n FROM current_inventory")[0]["n"] == 0
+    with Store.open(path) as writer:  # the next writer migrates
+        assert writer.schema_version() == SCHEMA_VERSION
