@@ -51,3 +51,13 @@ def test_every_command_has_help_and_every_leaf_an_example():
 def test_every_top_level_command_is_in_the_readme():
     for name in cli.commands:
         assert f"`crawler {name}" in README, f"`crawler {name}` is missing from the README"
+
+
+def test_readme_sources_check_example_is_real_output(monkeypatch):
+    from click.testing import CliRunner
+
+    block = README.split("$ crawler sources check broken.yaml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT / "tests" / "fixtures" / "registry")
+    result = CliRunner().invoke(cli, ["sources", "check", "broken.yaml"])
+    assert result.exit_code == 2
+    assert result.output == block
