@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from crawler.dates import from_timestamp, parse_machine
 from crawler.models import Fetched, Observation, PublicText
-from crawler.platforms import common, feed
+from crawler.platforms import common, social
 from crawler.settings import Settings
 
 _GONE = re.compile(
@@ -24,26 +23,18 @@ _JSON_TIMES = re.compile(r'"(?:publish_time|creation_time|created_time|backdated
 _JSON_ISO = re.compile(r'"(?:created_time|updated_time)"\s*:\s*"(\d{4}-\d\d-\d\dT[^"]{4,30})"')
 
 
-def candidates(url: str, feed_url: str | None) -> list[str]:
-    """The declared feed (a bridge or a Graph API export) if any, then the page."""
-    return list(dict.fromkeys([u for u in (feed_url, url) if u]))
+candidates = social.candidates
+
 
 
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "facebook") -> Observation:
     """An Observation from a Facebook page response (or from a declared feed)."""
-    decided = common.status_observation(fetched, platform)
+    decided = social.preamble(fetched, now, settings, platform, _LOGIN_PATHS)
     if decided is not None:
         return decided
     source = fetched.url
-    if urlsplit(fetched.final_url or "").path.lower().startswith(_LOGIN_PATHS):
-        return Observation(platform, None, "login wall", login_wall=True, source_url=source)
     body = fetched.body or b""
-    kind = common.sniff(body)
-    if common.is_feed(kind) or kind == "json":
-        if fetched.status in common.GONE_STATUSES:
-            return common.gone_by_status(fetched, platform)
-        return feed.parse_feed(body, source, now, settings, platform, kind=kind)
     tree = common.parse_html(body, dict(fetched.headers))
     table = common.metas(tree)
     og_title = common.meta(table, "og:title")

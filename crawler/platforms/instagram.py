@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from crawler.dates import from_timestamp, parse_machine
 from crawler.models import Fetched, Observation, PublicText
-from crawler.platforms import common, feed
+from crawler.platforms import common, social
 from crawler.settings import Settings
 
 _GONE = re.compile(
@@ -31,9 +31,8 @@ _TAKEN_AT = re.compile(r'"(?:taken_at_timestamp|taken_at)"\s*:\s*(\d{10})')
 _BIO = re.compile(r'"biography"\s*:\s*("(?:[^"\\]|\\.){0,2000}")')
 
 
-def candidates(url: str, feed_url: str | None) -> list[str]:
-    """The declared feed (a bridge or an export) if any, then the profile page."""
-    return list(dict.fromkeys([u for u in (feed_url, url) if u]))
+candidates = social.candidates
+
 
 
 def handle_of(url: str) -> str | None:
@@ -45,18 +44,11 @@ def handle_of(url: str) -> str | None:
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "instagram") -> Observation:
     """An Observation from an Instagram profile response (or from a declared feed)."""
-    decided = common.status_observation(fetched, platform)
+    decided = social.preamble(fetched, now, settings, platform, _LOGIN_PATHS)
     if decided is not None:
         return decided
     source = fetched.url
-    if _login_path(fetched.final_url):
-        return Observation(platform, None, "login wall", login_wall=True, source_url=source)
     body = fetched.body or b""
-    kind = common.sniff(body)
-    if common.is_feed(kind) or kind == "json":
-        if fetched.status in common.GONE_STATUSES:
-            return common.gone_by_status(fetched, platform)
-        return feed.parse_feed(body, source, now, settings, platform, kind=kind)
     tree = common.parse_html(body, dict(fetched.headers))
     og_title = common.meta(tree, "og:title") or ""
     description = common.meta(tree, "og:description", "description") or ""
@@ -71,10 +63,6 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
         return Observation(platform, None, "login wall", login_wall=True, source_url=source)
     return Observation(platform, None, "instagram: no profile data in the page", source_url=source)
 
-
-def _login_path(url: str | None) -> bool:
-    path = urlsplit(url or "").path.lower()
-    return path.startswith(_LOGIN_PATHS)
 
 
 def _is_profile(og_title: str, description: str, handle: str | None) -> bool:

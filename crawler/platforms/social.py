@@ -1,0 +1,36 @@
+"""What the social platforms (Instagram, Facebook) share before their own markup is read.
+
+Both serve login walls by redirect, and both may be given a declared feed (a bridge or an official
+API export) in place of the profile page; only the reading of the page itself differs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from crawler.models import Fetched, Observation
+from crawler.platforms import common, feed
+from crawler.settings import Settings
+
+
+def candidates(url: str, feed_url: str | None) -> list[str]:
+    """The declared feed (a bridge or an export) if any, then the profile page."""
+    return list(dict.fromkeys([u for u in (feed_url, url) if u]))
+
+
+def preamble(fetched: Fetched, now: datetime, settings: Settings, platform: str,
+             login_paths: tuple[str, ...]) -> Observation | None:
+    """The observation when the status, a login redirect or a feed body decides; None to read the page."""
+    decided = common.status_observation(fetched, platform)
+    if decided is not None:
+        return decided
+    if urlsplit(fetched.final_url or "").path.lower().startswith(login_paths):
+        return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
+    body = fetched.body or b""
+    kind = common.sniff(body)
+    if common.is_feed(kind) or kind == "json":
+        if fetched.status in common.GONE_STATUSES:
+            return common.gone_by_status(fetched, platform)
+        return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
+    return None
