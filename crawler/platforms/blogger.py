@@ -31,13 +31,10 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
     decided = common.status_observation(fetched, platform)
     if decided is not None:
         return decided
-    body = fetched.body or b""
-    kind = common.sniff(body)
-    if common.is_feed(kind) or kind == "json":
-        if fetched.status in common.GONE_STATUSES:
-            return common.gone_by_status(fetched, platform)
-        return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
-    tree = common.parse_html(body, dict(fetched.headers))
+    read = feed.read_if_feed(fetched, now, settings, platform)
+    if read is not None:
+        return read
+    tree = common.parse_html(fetched.body or b"", dict(fetched.headers))
     heading = common.title_text(tree)
     text = common.visible_text(tree, 2000)
     if _PRIVATE.search(text):

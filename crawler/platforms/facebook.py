@@ -26,7 +26,6 @@ _JSON_ISO = re.compile(r'"(?:created_time|updated_time)"\s*:\s*"(\d{4}-\d\d-\d\d
 candidates = social.candidates
 
 
-
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "facebook") -> Observation:
     """An Observation from a Facebook page response (or from a declared feed)."""

@@ -55,6 +55,17 @@ def candidates(url: str, feed: str | None) -> list[str]:
     return [u for u in dict.fromkeys([feed, url]) if u]
 
 
+def read_if_feed(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation | None:
+    """The observation of a feed body (with a 404/410 status it is still gone); None for any other body."""
+    body = fetched.body or b""
+    kind = common.sniff(body)
+    if not common.is_feed(kind) and kind != "json":
+        return None
+    if fetched.status in common.GONE_STATUSES:
+        return common.gone_by_status(fetched, platform)
+    return parse_feed(body, fetched.url, now, settings, platform, kind=kind)
+
+
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blog") -> Observation:
     """An Observation from a feed response (any status rule first; HTML is read as a page)."""

@@ -34,7 +34,6 @@ _BIO = re.compile(r'"biography"\s*:\s*("(?:[^"\\]|\\.){0,2000}")')
 candidates = social.candidates
 
 
-
 def handle_of(url: str) -> str | None:
     """The profile handle: the first path segment of the URL (works on loopback demo hosts too)."""
     parts = [p for p in urlsplit(url).path.split("/") if p]

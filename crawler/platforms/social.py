@@ -27,10 +27,4 @@ def preamble(fetched: Fetched, now: datetime, settings: Settings, platform: str,
         return decided
     if urlsplit(fetched.final_url or "").path.lower().startswith(login_paths):
         return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
-    body = fetched.body or b""
-    kind = common.sniff(body)
-    if common.is_feed(kind) or kind == "json":
-        if fetched.status in common.GONE_STATUSES:
-            return common.gone_by_status(fetched, platform)
-        return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
-    return None
+    return feed.read_if_feed(fetched, now, settings, platform)
