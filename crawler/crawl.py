@@ -24,7 +24,6 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from crawler import classify, log, notices, platforms
-from crawler.errors import StoreError
 from crawler.fetch import Fetcher
 from crawler.models import Account, Fetched, Observation, PriorState, Verdict, source_fetch
 from crawler.settings import Settings
@@ -104,6 +103,10 @@ def interleave_by_host(accounts: Sequence[Account]) -> list[Account]:
     return [a for group in itertools.zip_longest(*queues) for a in group if a is not None]
 
 
+def _prior(state: AccountState | None) -> PriorState:
+    return state.prior if state else PriorState()  # a never-visited account
+
+
 async def visit(
     account: Account,
     state: AccountState | None,
@@ -112,7 +115,7 @@ async def visit(
     settings: Settings,
 ) -> tuple[str, list[Fetched], Observation | None, Verdict, list]:
     """Visit one account: fetch and parse, detect notices, classify. No store access here."""
-    prior = state.prior if state else PriorState()
+    prior = _prior(state)
     source = state.source_url if state else None
 
     async def fetch(url: str) -> Fetched:
@@ -174,18 +177,18 @@ async def run_cycle(
             if stop.is_set() or failure:
                 return
             now = clock()
+            state = states.get(account.id)
             try:
-                outcome, fetches, obs, verdict, hits = await visit(account, states.get(account.id), fetcher, now, settings)
+                outcome, fetches, obs, verdict, hits = await visit(account, state, fetcher, now, settings)
             except Exception as exc:  # a bug must not stop the cycle: record it on the check
                 log.event("check.internal_error", level=40, account=account.id, error=type(exc).__name__)
                 failed = Fetched(url=account.url, final_url=account.url, error="internal_error",
                                  error_message=f"{type(exc).__name__} while parsing (a crawler bug)")
-                prior = states[account.id].prior if account.id in states else PriorState()
                 outcome, fetches, obs, hits = "error", [failed], None, []
-                verdict = classify.classify(prior, None, outcome, now, settings)
+                verdict = classify.classify(_prior(state), None, outcome, now, settings)
             try:
                 new_notices += store.record_visit(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits))
-            except (StoreError, Exception) as exc:  # noqa: B014 - sqlite3 errors arrive as Exception
+            except Exception as exc:  # StoreError, or sqlite3's own errors (a full disk)
                 failure = f"{type(exc).__name__}: {exc}"
                 log.event("cycle.store_failed", level=40, account=account.id, error=failure)
                 return

@@ -26,6 +26,7 @@ import csv
 import difflib
 import hashlib
 import io
+import json
 import os
 import re
 import unicodedata
@@ -507,8 +508,6 @@ def import_csv(path: str | os.PathLike, existing: Iterable[Account] = ()) -> Imp
 
 def _yaml_str(value: str) -> str:
     # json-style double quotes are valid YAML and keep 'no', '012', ':' and '#' as text.
-    import json
-
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -540,7 +539,7 @@ def append_accounts(path: str | os.PathLike, accounts: list[Account]) -> None:
     text = read_text(path)
     if not text.endswith("\n"):
         text += "\n"
-    if re.search(r"^accounts:\s*(\[\s*\])?\s*$", text, re.M) is None and not re.search(r"^accounts:", text, re.M):
+    if not re.search(r"^accounts:", text, re.M):
         text += "accounts:\n"
     text = re.sub(r"^accounts:\s*\[\s*\]\s*$", "accounts:", text, flags=re.M)
     combined = text + to_yaml(accounts)

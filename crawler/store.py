@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -681,7 +681,7 @@ class Store:
 
     def maintain(self, now: datetime, retention_days: int) -> dict[str, int]:
         """Prune old raw checks (keeping each account's last check of every day), optimize, checkpoint."""
-        cutoff = iso(now.astimezone(timezone.utc).replace(microsecond=0) - _days(retention_days))
+        cutoff = iso(now.astimezone(timezone.utc).replace(microsecond=0) - timedelta(days=retention_days))
         with self.transaction():
             cur = self.conn.execute(
                 """
@@ -753,11 +753,6 @@ class Store:
             )
         return True
 
-
-def _days(n: int):
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 def _statements(script: str) -> list[str]:
