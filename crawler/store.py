@@ -534,7 +534,7 @@ class Store:
         last = source_fetch(visit.fetches, obs)  # every field of the check row comes from this response
         requests = sum(f.attempts for f in visit.fetches)
         size = sum(len(f.body) for f in visit.fetches if f.body)
-        body = next((f.body for f in reversed(visit.fetches) if f.body is not None), None)
+        body = last.body if last else None
         posts = obs.posts if obs else ()
         with self.transaction():
             row = self.conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import timedelta
 
@@ -177,6 +178,9 @@ def test_validators_come_from_the_response_the_observation_was_read_from(store):
     acc = store.account("a")
     assert (acc["source_url"], acc["etag"]) == ("https://a.example.se/", '"page"')
     assert acc["last_modified"] == "Tue, 28 Feb 2023 10:00:00 GMT"
+    check = store.query("SELECT url, http_status, etag, content_sha256 FROM checks")[0]
+    assert (check["url"], check["http_status"], check["etag"]) == ("https://a.example.se/", 200, '"page"')
+    assert check["content_sha256"] == hashlib.sha256(b"<html/>").hexdigest()
 
 
 def test_audit_trails_are_append_only(store):
