@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from crawler import __version__, log
 from crawler import sources as sources_mod
+from crawler.clock import utcnow
 from crawler.errors import CrawlerError, RegistryError
 from crawler.store import Store
 
@@ -168,7 +168,7 @@ def sources_sync(obj: Context) -> None:
     """
     registry = obj.registry()
     with obj.open_store() as store:
-        result = store.sync(registry.accounts, datetime.now(timezone.utc))
+        result = store.sync(registry.accounts, utcnow())
         total = len(registry.accounts)
     click.echo(
         f"{obj.db_path()}: {total} registered; added {len(result.added)}, updated {len(result.updated)}, "
@@ -498,7 +498,6 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     import asyncio
 
     from crawler import platforms
-    from crawler.crawl import utcnow
     from crawler.settings import build
 
     settings = obj.registry().settings if Path(obj.sources).exists() else build()
@@ -522,7 +521,6 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
 
 async def _inspect_url(url: str, platform: str, settings):
     from crawler import platforms
-    from crawler.crawl import utcnow
     from crawler.fetch import Fetcher
 
     async with Fetcher(settings) as fetcher:

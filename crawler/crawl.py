@@ -20,20 +20,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from crawler import classify, log, notices, platforms
+from crawler.clock import Clock, utcnow
 from crawler.fetch import Fetcher
 from crawler.models import Account, Fetched, Observation, PriorState, Verdict, source_fetch
 from crawler.settings import Settings
 from crawler.store import AccountState, Store, Visit
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

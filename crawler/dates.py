@@ -13,15 +13,12 @@ Pure: no clock, no I/O; regexes are compiled once at import.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-try:
-    from zoneinfo import ZoneInfo
+from crawler.clock import local_zone
 
-    STOCKHOLM = ZoneInfo("Europe/Stockholm")
-except Exception:  # pragma: no cover - no tz database at all: winter time is the lesser evil
-    STOCKHOLM = timezone(timedelta(hours=1))  # type: ignore[assignment]
+STOCKHOLM = local_zone()  # the inventory's local time zone (crawler.clock)
 
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # no preschool blogged before this: older dates are junk
 NOON = 12

@@ -12,9 +12,9 @@ import json
 import os
 import socket
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
+from crawler.clock import utcnow
 from crawler.errors import LockedError
 
 
@@ -41,7 +41,7 @@ class CrawlLock:
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "since": utcnow().isoformat(timespec="seconds"),
             "purpose": self.purpose,
             "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200],
         }

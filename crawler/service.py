@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from crawler import log
 from crawler import sources as sources_mod
+from crawler.clock import utcnow
 from crawler.crawl import CycleResult, Progress, Selection, run_cycle
 from crawler.errors import CrawlerError, LockedError, RegistryError, SettingsError
 from crawler.fetch import Fetcher
@@ -47,10 +48,6 @@ from crawler.store import Store
 HEARTBEAT = 60.0  # seconds between state-file heartbeats of the service
 GRACE = 25.0  # seconds visits in flight may take after SIGTERM before the cycle is cancelled
 PROGRESS_LOG_EVERY = 30.0  # seconds between progress log lines when stderr is not a terminal
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -334,7 +331,7 @@ class Service:
         scheduler = AsyncIOScheduler(event_loop=loop)
         self.scheduler = scheduler
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": s.misfire_grace}
-        crawl_kw: dict[str, Any] = {"next_run_time": datetime.now(scheduler.timezone)} if self.run_now else {}
+        crawl_kw: dict[str, Any] = {"next_run_time": utcnow().astimezone(scheduler.timezone)} if self.run_now else {}
         scheduler.add_job(self._crawl_job, cron_trigger(s.crawl_cron, s.crawl_jitter, scheduler.timezone),
                           id="crawl", name="crawl cycle", **common, **crawl_kw)
         scheduler.add_job(self._maintenance_job, cron_trigger(s.maintenance_cron, None, scheduler.timezone),

@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.clock import utcnow
 from crawler.models import Fetched, Observation
 from crawler.platforms import blog, blogger, facebook, feed, instagram, wordpress
 from crawler.settings import Settings
@@ -148,8 +149,6 @@ def inspect_file(path: str | Path, url: str, status: int = 200, platform: str | 
     path = Path(path)
     body = path.read_bytes()
     if now is None:
-        from crawler.crawl import utcnow  # the clock lives at the edge, not in the adapters
-
         now = utcnow()
     settings = settings or Settings()
     platform = platform or detect(url)

@@ -1,0 +1,39 @@
+"""crawler.clock: the one reader of the wall clock, and the inventory's local time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crawler import clock
+
+
+def test_utcnow_is_aware_and_in_utc():
+    now = clock.utcnow()
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
+
+
+def test_local_zone_is_stockholm_by_default_with_summer_time():
+    zone = clock.local_zone()
+    assert clock.local_zone("Europe/Stockholm") is zone
+    assert datetime(2023, 1, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=1)
+    assert datetime(2023, 7, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=2)
+
+
+def test_to_local_takes_naive_values_as_utc():
+    summer = datetime(2023, 3, 26, 1, 30, tzinfo=UTC)  # the hour Stockholm moves to summer time
+    assert clock.to_local(summer).hour == 3
+    assert clock.to_local(summer.replace(tzinfo=None)) == clock.to_local(summer)
+    assert clock.to_local(summer, "Europe/Helsinki").hour == 4
+
+
+def test_an_unknown_zone_is_an_error():
+    with pytest.raises(ValueError, match="unknown time zone"):
+        clock.local_zone("Europe/Atlantis")
+
+
+def test_dates_read_naive_times_in_the_clock_modules_zone():
+    from crawler import dates
+
+    assert dates.STOCKHOLM is clock.local_zone()
