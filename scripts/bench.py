@@ -57,7 +57,7 @@ STAGES = (
     ("parse", ("crawler/platforms", "crawler/dates.py", "feedparser", "selectolax", "sgmllib", "xml/",
                "html/parser", "json/", "_strptime", "email/", "dateutil")),
     ("store", ("crawler/store.py", "sqlite", "hashlib")),
-    ("fetch", ("crawler/fetch.py", "httpx", "httpcore", "h11", "anyio", "sniffio", "protego", "tenacity",
+    ("fetch", ("crawler/fetch/", "httpx", "httpcore", "h11", "anyio", "sniffio", "protego", "tenacity",
                "zlib", "ssl", "idna", "urllib/", "socket")),
     ("crawl", ("crawler/crawl.py", "crawler/log.py", "logging/")),
     ("event loop", ("asyncio", "selectors")),

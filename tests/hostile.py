@@ -61,7 +61,7 @@ class Request:
     target: str  # path and query, as sent
     version: str
     headers: dict[str, str]  # lower-case names
-    arrived: float  # time.monotonic() when the request head was complete
+    arrived: float  # the server's clock (time.monotonic() by default) when the request head was complete
     client: tuple[str, int]
 
     @property
@@ -102,8 +102,11 @@ Handler = Callable[[Request, Conn], bool]
 class HostileServer:
     """An HTTP/1.1 server on 127.0.0.x with a random port and a handler per path."""
 
-    def __init__(self, host: str = "127.0.0.1", idle_timeout: float = 2.0):
+    def __init__(
+        self, host: str = "127.0.0.1", idle_timeout: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.host = host
+        self.clock = clock  # stamps Request.arrived (tests of politeness pass the fetcher's simulated clock)
         self.idle_timeout = idle_timeout
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
@@ -203,7 +206,7 @@ class HostileServer:
                     if len(buffer) > 65536:
                         return
                 raw, buffer = buffer.split(b"\r\n\r\n", 1)
-                request = _parse(raw, addr)
+                request = _parse(raw, addr, self.clock())
                 if request is None:
                     return
                 with self._lock:
@@ -225,7 +228,7 @@ class HostileServer:
                 sock.close()
 
 
-def _parse(raw: bytes, addr: tuple[str, int]) -> Request | None:
+def _parse(raw: bytes, addr: tuple[str, int], arrived: float) -> Request | None:
     try:
         lines = raw.decode("latin-1").split("\r\n")
         method, target, version = lines[0].split(" ", 2)
@@ -235,7 +238,7 @@ def _parse(raw: bytes, addr: tuple[str, int]) -> Request | None:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    return Request(method, target, version, headers, time.monotonic(), addr)
+    return Request(method, target, version, headers, arrived, addr)
 
 
 # -- handler factories ------------------------------------------------------------------------

@@ -10,11 +10,13 @@ import time
 import tracemalloc
 import zlib
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
 
-import crawler.fetch as fetch_module
+import crawler.fetch.guard as guard_module
+import crawler.fetch.transport as transport_module
 from crawler.errors import SettingsError
 from crawler.fetch import Fetcher, retry_after_seconds
 from crawler.models import FETCH_ERRORS, Fetched
@@ -24,7 +26,6 @@ from tests.hostile import (
     conditional,
     endless_chunked,
     gzip_bomb,
-    http_date,
     redirect,
     reset_mid_body,
     respond,
@@ -57,15 +58,44 @@ def make_settings(**changes: object) -> Settings:
     return Settings(**base)  # type: ignore[arg-type]
 
 
+class SimClock:
+    """Simulated monotonic time for politeness and retry tests: `sleep` advances it at once.
+
+    Waits then cost no wall-clock time, and spacing is asserted exactly, whatever the machine's
+    speed. The server stamps arrivals with the same clock (`HostileServer(clock=...)`); tests
+    using it keep one request per host in flight, so no sleep can run while a request travels.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
 def fetch(url: str, settings: Settings | None = None, **kwargs: object) -> Fetched:
     return fetch_many([url], settings, **kwargs)[0]
 
 
-def fetch_many(urls: list[str], settings: Settings | None = None, **kwargs: object) -> list[Fetched]:
+def fetch_many(
+    urls: list[str], settings: Settings | None = None, *, clock: SimClock | None = None,
+    wall: datetime | None = None, **kwargs: object,
+) -> list[Fetched]:
     """Fetch `urls` concurrently with one Fetcher, the way a crawl cycle does."""
+    injected: dict[str, object] = {}
+    if clock is not None:
+        injected.update(clock=clock, sleep=clock.sleep)
+    if wall is not None:
+        injected["wall"] = lambda: wall
 
     async def go() -> list[Fetched]:
-        async with Fetcher(settings or make_settings(), backoff_base=0.01) as fetcher:
+        async with Fetcher(settings or make_settings(), backoff_base=0.01, **injected) as fetcher:  # type: ignore[arg-type]
             return list(await asyncio.gather(*(fetcher.fetch(u, **kwargs) for u in urls)))  # type: ignore[arg-type]
 
     return asyncio.run(go())
@@ -74,6 +104,18 @@ def fetch_many(urls: list[str], settings: Settings | None = None, **kwargs: obje
 @pytest.fixture
 def server():
     with HostileServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock():
+    return SimClock()
+
+
+@pytest.fixture
+def timed(clock):
+    """A HostileServer whose arrival stamps come from the simulated clock."""
+    with HostileServer(clock=clock) as srv:
         yield srv
 
 
@@ -234,9 +276,9 @@ def test_guard_refuses_loopback_literal_and_name(server):
 
 def test_guard_refuses_redirects_to_internal_addresses(monkeypatch):
     # In this test 127.0.0.1 plays a public site; everything else that is not global stays forbidden.
-    real = fetch_module.is_forbidden_address
+    real = guard_module.is_forbidden_address
     public = ipaddress.ip_address("127.0.0.1")
-    monkeypatch.setattr(fetch_module, "is_forbidden_address", lambda ip: ip != public and real(ip))
+    monkeypatch.setattr(guard_module, "is_forbidden_address", lambda ip: ip != public and real(ip))
     with HostileServer("127.0.0.1") as site, HostileServer("127.0.0.2") as internal:
         internal.route("/admin", respond(b"secret"))
         site.route("/to-internal", redirect(internal.url("/admin")))
@@ -255,9 +297,9 @@ def test_is_forbidden_address():
     forbidden = ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "::1", "fc00::1",
                  "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"]
     for text in forbidden:
-        assert fetch_module.is_forbidden_address(ipaddress.ip_address(text)), text
+        assert guard_module.is_forbidden_address(ipaddress.ip_address(text)), text
     for text in ["193.45.1.1", "2a00:1450:4001::1"]:
-        assert not fetch_module.is_forbidden_address(ipaddress.ip_address(text)), text
+        assert not guard_module.is_forbidden_address(ipaddress.ip_address(text)), text
 
 
 def test_dns_failure_with_and_without_guard():
@@ -280,36 +322,41 @@ def test_connection_refused_is_retried_then_connect_error():
 # -- retries ------------------------------------------------------------------------------------------
 
 
-def test_429_retry_after_seconds_is_waited(server):
+def test_429_retry_after_seconds_is_waited(timed, clock):
+    server = timed
     server.route("/r", sequence(respond(b"slow down", 429, {"Retry-After": "1"}), respond(b"fine")))
-    start = time.monotonic()
-    got = fetch(server.url("/r"))
+    start = clock()
+    got = fetch(server.url("/r"), clock=clock)
     assert got.ok and got.body == b"fine" and got.attempts == 2
     arrivals = server.arrivals("/r")
     assert arrivals[1] - arrivals[0] >= 0.95
-    assert time.monotonic() - start < 3
+    assert clock() - start < 3
 
 
-def test_429_retry_after_http_date_is_waited(server):
-    server.route("/r", sequence(respond(b"", 429, {"Retry-After": http_date(2)}), respond(b"fine")))
-    got = fetch(server.url("/r"))
+def test_429_retry_after_http_date_is_waited(timed, clock):
+    server = timed
+    wall = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    in_two_seconds = format_datetime(wall + timedelta(seconds=2), usegmt=True)
+    server.route("/r", sequence(respond(b"", 429, {"Retry-After": in_two_seconds}), respond(b"fine")))
+    got = fetch(server.url("/r"), clock=clock, wall=wall)
     assert got.ok and got.attempts == 2
     arrivals = server.arrivals("/r")
     assert 0.9 <= arrivals[1] - arrivals[0] <= 2.6  # HTTP-dates have whole seconds
 
 
-def test_absurd_retry_after_is_not_waited_and_defers_the_host(server):
+def test_absurd_retry_after_is_not_waited_and_defers_the_host(timed, clock):
+    server = timed
     server.route("/r", respond(b"", 429, {"Retry-After": "86400"}))
     server.route("/other", respond(b"x"))
-    start = time.monotonic()
+    start = clock()
 
     async def go() -> tuple[Fetched, Fetched]:
-        async with Fetcher(make_settings(), backoff_base=0.01) as fetcher:
+        async with Fetcher(make_settings(), backoff_base=0.01, clock=clock, sleep=clock.sleep) as fetcher:
             first = await fetcher.fetch(server.url("/r"))
             return first, await fetcher.fetch(server.url("/other"))
 
     first, other = asyncio.run(go())
-    assert time.monotonic() - start < 1
+    assert clock() - start < 1
     assert first.error == "rate_limited" and first.status == 429
     assert first.headers["retry-after"] == "86400"
     assert first.attempts == 1
@@ -329,9 +376,10 @@ def test_503_burst_then_success(server):
     assert stats["retries"] == 2
 
 
-def test_503_retry_after_is_waited(server):
+def test_503_retry_after_is_waited(timed, clock):
+    server = timed
     server.route("/m", sequence(respond(b"", 503, {"Retry-After": "0.4"}), respond(b"back")))
-    got = fetch(server.url("/m"))
+    got = fetch(server.url("/m"), clock=clock)
     assert got.ok and got.body == b"back"
     first, second = server.arrivals("/m")
     assert second - first >= 0.4 - SLACK
@@ -388,13 +436,14 @@ def test_304_round_trip_with_last_modified(server):
 # -- robots.txt ------------------------------------------------------------------------------------
 
 
-def test_robots_disallow_and_crawl_delay(server):
+def test_robots_disallow_and_crawl_delay(timed, clock):
+    server = timed
     robots = b"User-agent: *\nDisallow: /\n\nUser-agent: crawler\nDisallow: /private\nCrawl-delay: 0.3\n"
     server.route("/robots.txt", respond(robots, content_type="text/plain"))
     server.route("/private", respond(b"no"))
     server.route("/p1", respond(b"1"))
     server.route("/p2", respond(b"2"))
-    private, p1, p2 = fetch_many([server.url("/private"), server.url("/p1"), server.url("/p2")])
+    private, p1, p2 = fetch_many([server.url("/private"), server.url("/p1"), server.url("/p2")], clock=clock)
     assert private.error == "blocked_by_robots" and server.hits("/private") == 0
     assert p1.ok and p2.ok
     assert server.hits("/robots.txt") == 1
@@ -419,14 +468,15 @@ def test_robots_429_means_rate_limited(server):
     assert got.error == "rate_limited" and server.hits("/page") == 0
 
 
-def test_crawl_delay_is_capped(server):
+def test_crawl_delay_is_capped(timed, clock):
+    server = timed
     server.route("/robots.txt", respond(b"User-agent: *\nCrawl-delay: 3600\n", content_type="text/plain"))
     server.route("/a", respond(b"a"))
     server.route("/b", respond(b"b"))
-    start = time.monotonic()
-    results = fetch_many([server.url("/a"), server.url("/b")], make_settings(retry_after_cap=0.3))
+    start = clock()
+    results = fetch_many([server.url("/a"), server.url("/b")], make_settings(retry_after_cap=0.3), clock=clock)
     assert all(r.ok for r in results)
-    assert time.monotonic() - start < 2
+    assert clock() - start < 2
     times = sorted(r.arrived for r in server.requests)
     assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.3 - SLACK
 
@@ -475,10 +525,11 @@ def test_robots_can_be_turned_off(server):
 # -- politeness ------------------------------------------------------------------------------------
 
 
-def test_per_host_delay_spaces_request_starts(server):
+def test_per_host_delay_spaces_request_starts(timed, clock):
+    server = timed
     for i in range(4):
         server.route(f"/p{i}", respond(b"x"))
-    results = fetch_many([server.url(f"/p{i}") for i in range(4)], make_settings(per_host_delay=0.2))
+    results = fetch_many([server.url(f"/p{i}") for i in range(4)], make_settings(per_host_delay=0.2), clock=clock)
     assert all(r.ok for r in results)
     times = sorted(r.arrived for r in server.requests)  # robots.txt included: it is a request too
     assert len(times) == 5
@@ -511,20 +562,12 @@ def test_global_concurrency_spans_hosts():
         assert start >= end - 0.01  # never two slow requests at once, whatever the host
 
 
-def test_zero_delay_adds_no_sleeping(server, monkeypatch):
+def test_zero_delay_adds_no_sleeping(server, clock):
     server.route("/robots.txt", respond(b"", content_type="text/plain"))
     server.route("/x", respond(b"x"))
-    sleeps: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def spy(delay: float, *args: object) -> object:
-        sleeps.append(delay)
-        return await real_sleep(delay, *args)
-
-    monkeypatch.setattr(fetch_module.asyncio, "sleep", spy)
-    results = fetch_many([server.url(f"/x?{i}") for i in range(20)])
+    results = fetch_many([server.url(f"/x?{i}") for i in range(20)], clock=clock)
     assert all(r.ok for r in results)
-    assert [s for s in sleeps if s > 0] == []
+    assert [s for s in clock.sleeps if s > 0] == []
 
 
 def test_errors_are_known_kinds_and_messages_hold_no_body(server):
@@ -588,7 +631,7 @@ def test_idle_origin_pools_are_evicted_least_recently_used_first():
         return made[-1]
 
     async def go() -> None:
-        pools = fetch_module._PoolPerOrigin(make, max_pools=2)  # type: ignore[arg-type]
+        pools = transport_module.PoolPerOrigin(make, max_pools=2)  # type: ignore[arg-type]
         held = await pools.handle_async_request(httpx.Request("GET", "http://a.test/"))  # left open
         for host in ("b.test", "c.test", "d.test"):
             response = await pools.handle_async_request(httpx.Request("GET", f"http://{host}/"))

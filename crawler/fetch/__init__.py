@@ -1,0 +1,25 @@
+"""The fetcher: the only network code of the crawler, in small parts composed by `Fetcher`.
+
+    guard      which peers may be connected to (judged at connect time, on what DNS answered)
+    transport  httpcore pools (one per origin) with the guard as network backend, behind httpx
+    body       reading a body within the caps (decompressed and raw bytes)
+    hosts      the per-host scheduler: concurrency, spacing, Retry-After pauses (injected clock)
+    retries    which failures are retried, backoff, Retry-After, naming a final failure
+    robots     robots.txt per RFC 9309, cached per origin
+    fetcher    `Fetcher`: the redirect walk, conditional GET, the deadline; returns `Fetched`
+
+It owns politeness (a User-Agent with a contact, robots.txt, per-host concurrency and spacing, an
+overall limit), conditional GET, retries of transient failures (Retry-After honoured up to a cap),
+bounds on time, size and redirects, and the address guard that keeps the crawler off internal
+networks. Every visit ends as a `crawler.models.Fetched`; network failures are values, never
+exceptions.
+
+    async with Fetcher(settings) as fetcher:
+        fetched = await fetcher.fetch(url, etag=previous_etag)
+"""
+
+from crawler.fetch.fetcher import Fetcher
+from crawler.fetch.guard import BlockedAddress, is_forbidden_address
+from crawler.fetch.retries import retry_after_seconds
+
+__all__ = ["BlockedAddress", "Fetcher", "is_forbidden_address", "retry_after_seconds"]
