@@ -302,6 +302,67 @@ def test_is_forbidden_address():
         assert not guard_module.is_forbidden_address(ipaddress.ip_address(text)), text
 
 
+# IPv6 forms that carry an internal IPv4 address (17.2): NAT64 (well-known and local-use), 6to4,
+# Teredo, IPv4-compatible and -translated; site-local and multicast (also IPv4 multicast).
+EMBEDDING_FORMS = ["64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::808:808", "2002:7f00:1::1",
+                   "2002:a00:1::1", "::127.0.0.1", "::ffff:0:7f00:1", "::ffff:0:a9fe:a9fe",
+                   "2001:0:4136:e378:8000:63bf:80ff:fffe", "fec0::1", "ff02::1", "ff0e::1", "224.0.1.1",
+                   "239.255.255.250"]
+
+
+def test_is_forbidden_address_unwraps_embedded_ipv4():
+    for text in EMBEDDING_FORMS:
+        assert guard_module.is_forbidden_address(ipaddress.ip_address(text)), text
+    # the same forms around a public IPv4 address reach a public peer
+    for text in ["64:ff9b::808:808", "2002:808:808::1", "::ffff:0:808:808", "::ffff:8.8.8.8"]:
+        assert not guard_module.is_forbidden_address(ipaddress.ip_address(text)), text
+
+
+def test_guard_refuses_embedded_ipv4_forms_by_literal():
+    settings = make_settings(allow_private_addresses=False)
+    urls = [f"http://[{t}]/" if ":" in t else f"http://{t}/" for t in EMBEDDING_FORMS]
+    for url, got in zip(urls, fetch_many(urls, settings), strict=True):
+        assert got.error == "blocked_address", (url, got.error, got.error_message)
+        assert got.attempts == 0
+
+
+def test_guard_refuses_redirects_to_embedded_ipv4_forms(monkeypatch):
+    real = guard_module.is_forbidden_address
+    public = ipaddress.ip_address("127.0.0.1")  # plays a public site here
+    monkeypatch.setattr(guard_module, "is_forbidden_address", lambda ip: ip != public and real(ip))
+    with HostileServer("127.0.0.1") as site:
+        for i, text in enumerate(EMBEDDING_FORMS):
+            host = f"[{text}]" if ":" in text else text
+            site.route(f"/r{i}", redirect(f"http://{host}:{site.port}/admin"))
+        results = fetch_many([site.url(f"/r{i}") for i in range(len(EMBEDDING_FORMS))],
+                             make_settings(allow_private_addresses=False))
+    for text, got in zip(EMBEDDING_FORMS, results, strict=True):
+        assert got.error == "blocked_address", (text, got.error, got.error_message)
+        assert len(got.redirects) == 1 and got.attempts == 1  # the redirect was read, the target never asked
+
+
+def test_guard_refuses_a_name_whose_aaaa_embeds_an_internal_ipv4(server):
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int, timeout: float | None) -> list[ipaddress.IPv6Address]:
+        asked.append(host)
+        return {"nat64.forskola.test": [ipaddress.ip_address("64:ff9b::7f00:1")],
+                "sixtofour.forskola.test": [ipaddress.ip_address("2002:7f00:1::1")],
+                "mixed.forskola.test": [ipaddress.ip_address("2a00:1450:4001::1"),
+                                        ipaddress.ip_address("::ffff:0:7f00:1")]}[host]
+
+    async def go() -> list[Fetched]:
+        settings = make_settings(allow_private_addresses=False, respect_robots=False)
+        async with Fetcher(settings, resolver=resolver) as fetcher:  # type: ignore[arg-type]
+            names = ("nat64", "sixtofour", "mixed")
+            return [await fetcher.fetch(f"http://{n}.forskola.test:{server.port}/") for n in names]
+
+    results = asyncio.run(go())
+    assert [r.error for r in results] == ["blocked_address"] * 3, [r.error_message for r in results]
+    assert asked == ["nat64.forskola.test", "sixtofour.forskola.test", "mixed.forskola.test"]
+    assert server.connections == 0
+
+
 def test_dns_failure_with_and_without_guard():
     for allow in (True, False):
         got = fetch("http://no-such-preschool.invalid/", make_settings(allow_private_addresses=allow))

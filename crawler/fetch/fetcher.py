@@ -13,13 +13,14 @@ import asyncio
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from http.cookiejar import CookieJar, CookiePolicy
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from crawler.clock import utcnow
 from crawler.errors import SettingsError
 from crawler.fetch import guard
 from crawler.fetch.body import read_body
@@ -76,10 +77,6 @@ async def _once(data: bytes):  # type: ignore[no-untyped-def]
     yield data
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class Fetcher:
     """The crawl's HTTP client; share one per crawl cycle (it holds the pools and robots cache).
 
@@ -106,7 +103,7 @@ class Fetcher:
         resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        wall: Callable[[], datetime] = _utcnow,
+        wall: Callable[[], datetime] = utcnow,
     ):
         problem = contact_problem(settings)
         if problem:

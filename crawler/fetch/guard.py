@@ -27,11 +27,52 @@ class BlockedAddress(Exception):
     """A connection was refused by the address guard (the peer is not a public address)."""
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64 well-known prefix,
+# RFC 4291 IPv4-compatible, RFC 2765 IPv4-translated): the IPv4 address is what is reached.
+_EMBEDS_LOW_32 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+)
+# Ranges that are never public whatever Python's `is_global` says (3.11 says True for them):
+# RFC 8215 local-use NAT64 (translates into the operator's own IPv4 network), RFC 3879 site-local.
+_NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))
+
+
+def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, translated, compatible, NAT64, 6to4, Teredo)."""
+    if ip.version == 4:
+        return []
+    assert isinstance(ip, ipaddress.IPv6Address)
+    out: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        out.append(ip.ipv4_mapped)
+    if any(ip in net for net in _EMBEDS_LOW_32):
+        out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        out.append(ip.sixtofour)
+    if ip.teredo is not None:
+        out.extend(ip.teredo)  # the relay server and the (de-obfuscated) client
+    return out
+
+
 def is_forbidden_address(ip: IPAddress) -> bool:
-    """True for addresses the crawler must never connect to: anything that is not global."""
-    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:127.0.0.1 is loopback too
-        ip = ip.ipv4_mapped
-    return not ip.is_global
+    """True for addresses the crawler must never connect to.
+
+    Forbidden: anything that is not global, multicast, site-local and local-use NAT64, and any
+    IPv6 address whose embedded IPv4 address (NAT64, 6to4, Teredo, IPv4-mapped, -translated or
+    -compatible forms) is itself forbidden: on an IPv6-only host with NAT64 that address is what
+    the connection reaches.
+    """
+    return _forbidden(ip)
+
+
+def _forbidden(ip: IPAddress) -> bool:
+    if not ip.is_global or ip.is_multicast:
+        return True
+    if ip.version == 6 and any(ip in net for net in _NEVER_PUBLIC):
+        return True
+    return any(_forbidden(v4) for v4 in embedded_ipv4(ip))
 
 
 async def system_resolver(host: str, port: int, timeout: float | None) -> list[IPAddress]:
