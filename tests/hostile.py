@@ -356,6 +356,26 @@ def gzip_bomb(megabytes: int = 512) -> Handler:
     return handler
 
 
+def gzip_nothing(megabytes: int = 1024) -> Handler:
+    """A gzip body that decompresses to nothing: a header, then empty deflate blocks, `megabytes` MiB
+    of them (announced with a Content-Length), sent as fast as the client reads."""
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    empty = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush(zlib.Z_SYNC_FLUSH)  # 00 00 ff ff
+    block = empty * (1 << 18)  # 1 MiB of empty stored blocks
+
+    def handler(request: Request, conn: Conn) -> bool:
+        length = len(header) + len(block) * megabytes
+        conn.head(200, {"Content-Type": "text/html", "Content-Encoding": "gzip", "Content-Length": str(length)})
+        if not conn.send(header):
+            return False
+        for _ in range(megabytes):
+            if conn.stopping.is_set() or not conn.send(block):
+                return False
+        return False
+
+    return handler
+
+
 def reset_mid_body(announced: int = 10_000, sent: int = 1_000, rst: bool = True) -> Handler:
     """Announce `announced` bytes, send `sent`, then drop the connection (RST when `rst`)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import os
 import socket
 import time
 import tracemalloc
@@ -26,6 +27,7 @@ from tests.hostile import (
     conditional,
     endless_chunked,
     gzip_bomb,
+    gzip_nothing,
     redirect,
     reset_mid_body,
     respond,
@@ -188,6 +190,30 @@ def test_gzip_bomb_is_cut_with_memory_near_the_cap(server):
         tracemalloc.stop()
     assert got.error == "too_large" and got.body is None
     assert peak < 6 * cap, f"peak {peak} bytes"
+
+
+def test_compressed_stream_that_decodes_to_nothing_is_cut_by_its_raw_size(server):
+    # 17.10: 1 GiB of empty deflate blocks was read for 10 s; now the raw bytes are capped too.
+    server.route("/nothing", gzip_nothing(1024))
+    cap = 256 * 1024
+
+    async def go() -> tuple[Fetched, dict]:
+        async with Fetcher(make_settings(max_body_bytes=cap, respect_robots=False), backoff_base=0.01) as fetcher:
+            return await fetcher.fetch(server.url("/nothing")), fetcher.stats
+
+    got, stats = asyncio.run(go())
+    assert got.error == "too_large" and got.body is None
+    assert "compressed" in (got.error_message or "")
+    assert cap < stats["raw_bytes"] < 2 * cap  # stopped right after the raw cap, not at the deadline
+    assert stats["bytes"] == 0
+
+
+def test_compressed_body_just_under_the_cap_is_read(server):
+    # Incompressible content grows a little when gzipped: the raw cap must leave room for that.
+    text = os.urandom(200_000)
+    server.route("/rand", respond(gzip.compress(text), headers={"Content-Encoding": "gzip"}))
+    got = fetch(server.url("/rand"), make_settings(max_body_bytes=len(text)))
+    assert got.ok and got.body == text
 
 
 def test_gzip_and_deflate_bodies_are_decoded(server):

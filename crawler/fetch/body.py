@@ -1,9 +1,14 @@
-"""Body limits: read a response body with caps on what is decompressed.
+"""Body limits: read a response body with caps on the bytes received and on what they decompress to.
 
 httpx decompresses without a size limit, so the body is read raw and decoded here with
 `zlib.decompressobj(...).decompress(data, max_length)`, counting as it goes: memory stays near the
 cap whatever the server sends. Only gzip and deflate are accepted (brotli cannot be bounded this
 way), and `Accept-Encoding` says so.
+
+The raw (compressed) bytes are capped too: a stream that decompresses to nothing (empty deflate
+blocks, data after the end of a gzip member) would otherwise be read for as long as the server
+sends it. Deflate never grows data by more than a few bytes per 16 KiB block, so a compressed body
+larger than `raw_cap(max_bytes)` cannot be an honest body within `max_bytes`.
 """
 
 from __future__ import annotations
@@ -66,6 +71,11 @@ class Body:
     size: int = 0  # bytes after decompression that were kept
 
 
+def raw_cap(max_bytes: int) -> int:
+    """The most raw bytes read for a body of at most `max_bytes` decoded (deflate's worst case, with room)."""
+    return max_bytes + max_bytes // 100 + 1024
+
+
 def decoder_for(encoding: str) -> Inflater | None | str:
     """An Inflater for gzip/deflate, None for an identity body, or the error message."""
     encoding = encoding.strip().lower()
@@ -81,8 +91,9 @@ async def read_body(
 ) -> Body:
     """Read raw `chunks_in` (as sent, Content-Encoding `encoding`) within `max_bytes` decoded.
 
-    Past the cap the body is an error (`too_large`), unless `cut_ok` (robots.txt: what fits is kept
-    and the rest ignored, RFC 9309 2.5). A broken or unknown encoding is `decode_error`.
+    Past either cap (decoded bytes, or raw bytes beyond `raw_cap`) the body is an error
+    (`too_large`), unless `cut_ok` (robots.txt: what fits is kept and the rest ignored, RFC 9309
+    2.5). A broken or unknown encoding is `decode_error`.
     """
     inflater = decoder_for(encoding)
     if isinstance(inflater, str):
@@ -90,9 +101,18 @@ async def read_body(
     chunks: list[bytes] = []
     size = 0
     raw = 0
+    max_raw = raw_cap(max_bytes)
     try:
         async for chunk in chunks_in:
             raw += len(chunk)
+            if raw > max_raw and inflater is not None:
+                if cut_ok:
+                    raise _TooLarge
+                chunks.clear()
+                return Body(
+                    error="too_large", raw=raw,
+                    message=f"more than {max_raw} bytes received (compressed) for a body of at most {max_bytes}",
+                )
             if inflater is None:
                 size += len(chunk)
                 chunks.append(chunk)
