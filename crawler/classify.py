@@ -34,21 +34,18 @@ Post counts (Instagram's og:description and the like), used only when no post da
 - Before that, with no date at all, we do not guess: the prior active/dormant status is kept, and
   an account without one is `unknown` ("post count 57, no post date yet").
 - A count of 0 is "no post at all": dormant.
-- An Instagram/Facebook page that shows neither a date nor a count tells only that the account
-  exists: prior active/dormant kept, otherwise unknown. A blog or feed with no dated post is dormant
-  ("no dated posts").
+- A page of an opaque platform (`Platform.opaque`: Instagram, Facebook) that shows neither a date
+  nor a count tells only that the account exists: prior active/dormant kept, otherwise unknown.
+  A blog or feed with no dated post is dormant ("no dated posts").
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from crawler import platforms
 from crawler.models import Fetched, Observation, PriorState, Verdict
 from crawler.settings import Settings
-
-# Platforms whose pages may legitimately show no posts to a crawler (login walls, scripts):
-# for them "no date seen" is absence of evidence, not evidence of an empty account.
-_OPAQUE_PLATFORMS = ("instagram", "facebook")
 
 _FAILURE_LABELS = {
     "login_wall": "login wall",
@@ -219,7 +216,9 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
         return done(keep, f"post count {count}, no post date yet")
 
     platform = obs.platform if obs is not None else None
-    if platform in _OPAQUE_PLATFORMS or obs is None:
+    # An opaque platform's page may legitimately show no posts to a crawler (login walls,
+    # scripts): there "no date seen" is absence of evidence, not evidence of an empty account.
+    if obs is None or platforms.is_opaque(platform):
         keep = prior.status if prior.status in ("active", "dormant") else "unknown"
         return done(keep, "exists; no post date or count readable")
     return done("dormant", "exists; no dated posts")

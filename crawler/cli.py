@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from crawler import __version__, log
+from crawler import __version__, log, platforms
 from crawler import sources as sources_mod
 from crawler.clock import utcnow
 from crawler.errors import CrawlerError, RegistryError
@@ -60,6 +60,18 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class PlatformChoice(click.Choice):
+    """The registry's platform names (and `extra` readers), read when the option is parsed."""
+
+    def __init__(self, *extra: str) -> None:
+        self.extra = extra
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (*platforms.names(), *self.extra)
 
 
 class CrawlerGroup(click.Group):
@@ -309,7 +321,7 @@ def review_reject(obj: Context, notice_id: int, reviewer: str, comment: str | No
 @cli.command()
 @click.option("--only", "only", multiple=True, metavar="ID", help="Visit only this account (repeatable).")
 @click.option("--platform", "platforms", multiple=True,
-              type=click.Choice(["wordpress", "blogger", "blog", "instagram", "facebook", "other"]),
+              type=PlatformChoice(),
               help="Visit only accounts on this platform (repeatable).")
 @click.option("--area", "areas", multiple=True, help="Visit only accounts of this area (repeatable).")
 @click.option("--dry-run", is_flag=True,
@@ -475,7 +487,7 @@ def _demo_epilogue(result) -> str:
 @cli.command()
 @click.argument("target")
 @click.option("--platform", default=None,
-              type=click.Choice(["wordpress", "blogger", "blog", "instagram", "facebook", "feed"]),
+              type=PlatformChoice("feed"),
               help="How to read it (default: from the URL's host name).")
 @click.option("--url", "page_url", default=None,
               help="For a FILE: the address it was saved from (names the platform, resolves links).")
@@ -497,7 +509,6 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     """
     import asyncio
 
-    from crawler import platforms
     from crawler.settings import build
 
     settings = obj.registry().settings if Path(obj.sources).exists() else build()
@@ -520,7 +531,6 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
 
 
 async def _inspect_url(url: str, platform: str, settings):
-    from crawler import platforms
     from crawler.fetch import Fetcher
 
     async with Fetcher(settings) as fetcher:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-PLATFORMS = ("wordpress", "blogger", "blog", "instagram", "facebook", "other")
+# The platforms an Account may name are registered in crawler/platforms/ (`platforms.names()`).
 STATUSES = ("active", "dormant", "gone", "unknown")
 
 # Outcomes recorded on a check (one visit of one account). `ok` and `not_modified` are successes;

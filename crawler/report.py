@@ -40,6 +40,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from crawler import platforms
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso, parse_iso
 
@@ -999,6 +1000,8 @@ def render_export(rows: list[dict[str, Any]], fmt: str = "csv", excel: bool = Fa
 
 # --------------------------------------------------------------------------- Datasette
 
+_BLOG_PLATFORMS = ", ".join(f"'{p.name}'" for p in platforms.all_platforms() if p.kind == "blog")
+
 CANNED_QUERIES: dict[str, dict[str, str]] = {
     "dormant_since_launch": {
         "title": "Blogs that went dormant (or gone) since a date",
@@ -1007,7 +1010,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
         "sql": ("SELECT h.account_id, h.unit, h.area, h.platform, substr(h.at, 1, 10) AS changed_on,\n"
                 "       h.new, h.reason, i.status AS status_now\n"
                 "FROM account_history h JOIN current_inventory i ON i.id = h.account_id\n"
-                "WHERE h.platform IN ('wordpress', 'blogger', 'blog') AND h.old = 'active'\n"
+                f"WHERE h.platform IN ({_BLOG_PLATFORMS}) AND h.old = 'active'\n"
                 "  AND h.new IN ('dormant', 'gone') AND h.at >= :since AND i.status IN ('dormant', 'gone')\n"
                 "ORDER BY h.area, h.unit"),
     },

@@ -70,13 +70,17 @@ class Settings:
         return f"{self.user_agent_name}/{__version__} (+{self.contact}; public-account inventory)"
 
     def host_delay(self, host: str) -> float:
-        """The minimum delay between two requests to `host` (host_delays wins, suffix-matched)."""
+        """The minimum delay between two requests to `host`: host_delays (suffix-matched) wins,
+        else the larger of per_host_delay and the politeness default of the platform owning the host."""
         host = host.lower()
         for name, delay in self.host_delays.items():
             name = name.lower()
             if host == name or host.endswith("." + name):
                 return float(delay)
-        return self.per_host_delay
+        from crawler.platforms import host_delay  # the platform modules declare their own defaults
+
+        default = host_delay(host)
+        return max(self.per_host_delay, default) if default is not None else self.per_host_delay
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -8,7 +8,7 @@ sources.yaml has two top-level keys:
       - id: solrosen-blogg
         unit: Förskolan Solrosen
         area: Område Centrum
-        platform: wordpress          # wordpress | blogger | blog | instagram | facebook | other
+        platform: wordpress          # a registered platform: wordpress | blogger | blog | instagram | facebook | other
         url: https://solrosen.wordpress.com/
         feed: https://solrosen.wordpress.com/feed/   # optional
         added: 2021-08-15                            # optional
@@ -39,9 +39,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from crawler import platforms
 from crawler import settings as settings_mod
 from crawler.errors import Problem, RegistryError
-from crawler.models import PLATFORMS, Account
+from crawler.models import Account
 from crawler.settings import Settings
 
 MAX_REGISTRY_BYTES = 32 * 1024 * 1024  # ~100,000 accounts fit in a third of this
@@ -52,16 +53,6 @@ OPTIONAL = ("feed", "added", "notes")
 ACCOUNT_KEYS = REQUIRED + OPTIONAL
 TOP_KEYS = ("settings", "accounts")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-
-# Hosts whose platform is certain from the URL alone.
-SOCIAL_HOSTS = {
-    "instagram.com": "instagram",
-    "instagr.am": "instagram",
-    "facebook.com": "facebook",
-    "fb.com": "facebook",
-    "fb.me": "facebook",
-}
-
 
 @dataclass(frozen=True)
 class Registry:
@@ -163,24 +154,18 @@ def host_of(url: str) -> str:
 
 
 def platform_from_url(url: str) -> str | None:
-    """The platform a URL certainly belongs to by its host, or None when the host does not tell."""
-    host = host_of(url)
-    for domain, platform in SOCIAL_HOSTS.items():
-        if host == domain or host.endswith("." + domain):
-            return platform
-    if ".blogspot." in f".{host}" or host.endswith("blogger.com"):
-        return "blogger"
-    if host.endswith(".wordpress.com"):
-        return "wordpress"
-    return None
+    """The platform a URL certainly belongs to by its host (the registry's detection), or None."""
+    return platforms.detect(url, default=None)
 
 
 def normalize_url(url: str) -> str:
-    """A key for spotting the same account written twice (case, www., trailing slash, scheme)."""
-    parts = urlsplit(url.strip())
+    """A key for spotting the same account written twice: its canonical URL (platforms.canonical_url:
+    host aliases, handles' case, tracking parameters) without scheme, www. and trailing slash."""
+    canonical = platforms.canonical_url(url)
+    parts = urlsplit(canonical)
     path = parts.path.rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
-    return f"{host_of(url)}{path.lower() if platform_from_url(url) else path}{query}"
+    return f"{host_of(canonical)}{path.lower() if platform_from_url(canonical) else path}{query}"
 
 
 # --------------------------------------------------------------------------- loading
@@ -342,24 +327,28 @@ def _account(fields: dict[str, tuple[str, int]], file: str, problems: list[Probl
             Problem(file, id_line, "id", f"{ident!r}: use lower-case letters, digits, '.', '_' or '-' (at most 80)")
         )
     platform, platform_line = fields["platform"]
-    if platform not in PLATFORMS:
+    known = platforms.names()
+    if platform not in known:
+        meant = platforms.by_alias(platform)
+        hint = f" (did you mean '{meant.name}'?)" if meant is not None else _suggest(platform, known)
         problems.append(
-            Problem(file, platform_line, "platform", f"unknown platform {platform!r}{label}; one of {', '.join(PLATFORMS)}"
-                    f"{_suggest(platform, PLATFORMS)}")
+            Problem(file, platform_line, "platform", f"unknown platform {platform!r}{label}; one of {', '.join(known)}"
+                    f"{hint}")
         )
     url, url_line = fields["url"]
     bad = url_problem(url)
     if bad:
         problems.append(Problem(file, url_line, "url", f"{bad}{label}"))
-    elif platform in PLATFORMS:
-        certain = platform_from_url(url)
-        if certain in ("instagram", "facebook") and platform != certain:
+    elif platform in known:
+        declared, certain = platforms.get(platform), platforms.registry.detect(url)
+        if certain is not None and certain.exclusive and certain.name != platform:
             problems.append(
-                Problem(file, platform_line, "platform", f"the URL is on {certain.capitalize()} but platform is "
-                        f"{platform!r}{label}; write `platform: {certain}`")
+                Problem(file, platform_line, "platform", f"the URL is on {certain.label} but platform is "
+                        f"{platform!r}{label}; write `platform: {certain.name}`")
             )
-        elif platform in ("instagram", "facebook") and certain not in (None, platform):
-            problems.append(Problem(file, platform_line, "platform", f"the URL is on {certain.capitalize()}, not {platform.capitalize()}{label}"))
+        elif declared is not None and declared.exclusive and certain not in (None, declared):
+            problems.append(Problem(file, platform_line, "platform",
+                                    f"the URL is on {certain.label}, not {declared.label}{label}"))
     feed = None
     if "feed" in fields:
         feed, feed_line = fields["feed"]
@@ -392,13 +381,6 @@ COLUMNS = {
     "added": ("added", "tillagd", "datum", "date", "startad"),
     "notes": ("notes", "anteckningar", "anteckning", "kommentar", "notering", "ovrigt"),
 }
-
-PLATFORM_WORDS = {
-    "wordpress": "wordpress", "wp": "wordpress", "blogger": "blogger", "blogspot": "blogger",
-    "blogg": "blog", "blog": "blog", "instagram": "instagram", "ig": "instagram", "insta": "instagram",
-    "facebook": "facebook", "fb": "facebook", "other": "other", "annat": "other", "ovrigt": "other",
-}
-
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.strip().lower())
@@ -481,7 +463,8 @@ def import_csv(path: str | os.PathLike, existing: Iterable[Account] = ()) -> Imp
         platform = platform_from_url(url)
         written = _fold(cell("platform"))
         if platform is None:
-            platform = PLATFORM_WORDS.get(written, "blog" if not written else None)
+            meant = platforms.by_alias(written) if written else platforms.get("blog")
+            platform = meant.name if meant is not None else None
             if platform is None:
                 skipped.append(Problem(file, number, "platform", f"unknown platform {cell('platform')!r}"))
                 continue

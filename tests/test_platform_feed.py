@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 
 from crawler.models import Fetched
-from crawler.platforms import feed
+from crawler.platforms import adapter, feed
 from crawler.settings import Settings
 
 NOW = datetime(2023, 4, 15, 12, 0, tzinfo=UTC)
@@ -36,7 +36,7 @@ def rss(n: int, *, duplicates: int = 0, junk: bool = True, newest_at: int | None
 def parse(body: bytes, ctype: str = "application/rss+xml"):
     url = "https://big.example.se/feed/"
     fetched = Fetched(url=url, final_url=url, status=200, headers={"content-type": ctype}, body=body)
-    return feed.parse(fetched, NOW, Settings(), "blog")
+    return adapter("feed").parse(fetched, NOW, Settings(), "blog")
 
 
 def test_ten_thousand_entries_with_duplicates_newest_right_and_fast():

@@ -1,60 +1,95 @@
-"""Platform adapters and the driver that decides which URLs to fetch for one account.
+"""Platforms: the registry of platform modules, and the driver that visits one account.
 
-    detect(url) -> platform name          adapter(platform) -> module with parse() and candidates()
+    names() / get(name) / all_platforms()      the platforms sources.yaml may name (registry.py)
+    detect(url) -> platform name               by the URL's host; "blog" when the host does not tell
+    canonical_url(url) -> str                  one spelling per account
+    adapter(platform) -> Platform              its parse() and candidates(); unknown names read as blogs
     observe(...) -> (Observation, [Fetched])   the visit of one account: at most `max_fetches`
     inspect_file(path, url) -> Observation     one saved page read as the crawler would read it
 
-Each adapter module (feed, wordpress, blogger, blog, instagram, facebook) is a pure function of a
-Fetched and a `now`; only `observe` calls the fetch callable it is given, and only
-`inspect_file` reads a file (for `crawler inspect`).
+Each platform is one module that declares itself with `register(Platform(...))`; its parse is a
+pure function of a Fetched and a `now`. Only `observe` calls the fetch callable it is given, and
+only `inspect_file` reads a file (for `crawler inspect`). Shared pieces: `common` (status rules,
+decoding, HTML helpers, assembly), `read` (is the body a feed or a page), `feed` (the feed
+reader), `blog` (the page reader), `social` (what Instagram and Facebook share).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import importlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from crawler.clock import utcnow
 from crawler.models import Fetched, Observation
-from crawler.platforms import blog, blogger, facebook, feed, instagram, wordpress
+from crawler.platforms import registry
+from crawler.platforms.registry import Platform, all_platforms, by_alias, canonical_url, get, names, register
 from crawler.settings import Settings
 
-ADAPTERS: dict[str, ModuleType] = {
-    "wordpress": wordpress,
-    "blogger": blogger,
-    "blog": blog,
-    "instagram": instagram,
-    "facebook": facebook,
-    "feed": feed,
-    "other": blog,
-}
+# The built-in platforms, one module each, in the order the registry lists them.
+# Adding a platform: write crawler/platforms/NAME.py ending in `PLATFORM = register(Platform(...))`
+# and add its name here.
+BUILTIN = (
+    "wordpress",
+    "blogger",
+    "blog",
+    "instagram",
+    "facebook",
+    "other",
+)
+for _module in BUILTIN:
+    importlib.import_module(f"crawler.platforms.{_module}")
+registry.arrange(BUILTIN)
+
+__all__ = ["ADAPTERS", "BUILTIN", "Platform", "adapter", "all_platforms", "by_alias", "canonical_url", "detect",
+           "get", "host_delay", "inspect_file", "is_opaque", "names", "observation_to_dict", "observe", "register"]
 
 _CONTENT_TYPES = {".xml": "application/xml", ".rss": "application/rss+xml", ".atom": "application/atom+xml",
                   ".json": "application/json", ".html": "text/html; charset=utf-8", ".htm": "text/html"}
 
 
-def detect(url: str) -> str:
-    """The platform of a URL by its host name; "blog" for anything not recognised."""
-    host = (urlsplit(url if "//" in url else "//" + url).hostname or "").lower()
-    if host == "instagram.com" or host.endswith((".instagram.com", "instagr.am")):
-        return "instagram"
-    if host in ("facebook.com", "fb.com", "fb.me") or host.endswith((".facebook.com", ".fb.com")):
-        return "facebook"
-    if ".blogspot." in f".{host}" or host.endswith("blogger.com"):
-        return "blogger"
-    if host.endswith(".wordpress.com"):
-        return "wordpress"
-    return "blog"
+def detect(url: str, default: str | None = "blog") -> str | None:
+    """The platform of a URL by its host name; `default` ("blog") when the host does not tell."""
+    found = registry.detect(url)
+    return found.name if found is not None else default
 
 
-def adapter(platform: str) -> ModuleType:
-    """The adapter module of a platform (parse and candidates); unknown platforms read as blogs."""
-    return ADAPTERS.get(platform, blog)
+def adapter(platform: str) -> Platform:
+    """The reader of a platform (parse and candidates); unknown platforms read as blogs."""
+    return registry.get(platform) or registry.get("blog")  # type: ignore[return-value]
+
+
+def is_opaque(platform: str | None) -> bool:
+    """Whether the platform hides posts behind a login wall (no date seen is no evidence)."""
+    found = registry.get(platform) if platform else None
+    return found is not None and found.opaque
+
+
+def host_delay(host: str) -> float | None:
+    """The politeness default (seconds between requests) of the platform owning `host`, or None."""
+    return registry.host_delay(host)
+
+
+class _Adapters(Mapping[str, Platform]):
+    """Every registered reader by name (the platforms and the "feed" reader), as it is now."""
+
+    def __getitem__(self, name: str) -> Platform:
+        found = registry.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*names(), *(p.name for p in registry.readers())])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+ADAPTERS: Mapping[str, Platform] = _Adapters()
 
 
 def _same(a: str, b: str) -> bool:

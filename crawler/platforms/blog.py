@@ -19,8 +19,9 @@ from urllib.parse import urljoin, urlsplit
 
 from crawler.dates import find_dates, parse_machine, parse_visible
 from crawler.models import Fetched, Observation, PublicText
-from crawler.platforms import common
+from crawler.platforms import common, feed, read
 from crawler.platforms.common import HTMLParser, Node
+from crawler.platforms.registry import Platform, register
 from crawler.settings import Settings
 
 COMMON_FEED_PATHS = ("feed/", "rss.xml", "atom.xml", "index.xml", "feed.xml")
@@ -72,20 +73,17 @@ def candidates(url: str, feed: str | None) -> list[str]:
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blog") -> Observation:
     """An Observation from a blog response: a feed if the body is one, else the HTML page."""
-    decided = common.status_observation(fetched, platform)
-    if decided is not None:
-        return decided
+    return read.read(fetched, now, settings, platform, read_page)
+
+
+def read_page(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
+    """A response that is not a feed: a blog page (or a login wall, or something unreadable)."""
     if fetched.status in common.GONE_STATUSES:
         return common.gone_by_status(fetched, platform)
-    body = fetched.body or b""
-    kind = common.sniff(body)
-    if common.is_feed(kind) or kind == "json":
-        from crawler.platforms import feed
-
-        return feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
     if login_redirect(fetched):
         return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
-    if kind != "html":
+    body = fetched.body or b""
+    if common.sniff(body) != "html":
         return Observation(platform, None, "unrecognised body (neither feed nor HTML)", source_url=fetched.url)
     tree = common.parse_html(body, dict(fetched.headers))
     return parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
@@ -367,3 +365,10 @@ def _ld_objects(data: object, depth: int = 0) -> Iterator[dict]:
         for key in ("@graph", "mainEntity", "itemListElement", "item", "blogPost", "hasPart"):
             if key in data:
                 yield from _ld_objects(data[key], depth + 1)
+
+
+PLATFORM = register(Platform(name="blog", label="Blog", parse=parse, candidates=candidates, kind="blog",
+                             aliases=("blogg",)))
+# Not a platform: `crawler inspect --platform feed` reads a feed URL the way a blog's feed is read.
+FEED_READER = register(Platform(name="feed", label="Feed", parse=parse, candidates=feed.candidates,
+                                registrable=False))

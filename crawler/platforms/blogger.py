@@ -5,11 +5,13 @@ number of posts), the blog page, and Blogger's "blog not found / has been remove
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urljoin
 
 from crawler.models import Fetched, Observation
-from crawler.platforms import blog, common, feed
+from crawler.platforms import blog, common, read
+from crawler.platforms.registry import Platform, Url, register
 from crawler.settings import Settings
 
 _GONE = re.compile(
@@ -28,12 +30,10 @@ def candidates(url: str, feed_url: str | None) -> list[str]:
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blogger") -> Observation:
     """An Observation from a Blogger response (feed, page, removal or private-blog page)."""
-    decided = common.status_observation(fetched, platform)
-    if decided is not None:
-        return decided
-    read = feed.read_if_feed(fetched, now, settings, platform)
-    if read is not None:
-        return read
+    return read.read(fetched, now, settings, platform, _page)
+
+
+def _page(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
     tree = common.parse_html(fetched.body or b"", dict(fetched.headers))
     heading = common.title_text(tree)
     text = common.visible_text(tree, 2000)
@@ -46,3 +46,18 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
     if _GONE.search(heading):  # a 200 removal page: only trust the title and headings
         return Observation(platform, False, "blogger: blog not found or removed", source_url=fetched.url)
     return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
+
+
+def canonical(url: Url) -> Url:
+    """One address per blog: https, the .com host for a country one (name.blogspot.se), no ?m=1."""
+    labels = url.host.split(".")
+    if "blogspot" in labels:
+        labels = labels[: labels.index("blogspot")] + ["blogspot", "com"]
+    query = tuple((k, v) for k, v in url.query if k != "m")  # ?m=1: the mobile view of the same page
+    return replace(url, scheme="https", host=".".join(labels), port=None, query=query)
+
+
+PLATFORM = register(Platform(
+    name="blogger", label="Blogger", parse=parse, candidates=candidates, kind="blog",
+    hosts=("blogspot.*", "blogger.com"), aliases=("blogspot",), canonical=canonical,
+))

@@ -11,6 +11,7 @@ from datetime import datetime
 from crawler.dates import from_timestamp, parse_machine
 from crawler.models import Fetched, Observation, PublicText
 from crawler.platforms import common, social
+from crawler.platforms.registry import Platform, Url, register
 from crawler.settings import Settings
 
 _GONE = re.compile(
@@ -96,3 +97,53 @@ def _dates(tree, raw: str) -> list[tuple[str | None, datetime | None]]:
     found.extend(from_timestamp(ts) for ts in _JSON_TIMES.findall(raw[:1_000_000])[:200])
     found.extend(parse_machine(iso) for iso in _JSON_ISO.findall(raw[:1_000_000])[:200])
     return [(None, when) for when in found if when is not None]
+
+
+# First path segments that are Facebook's own pages (or kinds of page), not page names.
+_RESERVED = frozenset({"pages", "pg", "groups", "people", "events", "watch", "marketplace", "gaming", "login",
+                       "login.php", "checkpoint", "profile.php", "permalink.php", "story.php", "photo.php", "share",
+                       "sharer", "sharer.php", "hashtag", "help", "policies", "privacy", "business", "ads"})
+# The tabs of a page: views of the same account.
+_TABS = frozenset({"about", "photos", "videos", "posts", "events", "reviews", "community", "mentions", "followers",
+                   "friends", "services", "reels", "live_videos", "timeline"})
+_ID_QUERY = {"profile.php": ("id",), "permalink.php": ("story_fbid", "id"), "story.php": ("story_fbid", "id")}
+_LOCALE = re.compile(r"^[a-z]{2}-[a-z]{2}$")
+
+
+def _main_host(host: str) -> bool:
+    if host in ("fb.com", "www.fb.com", "fb.me"):
+        return True
+    sub, _, rest = host.partition(".")
+    return host == "facebook.com" or (rest == "facebook.com" and (
+        sub in ("www", "m", "mbasic", "mobile", "touch", "web") or bool(_LOCALE.match(sub))))
+
+
+def canonical(url: Url) -> Url:
+    """A page is `https://www.facebook.com/<name>/`: names ignore case; tabs, locales and fb.me are views of it.
+
+    `profile.php?id=N` keeps its id; a post keeps its path after the lower-cased page name.
+    """
+    if not _main_host(url.host):
+        return url
+    segments = url.segments()
+    query: tuple[tuple[str, str], ...] = ()
+    if not segments:
+        path = "/"
+    elif segments[0].lower() in _ID_QUERY:
+        keep = _ID_QUERY[segments[0].lower()]
+        path = "/" + segments[0].lower()
+        query = tuple((k, v) for k, v in url.query if k in keep)
+    elif segments[0].lower() in _RESERVED:
+        path = "/" + "".join(s + "/" for s in segments)
+    elif len(segments) == 2 and segments[1].lower() in _TABS or len(segments) == 1:
+        path = f"/{segments[0].lower()}/"
+    else:
+        path = "/" + "".join(s + "/" for s in [segments[0].lower(), *segments[1:]])
+    return Url("https", "www.facebook.com", None, path, query)
+
+
+PLATFORM = register(Platform(
+    name="facebook", label="Facebook", parse=parse, candidates=candidates, kind="social",
+    hosts=("facebook.com", "fb.com", "fb.me"), aliases=("fb",),
+    opaque=True, exclusive=True, host_delay=10.0, canonical=canonical,
+))

@@ -25,7 +25,7 @@ from typing import Any
 import feedparser
 
 from crawler.dates import parse_machine
-from crawler.models import Fetched, Observation, PublicText
+from crawler.models import Observation, PublicText
 from crawler.platforms import common
 from crawler.settings import Settings
 
@@ -53,33 +53,6 @@ _CLOSERS = {"rss": b"</channel></rss>", "atom": b"</feed>", "rdf": b"</rdf:RDF>"
 def candidates(url: str, feed: str | None) -> list[str]:
     """A feed account is read from its feed (declared, or the URL itself)."""
     return [u for u in dict.fromkeys([feed, url]) if u]
-
-
-def read_if_feed(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation | None:
-    """The observation of a feed body (with a 404/410 status it is still gone); None for any other body."""
-    body = fetched.body or b""
-    kind = common.sniff(body)
-    if not common.is_feed(kind) and kind != "json":
-        return None
-    if fetched.status in common.GONE_STATUSES:
-        return common.gone_by_status(fetched, platform)
-    return parse_feed(body, fetched.url, now, settings, platform, kind=kind)
-
-
-@common.guarded
-def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "blog") -> Observation:
-    """An Observation from a feed response (any status rule first; HTML is read as a page)."""
-    decided = common.status_observation(fetched, platform)
-    if decided is not None:
-        return decided
-    if fetched.status in common.GONE_STATUSES:
-        return common.gone_by_status(fetched, platform)
-    kind = common.sniff(fetched.body or b"")
-    if not common.is_feed(kind) and kind != "json":
-        from crawler.platforms import blog  # a "feed" URL that serves a page: read it as one
-
-        return blog.parse(fetched, now, settings, platform)
-    return parse_feed(fetched.body or b"", fetched.url, now, settings, platform, kind=kind)
 
 
 def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platform: str,
@@ -234,9 +207,7 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
     except (ValueError, RecursionError):
         return Observation(platform, None, "json unreadable", source_url=url)
     if isinstance(data, list):  # the WordPress REST API answers with a list of posts
-        from crawler.platforms import wordpress
-
-        return wordpress.parse_rest(data, url, now, settings, platform)
+        return parse_rest(data, url, now, settings, platform)
     if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
         return Observation(platform, None, "json is not a feed", source_url=url)
     dated = []
@@ -262,6 +233,37 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         platform, "feed parsed", dated, now, settings, texts=_newest_texts(texts),
         feed_url=url, source_url=url,
         undated_note="feed has no entries" if not dated else "feed has no dated entries",
+    )
+
+
+def parse_rest(data: list, url: str, now: datetime, settings: Settings, platform: str) -> Observation:
+    """The REST API's list of posts: date_gmt (UTC) or date (local time), and link."""
+    dated = []
+    texts = []
+    for item in data[:100]:
+        if not isinstance(item, dict):
+            continue
+        when = None
+        gmt = item.get("date_gmt")
+        if isinstance(gmt, str):
+            when = parse_machine(gmt)
+            if when is not None and not re.search(r"(Z|[+-]\d\d:?\d\d)$", gmt.strip()):
+                # date_gmt carries no zone but is UTC; parse_machine read it as Stockholm time.
+                naive = datetime.fromisoformat(gmt.strip()[:19])
+                when = naive.replace(tzinfo=UTC)
+        if when is None and isinstance(item.get("date"), str):
+            when = parse_machine(item["date"])
+        link = item.get("link") if isinstance(item.get("link"), str) else None
+        dated.append((link, when))
+        for key, kind in (("title", "title"), ("excerpt", "summary")):
+            value = item.get(key)
+            rendered = value.get("rendered") if isinstance(value, dict) else None
+            text = common.plain(rendered if isinstance(rendered, str) else None)
+            if text:
+                texts.append(PublicText(kind, text, link, when))
+    return common.assemble(
+        platform, "rest api parsed", dated, now, settings, texts=texts[: common.MAX_TEXTS * 2],
+        feed_url=url, source_url=url, undated_note="REST API lists no dated posts",
     )
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from crawler.dates import from_timestamp, parse_machine
 from crawler.models import Fetched, Observation, PublicText
 from crawler.platforms import common, social
+from crawler.platforms.registry import Platform, Url, register
 from crawler.settings import Settings
 
 _GONE = re.compile(
@@ -63,7 +64,6 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
     return Observation(platform, None, "instagram: no profile data in the page", source_url=source)
 
 
-
 def _is_profile(og_title: str, description: str, handle: str | None) -> bool:
     text = (og_title + " " + description).lower()
     if handle and f"@{handle}" in text:
@@ -108,3 +108,28 @@ def post_count(m: re.Match) -> tuple[int | None, str | None]:
         shown = re.sub(r"\s+\S+$", "", m.group(0)).strip()
         return None, f"post count abbreviated ({shown}): exact count unknown"
     return int(re.sub(r"\D", "", m.group("num"))), None
+
+
+# First path segments that are Instagram's own pages, not handles.
+_RESERVED = frozenset({"p", "reel", "reels", "tv", "explore", "stories", "accounts", "direct", "about", "legal",
+                       "developer", "web", "challenge", "emails", "privacy", "session", "oauth", "api"})
+_MAIN_HOSTS = frozenset({"instagram.com", "www.instagram.com", "m.instagram.com", "instagr.am", "www.instagr.am"})
+
+
+def canonical(url: Url) -> Url:
+    """A profile is `https://www.instagram.com/<handle>/`: handles ignore case; tabs and ?hl= are views of it."""
+    if url.host not in _MAIN_HOSTS:
+        return url
+    segments = url.segments()
+    if segments and segments[0].lower() not in _RESERVED:
+        path = f"/{segments[0].lower()}/"
+    else:  # a post (/p/<code>/: codes are case-sensitive) or one of Instagram's own pages
+        path = "/" + "".join(s + "/" for s in segments)
+    return Url("https", "www.instagram.com", None, path, ())
+
+
+PLATFORM = register(Platform(
+    name="instagram", label="Instagram", parse=parse, candidates=candidates, kind="social",
+    hosts=("instagram.com", "instagr.am"), aliases=("ig", "insta"),
+    opaque=True, exclusive=True, host_delay=10.0, canonical=canonical,
+))

@@ -10,7 +10,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from crawler.models import Fetched, Observation
-from crawler.platforms import common, feed
+from crawler.platforms import common, read
 from crawler.settings import Settings
 
 
@@ -27,4 +27,4 @@ def preamble(fetched: Fetched, now: datetime, settings: Settings, platform: str,
         return decided
     if urlsplit(fetched.final_url or "").path.lower().startswith(login_paths):
         return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
-    return feed.read_if_feed(fetched, now, settings, platform)
+    return read.read_if_feed(fetched, now, settings, platform)

@@ -1,17 +1,19 @@
 """WordPress, self-hosted and wordpress.com: the feed (/feed/, ?feed=rss2), the REST API
-(/wp-json/wp/v2/posts), the home page, and wordpress.com's "doesn't exist" pages.
+(/wp-json/wp/v2/posts, read by `feed.parse_rest`), the home page, and wordpress.com's "doesn't
+exist" pages. X-WP-Total (the REST API's post count) is kept as the post count.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin
 
-from crawler.dates import parse_machine
-from crawler.models import Fetched, Observation, PublicText
-from crawler.platforms import blog, common, feed
+from crawler.models import Fetched, Observation
+from crawler.platforms import blog, common, read
+from crawler.platforms.feed import parse_rest  # noqa: F401 - where it lived before the registry
+from crawler.platforms.registry import Platform, Url, register
 from crawler.settings import Settings
 
 # wordpress.com answers a deleted or never-registered site with these (often with status 200).
@@ -31,31 +33,28 @@ def candidates(url: str, feed_url: str | None) -> list[str]:
 @common.guarded
 def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "wordpress") -> Observation:
     """An Observation from any WordPress response: feed, REST JSON, page or removal page."""
-    decided = common.status_observation(fetched, platform)
-    if decided is not None:
-        return decided
+    obs = read.read(fetched, now, settings, platform, _page)
+    total = _wp_total(fetched)
+    if total is not None and obs.exists and obs.feed_url is not None:
+        obs = replace(obs, post_count=total)
+    return obs
+
+
+def _page(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
     body = fetched.body or b""
-    kind = common.sniff(body) if body else "other"
-    if kind == "html":
-        tree = common.parse_html(body, dict(fetched.headers))
-        heading = common.title_text(tree)
-        m = _GONE.search(heading)
-        if m:
-            return Observation(platform, False, f"wordpress: site {m.group(0)}", source_url=fetched.url)
+    if common.sniff(body) != "html":
         if fetched.status in common.GONE_STATUSES:
             return common.gone_by_status(fetched, platform)
-        if blog.login_redirect(fetched):
-            return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
-        return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
+        return Observation(platform, None, "unrecognised response body", source_url=fetched.url)
+    tree = common.parse_html(body, dict(fetched.headers))
+    m = _GONE.search(common.title_text(tree))
+    if m:
+        return Observation(platform, False, f"wordpress: site {m.group(0)}", source_url=fetched.url)
     if fetched.status in common.GONE_STATUSES:
         return common.gone_by_status(fetched, platform)
-    if common.is_feed(kind) or kind == "json":
-        obs = feed.parse_feed(body, fetched.url, now, settings, platform, kind=kind)
-        total = _wp_total(fetched)
-        if total is not None and obs.exists:
-            obs = replace(obs, post_count=total)
-        return obs
-    return Observation(platform, None, "unrecognised response body", source_url=fetched.url)
+    if blog.login_redirect(fetched):
+        return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
+    return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
 
 
 def _wp_total(fetched: Fetched) -> int | None:
@@ -63,32 +62,12 @@ def _wp_total(fetched: Fetched) -> int | None:
     return int(raw) if raw and raw.strip().isdigit() else None
 
 
-def parse_rest(data: list, url: str, now: datetime, settings: Settings, platform: str) -> Observation:
-    """The REST API's list of posts: date_gmt (UTC) or date (local time), and link."""
-    dated = []
-    texts = []
-    for item in data[:100]:
-        if not isinstance(item, dict):
-            continue
-        when = None
-        gmt = item.get("date_gmt")
-        if isinstance(gmt, str):
-            when = parse_machine(gmt)
-            if when is not None and not re.search(r"(Z|[+-]\d\d:?\d\d)$", gmt.strip()):
-                # date_gmt carries no zone but is UTC; parse_machine read it as Stockholm time.
-                naive = datetime.fromisoformat(gmt.strip()[:19])
-                when = naive.replace(tzinfo=UTC)
-        if when is None and isinstance(item.get("date"), str):
-            when = parse_machine(item["date"])
-        link = item.get("link") if isinstance(item.get("link"), str) else None
-        dated.append((link, when))
-        for key, kind in (("title", "title"), ("excerpt", "summary")):
-            value = item.get(key)
-            rendered = value.get("rendered") if isinstance(value, dict) else None
-            text = common.plain(rendered if isinstance(rendered, str) else None)
-            if text:
-                texts.append(PublicText(kind, text, link, when))
-    return common.assemble(
-        platform, "rest api parsed", dated, now, settings, texts=texts[: common.MAX_TEXTS * 2],
-        feed_url=url, source_url=url, undated_note="REST API lists no dated posts",
-    )
+def canonical(url: Url) -> Url:
+    """wordpress.com sites are served over https."""
+    return replace(url, scheme="https", port=None)
+
+
+PLATFORM = register(Platform(
+    name="wordpress", label="WordPress", parse=parse, candidates=candidates, kind="blog",
+    hosts=("*.wordpress.com",), aliases=("wp",), canonical=canonical,
+))
