@@ -11,8 +11,8 @@ The rules (settings in brackets):
 - gone: "not there" (404/410 or the platform's "not available" page) on [gone_after] consecutive
   checks whose first and last lie at least [gone_min_hours] apart. Any other visit breaks the
   streak. Until then the account keeps its status; a never-classified account is `unknown`.
-- unknown: the visit told nothing (login wall, robots.txt disallow, fetch error, or a page where
-  existence cannot be read) on [unknown_after] consecutive checks. Fewer failures keep the prior
+- unknown: the visit told nothing (login wall, robots.txt disallow or unreachable, fetch error, or a
+  page where existence cannot be read) on [unknown_after] consecutive checks. Fewer failures keep the prior
   status. Decision: a never-classified account whose first visit tells nothing is `unknown` at
   once, since there is no earlier status to keep and `unknown` is the honest name for that.
 - An account that is back after `gone` (or `unknown`) is classified afresh; the change is
@@ -50,6 +50,7 @@ from crawler.settings import Settings
 _FAILURE_LABELS = {
     "login_wall": "login wall",
     "blocked_by_robots": "robots.txt disallows",
+    "robots_unreachable": "robots.txt unreachable (site error)",
     "error": "fetch error",
 }
 
@@ -59,8 +60,8 @@ _GONE_STATUSES = (404, 410)
 def outcome(fetched: Fetched | None, obs: Observation | None) -> str:
     """What a visit was, one of models.OUTCOMES, from the last fetch and the adapter's reading."""
     if fetched is not None:
-        if fetched.error == "blocked_by_robots":
-            return "blocked_by_robots"
+        if fetched.error in ("blocked_by_robots", "robots_unreachable"):
+            return fetched.error
         if fetched.error is not None:
             return "error"
         if fetched.not_modified:

@@ -23,6 +23,7 @@ OUTCOMES = (
     "gone",
     "login_wall",
     "blocked_by_robots",
+    "robots_unreachable",
     "error",
 )
 
@@ -30,6 +31,7 @@ OUTCOMES = (
 # reports and tests agree on the spelling.
 FETCH_ERRORS = (
     "blocked_by_robots",  # robots.txt disallows the URL, nothing was requested
+    "robots_unreachable",  # robots.txt answered 5xx (its status is Fetched.status): the site is failing, nothing requested
     "blocked_scheme",  # not http(s)
     "blocked_address",  # the peer address is loopback/private/link-local and the guard is on
     "dns_error",  # the host name does not resolve
@@ -65,7 +67,8 @@ class Account:
 class Fetched:
     """The result of one visit of one URL: a value, never an exception.
 
-    `status` is the HTTP status of the final response (None when no response came);
+    `status` is the HTTP status of the final response (None when no response came; for
+    `robots_unreachable`, and `rate_limited` by robots.txt, it is robots.txt's status);
     `error` is one of FETCH_ERRORS or None; `body` is None unless a complete body was read.
     `headers` holds only the headers that matter downstream, with lower-case names.
     """

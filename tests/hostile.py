@@ -410,6 +410,46 @@ def conditional(
     return handler
 
 
+WORDPRESS_DB_ERROR = (
+    b'<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml">\n<head>\n'
+    b'<meta http-equiv="Content-Type" content="text/html; charset=utf-8" />\n'
+    b"\t<title>Databasfel</title>\n\n</head>\n<body>\n"
+    b"\t<h1>Det gick inte att uppr\xc3\xa4tta en databasanslutning</h1>\n</body>\n</html>\n"
+)
+
+
+def wordpress_db_outage(status: int = 500, retry_after: str | None = None) -> Handler:
+    """Any URL of a WordPress site behind Debian's Apache (mod_php, mod_deflate) while its database
+    is down, robots.txt included (WordPress serves a virtual robots.txt through PHP).
+
+    WordPress's dead_db() answers 500 with nocache_headers() and a short HTML page; a common
+    db-error.php drop-in answers 503 with a Retry-After instead. mod_deflate gzips text/html for a
+    client that accepts it and streams it chunked, without Content-Length.
+    """
+
+    def handler(request: Request, conn: Conn) -> bool:
+        head = {
+            "Date": formatdate(usegmt=True),
+            "Server": "Apache/2.4.62 (Debian)",
+            "Expires": "Wed, 11 Jan 1984 05:00:00 GMT",
+            "Cache-Control": "no-cache, must-revalidate, max-age=0, no-store, private",
+            "Vary": "Accept-Encoding",
+        }
+        if retry_after is not None:
+            head["Retry-After"] = retry_after
+        body = WORDPRESS_DB_ERROR
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            head["Content-Encoding"] = "gzip"
+            comp = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            body = comp.compress(body) + comp.flush()
+        head["Transfer-Encoding"] = "chunked"
+        head["Content-Type"] = "text/html; charset=UTF-8"
+        conn.head(status, head)
+        return conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+
+    return handler
+
+
 def http_date(offset: float = 0.0) -> str:
     """An HTTP-date `offset` seconds from now."""
     return formatdate(time.time() + offset, usegmt=True)

@@ -34,6 +34,7 @@ from tests.hostile import (
     sequence,
     slow,
     trickle,
+    wordpress_db_outage,
 )
 
 pytestmark = pytest.mark.timeout(20)
@@ -573,11 +574,55 @@ def test_robots_404_allows_everything(server):
     assert fetch(server.url("/page")).ok
 
 
-def test_robots_500_disallows_everything(server):
+def test_robots_500_disallows_everything_as_unreachable_not_as_a_block(server):
     server.route("/robots.txt", respond(b"oops", 500))
     server.route("/page", respond(b"x"))
     got = fetch(server.url("/page"))
-    assert got.error == "blocked_by_robots" and server.hits("/page") == 0
+    assert got.error == "robots_unreachable" and got.status == 500 and server.hits("/page") == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"), [(500, None), (503, "3600"), (503, "30")], ids=["dead_db", "drop-in", "short-retry"]
+)
+def test_wordpress_database_outage_on_robots_txt_is_robots_unreachable_with_its_status(status, retry_after):
+    # 13 defect 2: a 500/503 on robots.txt (WordPress serves it through PHP, so every database
+    # outage) was recorded as "blocked by robots.txt" with no HTTP status.
+    clock = SimClock()
+    with HostileServer(clock=clock) as site:
+        site.route("/robots.txt", wordpress_db_outage(status, retry_after))
+        site.route("/", respond(b"<html>front page</html>"))
+        site.route("/feed/", respond(b"<rss/>", content_type="application/rss+xml"))
+        page, feed = fetch_many([site.url("/"), site.url("/feed/")], make_settings(retry_after_cap=60), clock=clock)
+        robots_hits = site.hits("/robots.txt")
+        asked = [r.path for r in site.requests]
+    for got in (page, feed):
+        assert got.error == "robots_unreachable", got.error_message
+        assert got.status == status and got.attempts == 0 and got.body is None
+        assert f"HTTP {status}" in (got.error_message or "")
+        assert "disallow" not in (got.error_message or "").lower()
+    assert set(asked) == {"/robots.txt"}  # RFC 9309: nothing else from that host this cycle
+    assert robots_hits == (1 if retry_after == "3600" else 3)  # retried like any 5xx, unless told to wait long
+
+
+def test_robots_unreachable_is_its_own_outcome_and_never_a_block(server):
+    from crawler.crawl import visit
+    from crawler.models import Account
+
+    server.route("/robots.txt", wordpress_db_outage(503))
+    account = Account("wp", "Förskolan Eken", "Centrum", "wordpress", server.url("/"))
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+    async def go():
+        async with Fetcher(make_settings(), backoff_base=0.01) as fetcher:
+            return await visit(account, None, fetcher, now, make_settings())
+
+    outcome, fetches, obs, verdict, _ = asyncio.run(go())
+    assert outcome == "robots_unreachable"
+    assert all(f.error == "robots_unreachable" and f.status == 503 for f in fetches)
+    assert obs is None or "robots.txt unreachable (http 503)" in obs.reason
+    assert verdict.status == "unknown" and "robots.txt unreachable" in verdict.reason
+    assert "disallow" not in verdict.reason
+    assert [r.path for r in server.requests if r.path != "/robots.txt"] == []
 
 
 def test_robots_unreachable_reports_the_network_error():

@@ -1,7 +1,12 @@
 """robots.txt per RFC 9309: one load per origin and cycle, cached, parsed with Protego.
 
 2xx: the rules (the first 500 KiB, RFC 9309 2.5; Crawl-delay honoured up to a cap); 4xx: no rules;
-429: the site asks us to slow down; 5xx or unreachable: nothing on the origin is fetched.
+429: the site asks us to slow down (`rate_limited`); 5xx: robots.txt is unreachable, a temporary
+full disallow (RFC 9309 2.3.1.4): nothing else on the origin is requested in this cycle, and each
+URL ends as `robots_unreachable` carrying robots.txt's status: an outage (every WordPress
+database outage answers 500 or 503 there), not the site's wish, so never `blocked_by_robots`.
+A network failure (DNS, refused, timeout, the address guard) is the same disallow, and each URL
+carries that network error, since the whole host is what could not be reached.
 Redirects are followed up to five hops, each passing the same checks as any other URL.
 """
 
@@ -26,11 +31,12 @@ Refuse = Callable[[httpx.URL], "Attempt | None"]  # why a URL may not be request
 class Rules:
     """The rules of one origin: a Protego parser, or all-allowed / all-disallowed.
 
-    `error` is set when robots.txt could not be reached at all (DNS, refused, guard): every URL
-    of the origin then ends with that error rather than a misleading blocked_by_robots.
+    `error` is set when robots.txt could not be read (`robots_unreachable` with `status` for a
+    5xx, the network error kind otherwise): every URL of the origin then ends with that error
+    rather than a misleading blocked_by_robots.
     """
 
-    __slots__ = ("parser", "allow_all", "reason", "error", "crawl_delay")
+    __slots__ = ("parser", "allow_all", "reason", "error", "crawl_delay", "status")
 
     def __init__(
         self,
@@ -39,12 +45,14 @@ class Rules:
         reason: str = "",
         error: str | None = None,
         crawl_delay: float | None = None,
+        status: int | None = None,
     ):
         self.parser = parser
         self.allow_all = allow_all
         self.reason = reason
         self.error = error
         self.crawl_delay = crawl_delay
+        self.status = status  # robots.txt's HTTP status when it answered with an error
 
 
 class RobotsCache:
@@ -84,7 +92,7 @@ class RobotsCache:
         if rules.parser is not None and rules.parser.can_fetch(str(url), self._token):
             return None
         if rules.error is not None:
-            return Attempt(error=rules.error, message=rules.reason)
+            return Attempt(error=rules.error, message=rules.reason, status=rules.status, sent=False)
         self.blocked += 1
         return Attempt(error="blocked_by_robots", message=rules.reason or "disallowed by robots.txt")
 
@@ -98,7 +106,8 @@ class RobotsCache:
         try:
             rules = await self._read(url)
         except Exception as exc:  # a bug here must not stop the crawl; RFC 9309: unreachable
-            return Rules(reason=f"robots.txt unreadable ({type(exc).__name__}): assuming disallowed")
+            return Rules(reason=f"robots.txt unreadable ({type(exc).__name__}): assuming disallowed",
+                         error="robots_unreachable")
         self._on_rules(url, rules)
         return rules
 
@@ -107,7 +116,8 @@ class RobotsCache:
         for _ in range(ROBOTS_MAX_REDIRECTS + 1):
             refused = self._refuse(current)
             if refused:
-                return Rules(reason=f"robots.txt redirected to a refused URL ({refused.error})")
+                return Rules(reason=f"robots.txt redirected to a refused URL ({refused.error}: {refused.message})",
+                             error="robots_unreachable")
             self.fetches += 1
             attempt = await self._get(current, ROBOTS_MAX_BYTES)
             status = attempt.status
@@ -118,14 +128,20 @@ class RobotsCache:
                 except (httpx.InvalidURL, ValueError):
                     return Rules(allow_all=True)
                 continue
+            if status is not None and status >= 500:
+                # Also when the 503 asked for a pause beyond our cap (the retries named it rate_limited).
+                return Rules(
+                    reason=f"robots.txt answered HTTP {status} ({current}): the site is failing, so nothing "
+                    "else is requested from it in this cycle (RFC 9309)",
+                    error="robots_unreachable", status=status,
+                )
             if attempt.error is None and status is not None and 200 <= status < 300:
                 return self._parse(attempt.body or b"")
-            if attempt.error is None and status != 429 and (status or 0) < 500:
+            if attempt.error is None and status != 429:
                 return Rules(allow_all=True)  # 4xx (and odd 1xx/3xx): no rules, RFC 9309 2.3.1.3
             if status == 429:
-                return Rules(reason="robots.txt answered HTTP 429: site asks us to slow down", error="rate_limited")
-            if (status or 0) >= 500:
-                return Rules(reason=f"robots.txt answered HTTP {status}: assuming disallowed (RFC 9309)")
+                return Rules(reason="robots.txt answered HTTP 429: site asks us to slow down", error="rate_limited",
+                             status=429)
             # Unreachable (RFC 9309: assume disallowed); every URL of the origin reports why.
             return Rules(reason=f"robots.txt: {attempt.message}", error=attempt.error)
         return Rules(allow_all=True)  # too many redirects: unavailable, RFC 9309 2.3.1.2

@@ -39,6 +39,8 @@ def label(fetched: Fetched) -> str:
     """A short description of a failed fetch for Observation.reason ("http 503", "fetch error: dns_error")."""
     if fetched.error == "blocked_by_robots":
         return "blocked by robots.txt"
+    if fetched.error == "robots_unreachable":
+        return f"robots.txt unreachable (http {fetched.status})" if fetched.status else "robots.txt unreachable"
     if fetched.error:
         return f"fetch error: {fetched.error}"
     if fetched.status is None:
