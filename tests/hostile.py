@@ -450,6 +450,52 @@ def wordpress_db_outage(status: int = 500, retry_after: str | None = None) -> Ha
     return handler
 
 
+def wordpress_behind_mod_deflate(body: bytes, last_modified: str,
+                                 content_type: str = "application/rss+xml; charset=UTF-8") -> Handler:
+    """A WordPress feed served through Debian's Apache 2.4 with mod_deflate (its defaults).
+
+    WordPress (WP::send_headers) sends `ETag: "<md5 of Last-Modified>"` and Last-Modified, and
+    answers 304 when, given both If-None-Match and If-Modified-Since, *both* match (the ETag
+    compared as a whole string), or given one, that one matches. mod_deflate then gzips the
+    response for a client that accepts gzip and, by `DeflateAlterETag AddSuffix`, turns the ETag
+    into `"<md5>-gzip"`, on 200 and 304 alike; WordPress never sees that suffix.
+    """
+    import hashlib
+    from email.utils import parsedate_to_datetime
+
+    wp_etag = f'"{hashlib.md5(last_modified.encode()).hexdigest()}"'
+    wp_modified = parsedate_to_datetime(last_modified).timestamp()
+
+    def handler(request: Request, conn: Conn) -> bool:
+        client_etag = request.headers.get("if-none-match", "")
+        client_last_modified = request.headers.get("if-modified-since", "").strip()
+        try:
+            client_modified = parsedate_to_datetime(client_last_modified).timestamp() if client_last_modified else 0
+        except (TypeError, ValueError):
+            client_modified = 0
+        if client_last_modified and client_etag:
+            not_modified = client_modified >= wp_modified and client_etag == wp_etag
+        else:
+            not_modified = client_modified >= wp_modified or client_etag == wp_etag
+        gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
+        etag = wp_etag[:-1] + '-gzip"' if gzip_ok else wp_etag
+        head = {"Server": "Apache/2.4.62 (Debian)", "Last-Modified": last_modified, "ETag": etag,
+                "Vary": "Accept-Encoding"}
+        if not_modified:
+            conn.head(304, head)
+            return True
+        data = body
+        if gzip_ok:
+            comp = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            data = comp.compress(body) + comp.flush()
+            head["Content-Encoding"] = "gzip"
+        head.update({"Content-Type": content_type, "Transfer-Encoding": "chunked"})
+        conn.head(200, head)
+        return conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+
+    return handler
+
+
 def http_date(offset: float = 0.0) -> str:
     """An HTTP-date `offset` seconds from now."""
     return formatdate(time.time() + offset, usegmt=True)

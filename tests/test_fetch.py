@@ -34,6 +34,7 @@ from tests.hostile import (
     sequence,
     slow,
     trickle,
+    wordpress_behind_mod_deflate,
     wordpress_db_outage,
 )
 
@@ -519,6 +520,35 @@ def test_304_round_trip_with_last_modified(server):
     again = fetch(server.url("/feed"), last_modified=first.headers["last-modified"])
     assert first.status == 200 and again.status == 304
     assert server.requests[-1].headers["if-modified-since"] == stamp
+
+
+def test_wordpress_behind_apache_mod_deflate_answers_304(server):
+    # 13 defect 4: mod_deflate sends ETag "<md5>-gzip"; sent back as is, WordPress (which needs
+    # both validators to match when given both) never answered 304.
+    stamp = "Tue, 14 Feb 2023 09:30:00 GMT"
+    feed = b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Eken</title></channel></rss>'
+    server.route("/feed/", wordpress_behind_mod_deflate(feed, stamp))
+    first = fetch(server.url("/feed/"))
+    assert first.status == 200 and first.body == feed
+    assert first.headers["etag"].endswith('-gzip"')  # stored as received
+    again = fetch(server.url("/feed/"), etag=first.headers["etag"], last_modified=first.headers["last-modified"])
+    assert again.status == 304 and again.not_modified, server.requests[-1].headers
+    sent = server.requests[-1].headers
+    assert sent["if-none-match"] == first.headers["etag"].replace('-gzip"', '"')
+    assert sent["if-modified-since"] == stamp
+
+
+def test_validators_sent_back_drop_only_a_compression_suffix():
+    from crawler.fetch.conditional import conditional_headers, sendable_etag
+
+    assert sendable_etag('"5d41402abc4b2a76-gzip"') == '"5d41402abc4b2a76"'
+    assert sendable_etag('W/"abc-gzip"') == 'W/"abc"'
+    assert sendable_etag('"abc"') == '"abc"'
+    assert sendable_etag('"-gzip"') == '"-gzip"'  # nothing would be left: sent as is
+    assert sendable_etag('"gzip"') == '"gzip"'
+    assert conditional_headers(None, None) == {}
+    assert conditional_headers('"a-gzip"', "Tue, 14 Feb 2023 09:30:00 GMT") == {
+        "If-None-Match": '"a"', "If-Modified-Since": "Tue, 14 Feb 2023 09:30:00 GMT"}
 
 
 # -- robots.txt ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
     hosts      the per-host scheduler: concurrency, spacing, Retry-After pauses (injected clock)
     retries    which failures are retried, backoff, Retry-After, naming a final failure
     robots     robots.txt per RFC 9309, cached per origin
+    conditional  the validators sent back (If-None-Match without a front end's -gzip suffix)
     fetcher    `Fetcher`: the redirect walk, conditional GET, the deadline; returns `Fetched`
 
 It owns politeness (a User-Agent with a contact, robots.txt, per-host concurrency and spacing, an

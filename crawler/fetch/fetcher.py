@@ -24,6 +24,7 @@ from crawler.clock import utcnow
 from crawler.errors import SettingsError
 from crawler.fetch import guard
 from crawler.fetch.body import read_body
+from crawler.fetch.conditional import conditional_headers
 from crawler.fetch.guard import Resolver, system_resolver
 from crawler.fetch.hosts import HostDeferred, HostScheduler
 from crawler.fetch.retries import Attempt, RetryPolicy, retry_after_seconds
@@ -196,11 +197,7 @@ class Fetcher:
         """
         self.stats["fetches"] += 1
         started_at = self._wall()
-        headers: dict[str, str] = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        headers = conditional_headers(etag, last_modified)
         redirects: list[str] = []
         attempts = 0
         network = 0.0  # seconds spent in requests: politeness waits and backoff are not the site's
