@@ -12,8 +12,8 @@ OWNERS = {
     "httpx": {"fetch/"},
     "httpcore": {"fetch/"},
     "aiohttp": {"fetch/"},
-    "sqlite3": {"store.py"},
-    "sqlite_utils": {"store.py"},
+    "sqlite3": {"store/"},
+    "sqlite_utils": {"store/"},
     "apscheduler": {"service.py"},
 }
 # the simulated web is a separate world: it may use what it likes, but the crawler never reads it

@@ -1,0 +1,29 @@
+"""The SQLite inventory: the only code that touches SQLite, and the only place with SQL.
+
+    schema.py         forward migrations (PRAGMA user_version), the analysts' views and triggers
+    connection.py     opening, migrating, transactions; time and hash conversions
+    crawl_writes.py   registry sync, runs, visits, snapshots, maintenance (and the crawl's prior states)
+    review_writes.py  a reviewer's decision and its audit row
+    reads.py          named reads for reports, status, the review queue
+
+`Store` is all of them over one connection: `with Store.open(path) as store: ...`. The database
+runs in WAL mode so analysts (sqlite3, Datasette, `crawler report`) read while the crawler writes.
+"""
+
+from __future__ import annotations
+
+from crawler.store.connection import BUSY_TIMEOUT_MS, iso, parse_iso, sha256, utcnow
+from crawler.store.crawl_writes import AccountState, CrawlWrites, SyncResult, Visit
+from crawler.store.reads import Reads
+from crawler.store.review_writes import ReviewWrites
+from crawler.store.schema import MIGRATIONS, MIN_READABLE_VERSION, SCHEMA_VERSION, _statements
+
+
+class Store(CrawlWrites, ReviewWrites, Reads):
+    """The inventory database. Open with `Store.open(path)`; use as a context manager."""
+
+
+__all__ = [
+    "BUSY_TIMEOUT_MS", "MIGRATIONS", "MIN_READABLE_VERSION", "SCHEMA_VERSION", "AccountState", "Store",
+    "SyncResult", "Visit", "_statements", "iso", "parse_iso", "sha256", "utcnow",
+]

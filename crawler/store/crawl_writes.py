@@ -1,0 +1,340 @@
+"""What a crawl writes: the registry sync, runs, visits (check, posts, notices, status), snapshots,
+and the weekly maintenance; and the one read the crawl needs before visiting (prior states).
+
+Every visit of an account is written in one transaction, so a kill at any moment leaves each
+account fully written or untouched. GDPR: no post bodies, titles or media; post URLs only hashed,
+except the newest post's URL (evidence for the last-post date) and the URL of a flagged notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from crawler.errors import NotFound
+from crawler.models import (
+    STATUSES,
+    Account,
+    Fetched,
+    NoticeHit,
+    Observation,
+    PriorState,
+    Verdict,
+    source_fetch,
+)
+from crawler.store.connection import Connection, iso, parse_iso, sha256, utcnow
+
+# The registry's columns that sync compares (deregistered_at last).
+_SYNC_COLUMNS = ("unit", "area", "platform", "url", "feed_url", "added", "notes", "deregistered_at")
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    added: list[str]
+    updated: list[str]
+    deregistered: list[str]
+    reregistered: list[str]
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the crawl needs to know about an account before visiting it."""
+
+    prior: PriorState
+    source_url: str | None
+    discovered_feed_url: str | None
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Everything one visit of one account produced, written in one transaction."""
+
+    account_id: str
+    run_id: int | None
+    at: datetime
+    outcome: str
+    fetches: Sequence[Fetched]
+    observation: Observation | None
+    verdict: Verdict
+    notices: Sequence[NoticeHit] = ()
+
+
+
+class CrawlWrites(Connection):
+    """The crawl's side of the store."""
+
+    def sync(self, accounts: Iterable[Account], now: datetime) -> SyncResult:
+        """Bring the registry into the store: add, update, deregister (never delete)."""
+        at = iso(now)
+        wanted = {a.id: a for a in accounts}
+        # Only the columns compared here, as tuples: a dict of every column cost ~2 KB an account,
+        # a 200 MB transient peak for a registry of 100,000.
+        current = {
+            row[0]: row[1:]
+            for row in self.conn.execute(f"SELECT id, {', '.join(_SYNC_COLUMNS)} FROM accounts")
+        }
+        added, updated, deregistered, reregistered = [], [], [], []
+        with self.transaction():
+            for ident, a in wanted.items():
+                fields = {
+                    "unit": a.unit, "area": a.area, "platform": a.platform, "url": a.url,
+                    "feed_url": a.feed, "added": a.added.isoformat() if a.added else None, "notes": a.notes,
+                }
+                row = current.get(ident)
+                if row is None:
+                    self._insert("accounts", {"id": ident, "registered_at": at, **fields})
+                    self._registry_change(ident, at, "added", a.url)
+                    added.append(ident)
+                    continue
+                row = dict(zip(_SYNC_COLUMNS, row, strict=True))
+                changed = {k: v for k, v in fields.items() if row[k] != v}
+                if row["deregistered_at"] is not None:
+                    changed["deregistered_at"] = None
+                    self._registry_change(ident, at, "reregistered", None)
+                    reregistered.append(ident)
+                if changed:
+                    if "url" in changed or "feed_url" in changed:
+                        # a new address: forget validators and discovered feeds of the old one
+                        changed.update(source_url=None, discovered_feed_url=None, etag=None, last_modified=None)
+                    self._update_account(ident, changed)
+                    detail = ", ".join(sorted(k for k in changed if k in fields))
+                    if detail:
+                        self._registry_change(ident, at, "updated", detail)
+                        updated.append(ident)
+            for ident, row in current.items():
+                if ident not in wanted and row[-1] is None:  # deregistered_at
+                    self._update_account(ident, {"deregistered_at": at})
+                    self._registry_change(ident, at, "deregistered", None)
+                    deregistered.append(ident)
+        return SyncResult(added, updated, deregistered, reregistered)
+
+    def _registry_change(self, ident: str, at: str | None, change: str, detail: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO registry_changes (account_id, at, change, detail) VALUES (?, ?, ?, ?)",
+            (ident, at, change, detail),
+        )
+
+
+    # ------------------------------------------------------------------ crawl: reads
+
+    def account_states(self, ids: Iterable[str] | None = None) -> dict[str, AccountState]:
+        """The prior state of each (registered) account, for the classifier and conditional GET."""
+        rows = self.db.query("SELECT * FROM accounts WHERE deregistered_at IS NULL")
+        wanted = set(ids) if ids is not None else None
+        out = {}
+        for r in rows:
+            if wanted is not None and r["id"] not in wanted:
+                continue
+            out[r["id"]] = AccountState(
+                prior=PriorState(
+                    status=r["status"],
+                    status_since=parse_iso(r["status_since"]),
+                    last_post_at=parse_iso(r["last_post_at"]),
+                    post_count=r["post_count"],
+                    post_count_at=parse_iso(r["post_count_at"]),
+                    post_count_since=parse_iso(r["post_count_since"]),
+                    last_post_estimated=bool(r["last_post_estimated"]),
+                    consecutive_failures=r["consecutive_failures"],
+                    gone_streak=r["gone_streak"],
+                    gone_streak_since=parse_iso(r["gone_streak_since"]),
+                    last_checked_at=parse_iso(r["last_checked_at"]),
+                ),
+                source_url=r["source_url"],
+                discovered_feed_url=r["discovered_feed_url"],
+                etag=r["etag"],
+                last_modified=r["last_modified"],
+            )
+        return out
+
+
+    # ------------------------------------------------------------------ crawl: writes
+
+    def start_run(self, clock_at: datetime, total: int, trigger: str, pid: int) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO runs (started_at, clock_at, state, trigger, pid, accounts_total) "
+                "VALUES (?, ?, 'running', ?, ?, ?)",
+                (iso(utcnow()), iso(clock_at), trigger, pid, total),
+            )
+            return cur.lastrowid
+
+    def finish_run(self, run_id: int, state: str, *, done: int, errors: int, requests: int = 0,
+                   bytes_: int = 0, summary: str | None = None, error: str | None = None) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?, state = ?, accounts_done = ?, errors = ?, requests = ?, "
+                "bytes = ?, summary = ?, error = ? WHERE id = ?",
+                (iso(utcnow()), state, done, errors, requests, bytes_, summary, error, run_id),
+            )
+
+    def mark_stale_runs(self) -> int:
+        """Runs left `running` by a killed process are marked interrupted (call with the lock held)."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE runs SET state = 'interrupted', error = coalesce(error, 'process ended without finishing') "
+                "WHERE state = 'running'"
+            )
+            return cur.rowcount
+
+    def record_visit(self, visit: Visit) -> int:
+        """Write one visit: the check, new posts, notices, the status change and the account row.
+
+        Returns how many of the visit's notices were new (a post already flagged is not again).
+        """
+        at = iso(visit.at)
+        obs, verdict = visit.observation, visit.verdict
+        last = source_fetch(visit.fetches, obs)  # every field of the check row comes from this response
+        requests = sum(f.attempts for f in visit.fetches)
+        size = sum(len(f.body) for f in visit.fetches if f.body)
+        body = last.body if last else None
+        posts = obs.posts if obs else ()
+        with self.transaction():
+            row = self.conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",
+                                    (visit.account_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
+            old_status, old_last_post = row
+            self.conn.execute(
+                "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
+                "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
+                "posts_seen, post_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    visit.run_id, visit.account_id, at,
+                    last.url if last else "",
+                    last.final_url if last else None,
+                    last.status if last else None,
+                    visit.outcome,
+                    last.error if last else None,
+                    (obs.reason if obs else (last.error_message if last else None)),
+                    last.headers.get("etag") if last else None,
+                    last.headers.get("last-modified") if last else None,
+                    hashlib.sha256(body).hexdigest() if body is not None else None,
+                    size,
+                    sum(f.elapsed_ms for f in visit.fetches),
+                    requests,
+                    None if obs is None or obs.exists is None else int(obs.exists),
+                    iso(obs.last_post_at) if obs else None,
+                    len(posts) if obs else None,
+                    obs.post_count if obs else None,
+                    verdict.status,
+                ),
+            )
+            if posts:
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO posts (account_id, url_sha256, published_at, first_seen_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [
+                        (visit.account_id, sha256(p.url or iso(p.published_at) or ""), iso(p.published_at), at)
+                        for p in posts
+                    ],
+                )
+            new_notices = sum(self.add_notice(visit.account_id, hit, visit.at) is not None for hit in visit.notices)
+
+            update: dict[str, Any] = {
+                "status": verdict.status,
+                "status_reason": verdict.reason,
+                "last_post_at": iso(verdict.last_post_at),
+                "last_post_estimated": int(verdict.last_post_estimated),
+                "last_checked_at": at,
+                "consecutive_failures": verdict.consecutive_failures,
+                "gone_streak": verdict.gone_streak,
+                "gone_streak_since": iso(verdict.gone_streak_since),
+                "post_count_since": iso(verdict.post_count_since),
+            }
+            if verdict.changed or old_status != verdict.status:
+                update["status_since"] = at
+                self.conn.execute(
+                    "INSERT INTO status_changes (account_id, at, old, new, reason, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (visit.account_id, at, old_status, verdict.status, verdict.reason, visit.run_id),
+                )
+            if visit.outcome in ("ok", "not_modified"):
+                update["last_ok_at"] = at
+            if obs is not None and visit.outcome == "ok":
+                # the URL is evidence for last_post_at: only the post that carries that very date
+                evidence = next((p for p in posts if p.url and p.published_at == verdict.last_post_at), None)
+                if evidence is not None:
+                    update["last_post_url"] = evidence.url
+                elif iso(verdict.last_post_at) != old_last_post:
+                    update["last_post_url"] = None  # a new date (an estimate, a post without URL)
+                if obs.post_count is not None:
+                    update["post_count"] = obs.post_count
+                    update["post_count_at"] = at
+                if obs.feed_url:
+                    update["discovered_feed_url"] = obs.feed_url
+                # the validators must be those of the response the observation was read from,
+                # which is not always the last fetch (a discovered feed may have failed after it)
+                source = next((f for f in reversed(visit.fetches) if f.url == obs.source_url and f.ok), None)
+                if source is not None:
+                    update["source_url"] = obs.source_url
+                    update["etag"] = source.headers.get("etag")
+                    update["last_modified"] = source.headers.get("last-modified")
+            self._update_account(visit.account_id, update)
+        return new_notices
+
+    def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
+        """Store a flagged notice once per (account, post); returns its id, None if already known."""
+        key = sha256(hit.post_url or f"{hit.kind}:{hit.snippet}")
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO notices (account_id, key_sha256, post_url, published_at, detected_at, score, "
+            "kind, matched, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (account_id, key, hit.post_url, iso(hit.published_at), iso(at), hit.score, hit.kind,
+             json.dumps(list(hit.matched), ensure_ascii=False), hit.snippet),
+        )
+        return cur.lastrowid if cur.rowcount else None
+
+    def take_snapshot(self, run_id: int | None, at: datetime) -> int:
+        """Counts by status (overall, by platform, by area) of the registered accounts at `at`."""
+        with self.transaction():
+            rows = self.conn.execute(
+                "SELECT platform, area, coalesce(status, 'unchecked'), announced_move, count(*) FROM accounts "
+                "WHERE deregistered_at IS NULL GROUP BY 1, 2, 3, 4"
+            ).fetchall()
+            totals = dict.fromkeys((*STATUSES, "unchecked"), 0)
+            by: dict[tuple[str, str, str], int] = {}
+            announced = 0
+            for platform, area, status, moved, n in rows:
+                totals[status] += n
+                announced += n if moved else 0
+                by[("platform", platform, status)] = by.get(("platform", platform, status), 0) + n
+                by[("area", area, status)] = by.get(("area", area, status), 0) + n
+            pending = self.conn.execute("SELECT count(*) FROM notices WHERE state = 'pending'").fetchone()[0]
+            registered = sum(totals.values())
+            cur = self.conn.execute(
+                "INSERT INTO snapshots (run_id, taken_at, registered, existing, active, dormant, gone, unknown, "
+                "unchecked, announced, pending_review) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, iso(at), registered, registered - totals["gone"], totals["active"], totals["dormant"],
+                 totals["gone"], totals["unknown"], totals["unchecked"], announced, pending),
+            )
+            snapshot_id = cur.lastrowid
+            self.conn.executemany(
+                "INSERT INTO snapshot_counts (snapshot_id, dimension, key, status, count) VALUES (?, ?, ?, ?, ?)",
+                [(snapshot_id, d, k, s, n) for (d, k, s), n in sorted(by.items())],
+            )
+            return snapshot_id
+
+    def maintain(self, now: datetime, retention_days: int) -> dict[str, int]:
+        """Prune old raw checks (keeping each account's last check of every day), optimize, checkpoint."""
+        cutoff = iso(now.astimezone(timezone.utc).replace(microsecond=0) - timedelta(days=retention_days))
+        with self.transaction():
+            cur = self.conn.execute(
+                """
+                DELETE FROM checks WHERE started_at < :cutoff AND id NOT IN (
+                    SELECT max(id) FROM checks WHERE started_at < :cutoff
+                    GROUP BY account_id, substr(started_at, 1, 10)
+                )
+                """,
+                {"cutoff": cutoff},
+            )
+            pruned = cur.rowcount
+        self.conn.execute("PRAGMA optimize")
+        busy, log, checkpointed = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return {"pruned_checks": pruned, "wal_frames": log, "checkpointed": checkpointed, "busy": busy}
+
+    def integrity(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

@@ -1,0 +1,236 @@
+"""The inventory's schema: forward migrations, one per schema version (`PRAGMA user_version`).
+
+MIGRATIONS[n] brings an inventory from version n to n+1. A released step is never edited; a change
+is a new step appended at the end. `Connection.migrate` runs each in one transaction with its
+version bump.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Forward migrations: MIGRATIONS[n] brings user_version n to n+1. Never edit a released step;
+# append a new one. Each runs in one transaction with the version bump.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema
+    """
+    CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        unit TEXT NOT NULL,
+        area TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        url TEXT NOT NULL,
+        feed_url TEXT,                 -- declared in sources.yaml
+        added TEXT,
+        notes TEXT,
+        registered_at TEXT NOT NULL,   -- first seen in the registry
+        deregistered_at TEXT,          -- removed from the registry (never deleted here)
+        status TEXT,                   -- active | dormant | gone | unknown (NULL: never checked)
+        status_since TEXT,
+        status_reason TEXT,
+        last_post_at TEXT,
+        last_post_estimated INTEGER NOT NULL DEFAULT 0,
+        last_post_url TEXT,            -- the newest post only, as evidence
+        last_checked_at TEXT,
+        last_ok_at TEXT,
+        post_count INTEGER,
+        post_count_at TEXT,
+        post_count_since TEXT,         -- first read of the current post count
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        gone_streak INTEGER NOT NULL DEFAULT 0,
+        gone_streak_since TEXT,
+        announced_move INTEGER NOT NULL DEFAULT 0,
+        discovered_feed_url TEXT,      -- a feed that worked, tried first next time
+        source_url TEXT,               -- the URL the last observation was read from
+        etag TEXT,                     -- validators of source_url, for conditional GET
+        last_modified TEXT
+    );
+    CREATE INDEX accounts_platform ON accounts(platform);
+    CREATE INDEX accounts_area ON accounts(area);
+    CREATE INDEX accounts_status ON accounts(status);
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,      -- wall clock
+        finished_at TEXT,
+        clock_at TEXT NOT NULL,        -- the crawl's `now` (differs from wall clock in the demo)
+        state TEXT NOT NULL,           -- running | finished | interrupted | failed
+        trigger TEXT,                  -- manual | schedule | demo
+        pid INTEGER,
+        accounts_total INTEGER NOT NULL DEFAULT 0,
+        accounts_done INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        summary TEXT,
+        error TEXT
+    );
+
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        started_at TEXT NOT NULL,
+        url TEXT NOT NULL,
+        final_url TEXT,
+        http_status INTEGER,
+        outcome TEXT NOT NULL,         -- ok | not_modified | gone | login_wall | blocked_by_robots | error
+        error TEXT,                    -- the fetch error kind (crawler.models.FETCH_ERRORS)
+        reason TEXT,                   -- the parser's or fetcher's short explanation
+        etag TEXT,
+        last_modified TEXT,
+        content_sha256 TEXT,
+        bytes INTEGER,
+        elapsed_ms INTEGER,
+        requests INTEGER,
+        exists_ INTEGER,               -- 1 / 0 / NULL (cannot tell)
+        last_post_at TEXT,
+        posts_seen INTEGER,
+        post_count INTEGER,
+        status TEXT                    -- the account's status after this check
+    );
+    CREATE INDEX checks_account_time ON checks(account_id, started_at);
+    CREATE INDEX checks_run ON checks(run_id);
+
+    CREATE TABLE posts (
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        url_sha256 TEXT NOT NULL,
+        published_at TEXT,
+        first_seen_at TEXT NOT NULL,
+        PRIMARY KEY (account_id, url_sha256)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE notices (
+        id INTEGER PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        key_sha256 TEXT NOT NULL,      -- hash of the post URL (or of the text when there is none)
+        post_url TEXT,
+        published_at TEXT,
+        detected_at TEXT NOT NULL,
+        score REAL NOT NULL,
+        kind TEXT NOT NULL,            -- move | closing
+        matched TEXT NOT NULL,         -- JSON list of matched phrases
+        snippet TEXT NOT NULL,         -- at most ~200 characters, names masked
+        state TEXT NOT NULL DEFAULT 'pending',  -- pending | confirmed | rejected
+        reviewer TEXT,
+        reviewed_at TEXT,
+        comment TEXT,
+        UNIQUE (account_id, key_sha256)
+    );
+    CREATE INDEX notices_state ON notices(state);
+
+    CREATE TABLE notice_reviews (      -- the audit trail: append only
+        id INTEGER PRIMARY KEY,
+        notice_id INTEGER NOT NULL REFERENCES notices(id),
+        at TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        old_state TEXT NOT NULL,
+        new_state TEXT NOT NULL,
+        comment TEXT
+    );
+
+    CREATE TABLE status_changes (
+        id INTEGER PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        at TEXT NOT NULL,
+        old TEXT,
+        new TEXT NOT NULL,
+        reason TEXT,
+        run_id INTEGER
+    );
+    CREATE INDEX status_changes_account_time ON status_changes(account_id, at);
+    CREATE INDEX status_changes_time ON status_changes(at);
+
+    CREATE TABLE registry_changes (
+        id INTEGER PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        change TEXT NOT NULL,          -- added | updated | deregistered | reregistered
+        detail TEXT
+    );
+
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        taken_at TEXT NOT NULL,        -- the crawl's clock
+        registered INTEGER NOT NULL,
+        existing INTEGER NOT NULL,     -- registered and not gone
+        active INTEGER NOT NULL,
+        dormant INTEGER NOT NULL,
+        gone INTEGER NOT NULL,
+        unknown INTEGER NOT NULL,
+        unchecked INTEGER NOT NULL,
+        announced INTEGER NOT NULL,    -- accounts with a confirmed notice
+        pending_review INTEGER NOT NULL
+    );
+    CREATE INDEX snapshots_time ON snapshots(taken_at);
+
+    CREATE TABLE snapshot_counts (     -- the same counts broken down by platform and by area
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+        dimension TEXT NOT NULL,       -- platform | area
+        key TEXT NOT NULL,
+        status TEXT NOT NULL,          -- active | dormant | gone | unknown | unchecked
+        count INTEGER NOT NULL,
+        PRIMARY KEY (snapshot_id, dimension, key, status)
+    ) WITHOUT ROWID;
+
+    """,
+    # 1 -> 2: views for analysts (documented in the README)
+    """
+    CREATE VIEW current_inventory AS
+        SELECT id, unit, area, platform, url, status, status_since, status_reason, last_post_at,
+               last_post_estimated, post_count, last_checked_at, last_ok_at, consecutive_failures,
+               announced_move, registered_at
+        FROM accounts WHERE deregistered_at IS NULL;
+
+    CREATE VIEW status_over_time AS
+        SELECT taken_at, registered, existing, active, dormant, gone, unknown, unchecked,
+               announced, pending_review, run_id
+        FROM snapshots ORDER BY taken_at;
+
+    CREATE VIEW pending_review AS
+        SELECT n.id, n.account_id, a.unit, a.area, a.platform, n.published_at, n.detected_at,
+               n.score, n.kind, n.snippet, n.post_url
+        FROM notices n JOIN accounts a ON a.id = n.account_id
+        WHERE n.state = 'pending' ORDER BY n.detected_at;
+
+    CREATE VIEW account_history AS
+        SELECT c.account_id, a.unit, a.area, a.platform, c.at, c.old, c.new, c.reason
+        FROM status_changes c JOIN accounts a ON a.id = c.account_id
+        ORDER BY c.account_id, c.at;
+    """,
+    # 2 -> 3: the audit trails are append-only, enforced by the database itself
+    """
+    CREATE TRIGGER notice_reviews_append_only_update BEFORE UPDATE ON notice_reviews
+    BEGIN SELECT RAISE(ABORT, 'notice_reviews is an audit trail: rows are never changed'); END;
+    CREATE TRIGGER notice_reviews_append_only_delete BEFORE DELETE ON notice_reviews
+    BEGIN SELECT RAISE(ABORT, 'notice_reviews is an audit trail: rows are never deleted'); END;
+    CREATE TRIGGER status_changes_append_only_update BEFORE UPDATE ON status_changes
+    BEGIN SELECT RAISE(ABORT, 'status_changes is a history: rows are never changed'); END;
+    CREATE TRIGGER status_changes_append_only_delete BEFORE DELETE ON status_changes
+    BEGIN SELECT RAISE(ABORT, 'status_changes is a history: rows are never deleted'); END;
+    CREATE TRIGGER registry_changes_append_only_update BEFORE UPDATE ON registry_changes
+    BEGIN SELECT RAISE(ABORT, 'registry_changes is an audit trail: rows are never changed'); END;
+    CREATE TRIGGER registry_changes_append_only_delete BEFORE DELETE ON registry_changes
+    BEGIN SELECT RAISE(ABORT, 'registry_changes is an audit trail: rows are never deleted'); END;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+# Readers (status, report, export, browse) need the tables and the analyst views (version 2); later
+# versions add nothing they read, so an inventory the service has not migrated yet stays readable.
+MIN_READABLE_VERSION = 2
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into complete statements (sqlite3.complete_statement decides)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
