@@ -125,7 +125,8 @@ def sources() -> None:
 def sources_check(obj: Context, file: str | None) -> None:
     """Validate the registry and list every problem with its line and field.
 
-    Exits 0 when the registry is valid, 2 when it is not.
+    Exits 0 when the registry is valid (likely typos, such as an area spelled two ways, are
+    printed as warnings), 2 when it is not.
 
     Example: crawler sources check sources.yaml
     """
@@ -136,6 +137,8 @@ def sources_check(obj: Context, file: str | None) -> None:
         by_platform[a.platform] = by_platform.get(a.platform, 0) + 1
     summary = ", ".join(f"{n} {p}" for p, n in sorted(by_platform.items())) or "no accounts yet"
     click.echo(f"{path}: OK, {len(registry.accounts)} accounts ({summary})")
+    for warning in registry.warnings:
+        click.echo(f"warning: {warning}", err=True)
     from crawler.settings import contact_problem
 
     problem = contact_problem(registry.settings)
@@ -147,26 +150,50 @@ def sources_check(obj: Context, file: str | None) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--append-to", type=click.Path(dir_okay=False), default=None,
               help="Append the new entries to this registry (validated first, written atomically).")
+@click.option("--allow-skipped", is_flag=True,
+              help="Import the usable rows even when others cannot be used (they are still listed).")
+@click.option("--area", default=None, help="The area of every row, for a file without an area column.")
 @pass_ctx
-def sources_import(obj: Context, csv_file: str, append_to: str | None) -> None:
+def sources_import(obj: Context, csv_file: str, append_to: str | None, allow_skipped: bool, area: str | None) -> None:
     """Turn the administration's spreadsheet (CSV) into registry entries.
 
     Columns are matched case-insensitively; Swedish headers (Förskola, Område, Plattform, Länk)
-    work. Ids and platforms are derived from the unit and the URL. Rows that cannot be used are
-    listed with their row number. Without --append-to the entries are printed.
+    work; `;`, `,` and tab separated files, UTF-8 and Excel's Windows-1252 and UTF-16 are read.
+    Ids and platforms are derived from the unit and the URL, and every row goes through the same
+    checks as sources.yaml. Rows already in the registry (the same URL in any form) are left alone.
+    Every row that cannot be used is listed with its row number and why, and then nothing is
+    written and the exit code is 2, unless --allow-skipped. Without --append-to the entries are
+    printed.
 
     Example: crawler sources import konton.csv --append-to sources.yaml
     """
     existing = sources_mod.load(append_to).accounts if append_to and Path(append_to).exists() else []
-    result = sources_mod.import_csv(csv_file, existing)
+    result = sources_mod.import_csv(csv_file, existing, area=area)
+    if result.ignored_columns:
+        click.echo(f"note: ignored column(s) {', '.join(map(repr, result.ignored_columns))}", err=True)
+    if result.known:
+        click.echo(f"{len(result.known)} rows are already in the registry", err=True)
+    counts = (f"new accounts: {len(result.accounts)}, already registered: {len(result.known)}, "
+              f"skipped rows: {len(result.skipped)} of {result.rows}")
+    if result.skipped and not allow_skipped:
+        raise RegistryError(
+            result.skipped,
+            heading=f"{len(result.skipped)} of {result.rows} rows of {csv_file} cannot be imported, so nothing was "
+                    f"{'written' if append_to else 'printed'}",
+            advice=f"Fix those rows and run the import again, or add --allow-skipped to import the other "
+                   f"{len(result.accounts)} new accounts now.")
     for problem in result.skipped:
         click.echo(f"skipped {problem}", err=True)
     if append_to:
         sources_mod.append_accounts(append_to, result.accounts)
-        click.echo(f"added {len(result.accounts)} accounts to {append_to}; skipped {len(result.skipped)} rows", err=True)
+        click.echo(f"{append_to}: {counts}", err=True)
+        warnings = sources_mod.load(append_to).warnings if result.accounts else ()
     else:
         click.echo(sources_mod.to_yaml(result.accounts), nl=False)
-        click.echo(f"{len(result.accounts)} accounts; skipped {len(result.skipped)} rows", err=True)
+        click.echo(counts, err=True)
+        warnings = result.warnings
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @sources.command("sync")

@@ -27,20 +27,25 @@ class Problem:
     line: int | None
     field: str | None
     message: str
+    row: bool = False  # `line` is a spreadsheet row number (CSV import), not a line of the file
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.line is None:
+            where = self.file
+        else:
+            where = f"{self.file} row {self.line}" if self.row else f"{self.file}:{self.line}"
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
 class RegistryError(CrawlerError):
     """The registry (sources.yaml or a CSV) has problems; `problems` lists every one."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], heading: str | None = None, advice: str | None = None):
         self.problems = problems
         count = len(problems)
         lines = "\n".join(str(p) for p in problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the registry:\n{lines}")
+        heading = heading or f"{count} problem{'s' if count != 1 else ''} in the registry"
+        super().__init__(f"{heading}:\n{lines}" + (f"\n\n{advice}" if advice else ""))
 
 
 class SettingsError(CrawlerError):

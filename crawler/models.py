@@ -49,9 +49,9 @@ FETCH_ERRORS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Account:
-    """One entry of sources.yaml."""
+    """One entry of sources.yaml (slots: a registry of 100,000 is 100,000 of these in memory)."""
 
     id: str
     unit: str

@@ -90,27 +90,44 @@ def read_state(db_path: str) -> dict[str, Any] | None:
 
 
 class RegistrySource:
-    """sources.yaml, re-read at each cycle; an invalid edit is logged and the last valid kept."""
+    """sources.yaml for the service: parsed again only when the file changed (sources.RegistryFile);
+    an invalid edit, of any kind, is logged at each cycle and the last valid registry is kept.
+
+    `problem` describes the broken registry while it is broken (None when it is valid); the service
+    writes it into its state file as `registry`, for `crawler status`.
+    """
 
     def __init__(self, path: str, initial: sources_mod.Registry | None = None):
         self.path = path
+        self.file = sources_mod.RegistryFile(path, initial)
         self.last_valid = initial
+        self.problem: dict[str, Any] | None = None
 
     def load(self) -> sources_mod.Registry:
         try:
-            registry = sources_mod.load(self.path)
+            registry = self.file.current()
             problem = contact_problem(registry.settings)
             if problem:
                 raise SettingsError(problem)
-        except (RegistryError, SettingsError, OSError) as exc:
+        except Exception as exc:  # a registry problem of any kind, or a loader bug: keep crawling
             if self.last_valid is None:
                 raise
-            problems = exc.problems if isinstance(exc, RegistryError) else [exc]
+            if isinstance(exc, RegistryError):
+                problems: list[Any] = exc.problems
+            else:
+                problems = [exc if isinstance(exc, CrawlerError) else f"{type(exc).__name__}: {exc}"]
+            first = str(problems[0]).splitlines()[0] if problems else str(exc)
+            if self.problem is None or self.problem["first"] != first[:300]:
+                self.problem = {"path": self.path, "since": _iso(utcnow()), "problems": len(problems),
+                                "first": first[:300], "kept_accounts": len(self.last_valid.accounts)}
             for p in problems[:50]:
                 log.event("registry.problem", level=logging.WARNING, problem=str(p).splitlines()[0])
             log.event("registry.invalid", level=logging.ERROR, path=self.path, problems=len(problems),
-                      kept_accounts=len(self.last_valid.accounts))
+                      kept_accounts=len(self.last_valid.accounts), since=self.problem["since"])
             return self.last_valid
+        if registry is not self.last_valid:
+            log.event("registry.loaded", path=self.path, accounts=len(registry.accounts), parses=self.file.loads)
+        self.problem = None
         self.last_valid = registry
         return registry
 
@@ -427,6 +444,7 @@ class Service:
             "last_heartbeat": _iso(utcnow()),
             "crawl_cron": self.settings.crawl_cron,
             "last_run": self._last_run,
+            "registry": self.registries.problem,  # None while sources.yaml is valid
         }
         try:
             write_state(self.db_path, data)

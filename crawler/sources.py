@@ -15,29 +15,47 @@ sources.yaml has two top-level keys:
         notes: free text                              # optional
 
 The loader is deliberately stricter than YAML: it refuses aliases (alias bombs), duplicate keys
-(PyYAML silently keeps the last one) and oversized files, and reads every account field as the
-text written (so `id: 012` stays "012" and `unit: no` stays "no"). Every problem is reported at
-once, each with file, line and field.
+(PyYAML silently keeps the last one), nesting deeper than the format needs, oversized files and
+URLs that carry a password, and reads every account field as the text written (so `id: 012` stays
+"012" and `unit: no` stays "no"). Every problem is reported at once, each with file, line and
+field; likely typos (an area or unit spelled two ways) are warnings.
+
+It reads the YAML event stream (libyaml's C parser when PyYAML has it) and builds each account as
+its events arrive, never a node tree of the whole file: a tree of 100,000 accounts costs ~0.5 GB and
+a recursive composer dies on deep nesting. `RegistryFile` re-reads the file only when it changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import difflib
+import gc
 import hashlib
 import io
 import json
 import os
 import re
+import time
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from crawler import platforms
 from crawler import settings as settings_mod
@@ -45,8 +63,10 @@ from crawler.errors import Problem, RegistryError
 from crawler.models import Account
 from crawler.settings import Settings
 
-MAX_REGISTRY_BYTES = 32 * 1024 * 1024  # ~100,000 accounts fit in a third of this
+MAX_REGISTRY_BYTES = 32 * 1024 * 1024  # 100,000 accounts take ~19 MiB
 MAX_CSV_BYTES = 32 * 1024 * 1024
+RACY_SECONDS = 2.0  # an mtime this recent may not yet tell two edits apart
+MAX_DEPTH = 16  # the format needs 3 levels (top, settings, host_delays); anything deep is a slip or an attack
 
 REQUIRED = ("id", "unit", "area", "platform", "url")
 OPTIONAL = ("feed", "added", "notes")
@@ -54,73 +74,32 @@ ACCOUNT_KEYS = REQUIRED + OPTIONAL
 TOP_KEYS = ("settings", "accounts")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
+# Query parameters that carry a secret: a URL with one must not be stored, synced or exported.
+SECRET_PARAMS = frozenset({
+    "access_token", "token", "auth", "password", "passwd", "pwd", "secret", "client_secret",
+    "api_key", "apikey", "key", "sig", "signature",
+})
+
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))  # YAML 1.1's plain nulls, as PyYAML resolves them
+_NULL_TAG = "tag:yaml.org,2002:null"
+_SPACE = re.compile(r"\s")
+# An http(s) URL with a plain lower-case host that has a dot, no port, user, query or fragment.
+_SIMPLE_URL = re.compile(r"(https?)://((?:[a-z0-9-]+\.)+[a-z0-9-]+)((?:/[^?#\s\\]*)?)\Z")
+
+
 @dataclass(frozen=True)
 class Registry:
-    """A validated registry: the accounts and the effective settings."""
+    """A validated registry: the accounts, the effective settings and any warnings (likely typos)."""
 
     path: str
     accounts: list[Account]
     settings: Settings
-
-
-# --------------------------------------------------------------------------- YAML, safely
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses aliases; we walk the node tree ourselves for line numbers."""
-
-    def compose_node(self, parent, index):  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _AliasRefused(event.start_mark.line + 1)
-        return super().compose_node(parent, index)
-
-
-class _AliasRefused(Exception):
-    def __init__(self, line: int):
-        self.line = line
-
-
-def _compose(text: str, file: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=_StrictLoader)
-    except _AliasRefused as exc:
-        raise RegistryError(
-            [Problem(file, exc.line, None, "YAML aliases (*name) are not allowed in the registry; write the value out")]
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise RegistryError([Problem(file, line, None, f"not valid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise RegistryError([Problem(file, None, None, f"not valid YAML: {exc}")]) from None
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _plain(node: yaml.Node) -> Any:
-    """A node's value as YAML types it (for settings: ints, floats, booleans, host mappings)."""
-    return yaml.SafeLoader("").construct_object(node, deep=True)
-
-
-def _mapping_items(node: yaml.MappingNode, file: str, problems: list[Problem], where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    """The items of a mapping node by key text, reporting duplicate and non-text keys."""
-    items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            problems.append(Problem(file, _line(key_node), None, f"{where}: keys must be plain names"))
-            continue
-        key = key_node.value
-        if key in items:
-            first = _line(items[key][0])
-            problems.append(Problem(file, _line(key_node), key, f"duplicate key (first at line {first})"))
-            continue
-        items[key] = (key_node, value_node)
-    return items
+    warnings: tuple[Problem, ...] = ()
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -128,24 +107,47 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- URLs and platforms
 
 
-def url_problem(url: str) -> str | None:
-    """Why `url` is unusable as an account or feed address, or None."""
-    if not url or any(c.isspace() for c in url):
-        return "must be a URL without spaces"
+def _split(url: str):
+    """(problem, parts, host) of an account or feed address: why it is unusable (or None), its
+    urlsplit parts and its lower-case host without `www.`."""
+    simple = _SIMPLE_URL.match(url)
+    if simple:  # most registry URLs: what urlsplit would say, at a fifth of its cost
+        host = simple[2]
+        return None, SplitResult(simple[1], host, simple[3], "", ""), host[4:] if host.startswith("www.") else host
+    if not url or _SPACE.search(url):
+        return "must be a URL without spaces", None, ""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        return f"malformed URL ({exc})"
+        return f"malformed URL ({exc})", None, ""
+    netloc = parts.netloc
+    if "@" in netloc:
+        return ("the URL carries a user name or password (the part before '@'). Passwords never belong in "
+                "sources.yaml: it is shared, copied into the inventory and exported. Write the public address "
+                "without it (the crawler reads only public pages); change that password if it was real"), None, ""
+    if parts.query and any(k.lower() in SECRET_PARAMS for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        return ("the URL carries a token or password in its query (e.g. access_token=). Secrets never belong in "
+                "sources.yaml: it is shared, copied into the inventory and exported. Remove that parameter; "
+                "an API token goes in the environment, never in the registry"), None, ""
+    if ":" in netloc:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            return f"malformed URL ({exc})", None, ""
     if parts.scheme.lower() not in ("http", "https"):
         shown = parts.scheme or "none"
-        return f"only http and https URLs can be crawled (scheme is {shown})"
+        return f"only http and https URLs can be crawled (scheme is {shown})", None, ""
     host = parts.hostname or ""
     if not host:
-        return "malformed URL: no host name"
+        return "malformed URL: no host name", None, ""
     if "." not in host and host != "localhost" and not host.startswith("["):
-        return f"malformed URL: host {host!r} has no domain"
-    return None
+        return f"malformed URL: host {host!r} has no domain", None, ""
+    return None, parts, host[4:] if host.startswith("www.") else host
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is unusable as an account or feed address, or None."""
+    return _split(url)[0]
 
 
 def host_of(url: str) -> str:
@@ -168,21 +170,136 @@ def normalize_url(url: str) -> str:
     return f"{host_of(canonical)}{path.lower() if platform_from_url(canonical) else path}{query}"
 
 
+def _url_key(url: str, parts, host: str, platform) -> str:
+    """normalize_url(url), from the split the validation made: a plain URL on a host without
+    platform rules is already canonical (lower-case host, no query, port or fragment)."""
+    if parts.query or parts.fragment or (platform is not None and platform.canonical is not None) \
+            or not _SIMPLE_URL.match(url):
+        return normalize_url(url)
+    path = parts.path.rstrip("/")
+    return f"{host}{path.lower() if platform is not None else path}"
+
+
+# --------------------------------------------------------------------------- the YAML event stream
+
+
+class _Events:
+    """The registry text as YAML events, refusing aliases and deep nesting as they come."""
+
+    def __init__(self, text: str, file: str):
+        loader = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
+        self._loader = (loader or yaml.SafeLoader)(text)
+        # The next event, unchecked: callers pass every event but plain scalars to `track`. YAML
+        # errors are turned into registry problems once, by parse().
+        self.get = self._loader.get_event
+        self.file = file
+        self.depth = 0
+
+    def close(self) -> None:
+        dispose = getattr(self._loader, "dispose", None)
+        if dispose is not None:
+            dispose()
+
+    def error(self, line: int | None, message: str) -> RegistryError:
+        return RegistryError([Problem(self.file, line, None, message)])
+
+    def next(self):
+        """The next event, checked (depth, aliases)."""
+        return self.track(self.get())
+
+    def track(self, event):
+        """Account for `event`: nesting depth, and refuse aliases; return it."""
+        if event is None:  # the C parser past the end of the stream (a well-formed stream never gets here)
+            raise self.error(None, "not valid YAML: unexpected end of the file")
+        if isinstance(event, CollectionStartEvent):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(event.start_mark.line + 1, _TOO_DEEP)
+        elif isinstance(event, CollectionEndEvent):
+            self.depth -= 1
+        elif type(event) is AliasEvent:
+            raise self.error(event.start_mark.line + 1,
+                             "YAML aliases (*name) are not allowed in the registry; write the value out")
+        return event
+
+    def skip(self, event) -> None:
+        """Consume the rest of the value that `event` starts."""
+        if not isinstance(event, CollectionStartEvent):
+            return
+        level = 1
+        while level:
+            event = self.next()
+            if isinstance(event, CollectionStartEvent):
+                level += 1
+            elif isinstance(event, CollectionEndEvent):
+                level -= 1
+
+    def node(self, event) -> yaml.Node:
+        """The value that `event` starts as a YAML node (for the small `settings:` section only)."""
+        resolve = _RESOLVER.resolve
+        if type(event) is ScalarEvent:
+            tag = event.tag if event.tag not in (None, "!") else resolve(yaml.ScalarNode, event.value, event.implicit)
+            return yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        if type(event) is SequenceStartEvent:
+            tag = event.tag if event.tag not in (None, "!") else resolve(yaml.SequenceNode, None, event.implicit)
+            items = []
+            while type(item := self.next()) is not SequenceEndEvent:
+                items.append(self.node(item))
+            return yaml.SequenceNode(tag, items, event.start_mark, item.end_mark)
+        tag = event.tag if event.tag not in (None, "!") else resolve(yaml.MappingNode, None, event.implicit)
+        pairs = []
+        while type(key := self.next()) is not MappingEndEvent:
+            pairs.append((self.node(key), self.node(self.next())))
+        return yaml.MappingNode(tag, pairs, event.start_mark, key.end_mark)
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_NAMES_KEY = ("platform names",)  # where `shared` keeps platforms.names() for one load
+_TOO_DEEP = (f"nested more than {MAX_DEPTH} levels deep; the registry needs 3 (top level, settings, "
+             "host_delays): check the indentation and brackets here")
+
+
+def _line(event) -> int:
+    return event.start_mark.line + 1
+
+
+def _is_null(event) -> bool:
+    if event.tag not in (None, "!"):
+        return event.tag == _NULL_TAG
+    return event.implicit[0] and event.value in _NULLS
+
+
+def _plain(node: yaml.Node) -> Any:
+    """A node's value as YAML types it (for settings: ints, floats, booleans, host mappings)."""
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
 # --------------------------------------------------------------------------- loading
 
 
 def read_text(path: str | os.PathLike, limit: int = MAX_REGISTRY_BYTES) -> str:
     """Read a registry file, refusing oversized or undecodable ones (before parsing anything)."""
+    return decode(read_bytes(path, limit), str(path))
+
+
+def read_bytes(path: str | os.PathLike, limit: int = MAX_REGISTRY_BYTES) -> bytes:
     file = str(path)
     try:
         size = os.path.getsize(path)
+        if size > limit:
+            raise RegistryError(
+                [Problem(file, None, None, f"file is {size / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB")]
+            )
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except OSError as exc:
-        raise RegistryError([Problem(file, None, None, f"cannot read: {exc.strerror}")]) from None
-    if size > limit:
-        raise RegistryError(
-            [Problem(file, None, None, f"file is {size / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB")]
-        )
-    data = Path(path).read_bytes()
+        raise RegistryError([Problem(file, None, None, f"cannot read: {exc.strerror or exc}")]) from None
+    if len(data) > limit:  # it grew while we looked
+        raise RegistryError([Problem(file, None, None, f"file is larger than {limit / 2**20:.0f} MiB")])
+    return data
+
+
+def decode(data: bytes, file: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -190,7 +307,7 @@ def read_text(path: str | os.PathLike, limit: int = MAX_REGISTRY_BYTES) -> str:
         raise RegistryError([Problem(file, line, None, "not UTF-8 text; save the file as UTF-8")]) from None
 
 
-def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Registry:
+def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> Registry:
     """Load and validate a registry; raise RegistryError listing every problem."""
     file = str(path)
     return parse(read_text(path), file, environ=environ)
@@ -205,167 +322,450 @@ def check(path: str | os.PathLike) -> list[Problem]:
     return []
 
 
-def parse(text: str, file: str = "sources.yaml", environ: dict[str, str] | None = None) -> Registry:
-    """Validate registry text; raise RegistryError listing every problem."""
-    problems: list[Problem] = []
-    root = _compose(text, file)
-    if root is None:
-        raise RegistryError([Problem(file, None, None, "the file is empty; it needs an `accounts:` list")])
-    if not isinstance(root, yaml.MappingNode):
-        raise RegistryError([Problem(file, _line(root), None, "the top level must be a mapping with `accounts:`")])
-    top = _mapping_items(root, file, problems, "top level")
-    for key, (key_node, _) in top.items():
-        if key not in TOP_KEYS:
-            problems.append(Problem(file, _line(key_node), key, f"unknown top-level key{_suggest(key, TOP_KEYS)}"))
+def _stat_key(path: str | os.PathLike) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-    overrides = _settings(top.get("settings"), file, problems)
-    accounts = _accounts(top.get("accounts"), file, problems)
+
+class RegistryFile:
+    """sources.yaml as a long-running process (`crawler serve`) sees it: re-read only when it changed.
+
+    `current()` returns the last valid registry and parses the file again only when its size, inode
+    or mtime moved and its bytes hash differently (an editor that rewrites the same text costs one
+    read, no parse). A file whose bytes change is re-validated; if it is now invalid, `current()`
+    raises RegistryError once per change (the caller keeps the last valid one) and `problem` keeps
+    the failure until a valid version is read.
+    """
+
+    def __init__(self, path: str | os.PathLike, initial: Registry | None = None,
+                 environ: Mapping[str, str] | None = None):
+        self.path = str(path)
+        self.environ = environ
+        self.last_valid = initial
+        self.problem: RegistryError | None = None
+        self.loads = 0  # how many times the file was parsed (for tests and logs)
+        self._stat: tuple[int, int, int, int] | None = None
+        self._digest: str | None = None
+        if initial is not None:  # the caller just read it: remember its bytes, do not parse them again
+            with contextlib.suppress(RegistryError):
+                self._digest = hashlib.blake2b(read_bytes(self.path), digest_size=16).hexdigest()
+
+    def current(self) -> Registry:
+        """The registry now: the last one read if the file is unchanged, else the file parsed again."""
+        stat = _stat_key(self.path)
+        if stat is not None and stat == self._stat:
+            return self._result()
+        try:
+            data = read_bytes(self.path)
+        except RegistryError as exc:
+            self._stat, self._digest = None, None
+            self.problem = exc
+            raise
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        # An edit within the file system's timestamp granularity of this read would leave the same
+        # size and mtime: trust the stat only once the file is older than that (hash it until then).
+        self._stat = stat if stat is not None and time.time() - stat[3] / 1e9 > RACY_SECONDS else None
+        if digest == self._digest:
+            return self._result()
+        self._digest = digest
+        self.loads += 1
+        try:
+            registry = parse(decode(data, self.path), self.path, environ=self.environ)
+        except RegistryError as exc:
+            self.problem = exc
+            raise
+        self.problem = None
+        self.last_valid = registry
+        return registry
+
+    def _result(self) -> Registry:
+        if self.problem is not None:
+            raise self.problem
+        assert self.last_valid is not None
+        return self.last_valid
+
+
+def parse(text: str, file: str = "sources.yaml", environ: Mapping[str, str] | None = None) -> Registry:
+    """Validate registry text; raise RegistryError listing every problem."""
+    events = _Events(text, file)
+    collecting = gc.isenabled()
+    # Nothing built here forms cycles; the collector would only re-walk the growing account list
+    # (a fifth of the time at 100,000 accounts).
+    gc.disable()
+    try:
+        try:
+            return _parse(events, file, environ)
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else None
+            if "nesting depth" in str(exc.problem):  # libyaml's own limit, met while scanning ahead
+                raise events.error(line, _TOO_DEEP) from None
+            raise events.error(line, f"not valid YAML: {exc.problem}") from None
+        except yaml.YAMLError as exc:
+            raise events.error(None, f"not valid YAML: {exc}") from None
+        except RecursionError:  # nothing here recurses past MAX_DEPTH; a last guard all the same
+            raise events.error(None, "nested too deeply to read; check the indentation and brackets") from None
+    finally:
+        events.close()
+        if collecting:
+            gc.enable()
+
+
+def _parse(events: _Events, file: str, environ: Mapping[str, str] | None) -> Registry:
+    events.next()  # StreamStart
+    first = events.next()
+    if type(first) is StreamEndEvent:
+        raise events.error(None, "the file is empty; it needs an `accounts:` list")
+    root = events.next()  # after DocumentStart
+    if type(root) is not MappingStartEvent:
+        raise events.error(_line(root), "the top level must be a mapping with `accounts:`")
+
+    problems: list[Problem] = []
+    names = _Names(file)
+    overrides: dict[str, Any] = {}
+    accounts: list[Account] | None = None
+    seen: dict[str, int] = {}
+    while type(key := events.next()) is not MappingEndEvent:
+        if type(key) is not ScalarEvent:
+            problems.append(Problem(file, _line(key), None, "top level: keys must be plain names"))
+            events.skip(key)
+            events.skip(events.next())
+            continue
+        value = events.next()
+        name = key.value
+        if name in seen:
+            problems.append(Problem(file, _line(key), name, f"duplicate key (first at line {seen[name]})"))
+            events.skip(value)
+            continue
+        seen[name] = _line(key)
+        if name == "settings":
+            overrides = _settings(events, key, value, problems)
+        elif name == "accounts":
+            accounts = _accounts(events, key, value, problems, names)
+        else:
+            problems.append(Problem(file, _line(key), name, f"unknown top-level key{_suggest(name, TOP_KEYS)}"))
+            events.skip(value)
+    events.next()  # DocumentEnd
+    if type(after := events.next()) is not StreamEndEvent:
+        raise events.error(_line(after), "not valid YAML: the registry is one document, but a second one ('---') starts here")
+    if accounts is None:
+        problems.append(Problem(file, None, "accounts", "missing: the registry needs an `accounts:` list"))
     if problems:
         raise RegistryError(sorted(problems, key=lambda p: (p.line or 0)))
     try:
         effective = settings_mod.build(overrides, environ)
     except ValueError as exc:  # only environment values can still be wrong here
         raise RegistryError([Problem("environment", None, None, str(exc))]) from None
-    return Registry(file, accounts, effective)
+    return Registry(file, accounts, effective, tuple(names.warnings()))
 
 
-def _settings(entry: tuple[yaml.Node, yaml.Node] | None, file: str, problems: list[Problem]) -> dict[str, Any]:
-    if entry is None:
+def _settings(events: _Events, key, value, problems: list[Problem]) -> dict[str, Any]:
+    file = events.file
+    if type(value) is ScalarEvent and _is_null(value):
         return {}
-    key_node, node = entry
-    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+    if type(value) is not MappingStartEvent:
+        problems.append(Problem(file, _line(key), "settings", "must be a mapping of setting: value"))
+        events.skip(value)
         return {}
-    if not isinstance(node, yaml.MappingNode):
-        problems.append(Problem(file, _line(key_node), "settings", "must be a mapping of setting: value"))
-        return {}
+    node = events.node(value)
     values: dict[str, Any] = {}
-    for name, (name_node, value_node) in _mapping_items(node, file, problems, "settings").items():
+    seen: dict[str, int] = {}
+    for name_node, value_node in node.value:
+        if not isinstance(name_node, yaml.ScalarNode):
+            problems.append(Problem(file, name_node.start_mark.line + 1, None, "settings: keys must be plain names"))
+            continue
+        name, line = name_node.value, name_node.start_mark.line + 1
+        if name in seen:
+            problems.append(Problem(file, line, name, f"duplicate key (first at line {seen[name]})"))
+            continue
+        seen[name] = line
         if name not in settings_mod.FIELDS:
-            problems.append(
-                Problem(file, _line(name_node), f"settings.{name}", f"unknown setting{_suggest(name, settings_mod.FIELDS)}")
-            )
+            problems.append(Problem(file, line, f"settings.{name}", f"unknown setting{_suggest(name, settings_mod.FIELDS)}"))
             continue
         try:
-            raw = _plain(value_node)
-            values[name] = settings_mod.coerce(name, raw)
+            values[name] = settings_mod.coerce(name, _plain(value_node))
         except (ValueError, yaml.YAMLError) as exc:
-            problems.append(Problem(file, _line(value_node), f"settings.{name}", str(exc)))
+            problems.append(Problem(file, value_node.start_mark.line + 1, f"settings.{name}", str(exc)))
     return values
 
 
-def _accounts(entry: tuple[yaml.Node, yaml.Node] | None, file: str, problems: list[Problem]) -> list[Account]:
-    if entry is None:
-        problems.append(Problem(file, None, "accounts", "missing: the registry needs an `accounts:` list"))
-        return []
-    key_node, node = entry
-    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+def _accounts(events: _Events, key, value, problems: list[Problem], names: _Names) -> list[Account]:
+    file = events.file
+    if type(value) is ScalarEvent and _is_null(value):
         return []  # an empty registry is valid: nothing to crawl yet
-    if not isinstance(node, yaml.SequenceNode):
-        problems.append(Problem(file, _line(key_node), "accounts", "must be a list of entries (each starting with '- ')"))
+    if type(value) is not SequenceStartEvent:
+        problems.append(Problem(file, _line(key), "accounts", "must be a list of entries (each starting with '- ')"))
+        events.skip(value)
         return []
 
+    nxt, get, track = events.next, events.get, events.track
     accounts: list[Account] = []
     seen_ids: dict[str, int] = {}
     seen_urls: dict[str, tuple[int, str]] = {}
-    for item in node.value:
-        line = _line(item)
-        if not isinstance(item, yaml.MappingNode):
+    shared: dict[Any, Any] = {}  # one object for each repeated area, unit, platform and date
+    while type(item := nxt()) is not SequenceEndEvent:
+        line = item.start_mark.line + 1
+        if type(item) is not MappingStartEvent:
             problems.append(Problem(file, line, None, "each account must be a mapping of field: value"))
+            events.skip(item)
             continue
-        items = _mapping_items(item, file, problems, "account")
-        label = ""
-        fields: dict[str, Any] = {}
-        for name, (name_node, value_node) in items.items():
+        fields: dict[str, tuple[str, int]] = {}
+        keys: dict[str, int] = {}
+        # The hot loop (a million events for 100,000 accounts): the raw parser; any event that is not
+        # a plain key and value goes through `track` (depth, aliases) like every other event.
+        while type(k := get()) is not MappingEndEvent:
+            if type(k) is not ScalarEvent:
+                track(k)
+                problems.append(Problem(file, k.start_mark.line + 1, None, "account: keys must be plain names"))
+                events.skip(k)
+                events.skip(nxt())
+                continue
+            v = get()
+            if type(v) is not ScalarEvent:
+                track(v)
+            name = k.value
+            key_line = k.start_mark.line + 1
+            if name in keys:
+                problems.append(Problem(file, key_line, name, f"duplicate key (first at line {keys[name]})"))
+                events.skip(v)
+                continue
+            keys[name] = key_line
             if name not in ACCOUNT_KEYS:
-                problems.append(Problem(file, _line(name_node), name, f"unknown key{_suggest(name, ACCOUNT_KEYS)}"))
+                problems.append(Problem(file, key_line, name, f"unknown key{_suggest(name, ACCOUNT_KEYS)}"))
+                events.skip(v)
                 continue
-            if not isinstance(value_node, yaml.ScalarNode):
-                problems.append(Problem(file, _line(value_node), name, "must be a single value, not a list or mapping"))
+            if type(v) is not ScalarEvent:
+                problems.append(Problem(file, v.start_mark.line + 1, name, "must be a single value, not a list or mapping"))
+                events.skip(v)
                 continue
-            value = "" if value_node.tag.endswith(":null") else value_node.value.strip()
-            if value == "" and name in OPTIONAL:
+            text = "" if (v.tag is not None or v.implicit[0]) and _is_null(v) else v.value.strip()
+            if text == "" and name in OPTIONAL:
                 continue
-            fields[name] = (value, _line(value_node))
-        if "id" in fields:
-            label = f" (account {fields['id'][0]!r})"
-        for name in REQUIRED:
-            if name not in fields:
-                problems.append(Problem(file, line, name, f"missing required field{label}"))
-            elif not fields[name][0]:
-                problems.append(Problem(file, fields[name][1], name, f"must not be empty{label}"))
+            fields[name] = (text, v.start_mark.line + 1)
+        track(k)
+        found = _entry(fields, line, file, problems, shared)
 
+        ident, id_line = fields.get("id", ("", 0))
         duplicate = False
-        if fields.get("id", ("", 0))[0]:
-            ident, id_line = fields["id"]
+        if ident:
             if ident in seen_ids:
                 problems.append(Problem(file, id_line, "id", f"duplicate id {ident!r} (first at line {seen_ids[ident]})"))
                 duplicate = True
             else:
                 seen_ids[ident] = id_line
-        account = _account(fields, file, problems, label)
-        if account is None or duplicate:
+        if "area" in fields:
+            names.tally("area", *fields["area"])
+        if "unit" in fields:
+            names.tally("unit", *fields["unit"], fields.get("area", ("",))[0])
+        if found is None or duplicate:
             continue
-        key = normalize_url(account.url)
-        if key in seen_urls:
-            first_line, first_id = seen_urls[key]
+        account, url_key = found
+        if url_key in seen_urls:
+            first_line, first_id = seen_urls[url_key]
             problems.append(
                 Problem(file, fields["url"][1], "url", f"duplicate URL: same account as {first_id!r} (line {first_line})")
             )
             continue
-        seen_urls[key] = (fields["url"][1], account.id)
+        seen_urls[url_key] = (fields["url"][1], account.id)
         accounts.append(account)
     return accounts
 
 
-def _account(fields: dict[str, tuple[str, int]], file: str, problems: list[Problem], label: str) -> Account | None:
+def entry_from_fields(fields: Mapping[str, tuple[str, int]], line: int, file: str, problems: list[Problem],
+                      shared: dict[Any, Any] | None = None, row: bool = False) -> Account | None:
+    """One registry entry from its fields (text, line): the Account, or None with every problem appended.
+
+    The one validation of an entry, used by sources.yaml and by the CSV import alike. `shared`
+    lets repeated values (areas, units, dates) be one object across entries.
+    """
+    found = _entry(fields, line, file, problems, shared, row)
+    return None if found is None else found[0]
+
+
+def _entry(fields: Mapping[str, tuple[str, int]], line: int, file: str, problems: list[Problem],
+           shared: dict[Any, Any] | None = None, row: bool = False) -> tuple[Account, str] | None:
+    """entry_from_fields, with the account's URL key (normalize_url) computed from the same split."""
+    shared = {} if shared is None else shared
     before = len(problems)
-    if any(name not in fields or not fields[name][0] for name in REQUIRED):
-        return None
-    ident, id_line = fields["id"]
-    if not ID_RE.match(ident):
-        problems.append(
-            Problem(file, id_line, "id", f"{ident!r}: use lower-case letters, digits, '.', '_' or '-' (at most 80)")
-        )
-    platform, platform_line = fields["platform"]
-    known = platforms.names()
-    if platform not in known:
+
+    def problem(at: int, name: str, message: str) -> None:
+        problems.append(Problem(file, at, name, message, row=row))
+
+    ident = fields["id"][0] if "id" in fields else ""
+    label = f" (account {ident!r})" if ident else ""
+    for name in REQUIRED:
+        if name not in fields:
+            problem(line, name, f"missing required field{label}")
+        elif not fields[name][0]:
+            problem(fields[name][1], name, f"must not be empty{label}")
+    if ident and not ID_RE.match(ident):
+        problem(fields["id"][1], "id", f"{ident!r}: use lower-case letters, digits, '.', '_' or '-' (at most 80)")
+    known = shared.get(_NAMES_KEY)
+    if known is None:
+        known = shared[_NAMES_KEY] = platforms.names()
+    platform, platform_line = fields.get("platform", ("", line))
+    if platform and platform not in known:
         meant = platforms.by_alias(platform)
         hint = f" (did you mean '{meant.name}'?)" if meant is not None else _suggest(platform, known)
-        problems.append(
-            Problem(file, platform_line, "platform", f"unknown platform {platform!r}{label}; one of {', '.join(known)}"
-                    f"{hint}")
-        )
-    url, url_line = fields["url"]
-    bad = url_problem(url)
-    if bad:
-        problems.append(Problem(file, url_line, "url", f"{bad}{label}"))
-    elif platform in known:
-        declared, certain = platforms.get(platform), platforms.registry.detect(url)
-        if certain is not None and certain.exclusive and certain.name != platform:
-            problems.append(
-                Problem(file, platform_line, "platform", f"the URL is on {certain.label} but platform is "
-                        f"{platform!r}{label}; write `platform: {certain.name}`")
-            )
-        elif declared is not None and declared.exclusive and certain not in (None, declared):
-            problems.append(Problem(file, platform_line, "platform",
-                                    f"the URL is on {certain.label}, not {declared.label}{label}"))
-    feed = None
-    if "feed" in fields:
-        feed, feed_line = fields["feed"]
-        bad = url_problem(feed)
+        problem(platform_line, "platform", f"unknown platform {platform!r}{label}; one of {', '.join(known)}{hint}")
+    url, url_line = fields.get("url", ("", line))
+    parts, host, certain = None, "", None
+    if url:
+        bad, parts, host = _split(url)
         if bad:
-            problems.append(Problem(file, feed_line, "feed", f"{bad}{label}"))
+            problem(url_line, "url", f"{bad}{label}")
+        else:
+            certain = platforms.registry.detect_host(parts.hostname.rstrip("."))
+            declared = platforms.get(platform) if platform in known else None
+            if declared is None:
+                pass
+            elif certain is not None and certain.exclusive and certain is not declared:
+                problem(platform_line, "platform", f"the URL is on {certain.label} but platform is "
+                        f"{platform!r}{label}; write `platform: {certain.name}`")
+            elif declared.exclusive and certain not in (None, declared):
+                problem(platform_line, "platform", f"the URL is on {certain.label}, not {declared.label}{label}")
+    feed = fields["feed"][0] if "feed" in fields else None
+    if feed:
+        bad = _split(feed)[0]
+        if bad:
+            problem(fields["feed"][1], "feed", f"{bad}{label}")
     added = None
     if "added" in fields:
         raw, added_line = fields["added"]
-        try:
-            added = date.fromisoformat(raw)
-        except ValueError:
-            problems.append(Problem(file, added_line, "added", f"{raw!r} is not a date; write YYYY-MM-DD{label}"))
+        added = shared.get(("date", raw))
+        if added is None:
+            try:
+                added = shared[("date", raw)] = date.fromisoformat(raw)
+            except ValueError:
+                problem(added_line, "added", f"{raw!r} is not a date; write YYYY-MM-DD{label}")
     if len(problems) > before:
         return None
-    notes = fields.get("notes", (None, 0))[0]
-    return Account(ident, fields["unit"][0], fields["area"][0], platform, url, feed, added, notes)
+    unit, area = fields["unit"][0], fields["area"][0]
+    unit = shared.setdefault(unit, unit)
+    area = shared.setdefault(area, area)
+    notes = fields["notes"][0] if "notes" in fields else None
+    account = Account(ident, unit, area, shared.setdefault(platform, platform), url, feed, added, notes)
+    return account, _url_key(url, parts, host, certain)
+
+
+# --------------------------------------------------------------------------- likely typos
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+_COMBINING = re.compile("[\u0300-\u036f]")
+
+
+def fold_name(text: str) -> str:
+    """A name as a comparison sees it: no case, accents, punctuation or extra spaces."""
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold()))
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+_DIGITS = re.compile(r"\d+")
+MIN_TYPO_LETTERS = 5  # shorter names legitimately differ by one letter
+
+
+@dataclass
+class _Names:
+    """Each spelling of each area and unit: the line of its first use, how many accounts, its area."""
+
+    file: str
+    seen: dict[str, dict[str, list]] = field(default_factory=lambda: {"area": {}, "unit": {}})
+
+    def tally(self, kind: str, name: str, line: int, area: str = "") -> None:
+        entry = self.seen[kind].get(name)
+        if entry is None:
+            self.seen[kind][name] = [line, 1, area]
+        else:
+            entry[1] += 1
+
+    def warnings(self, row: bool = False) -> list[Problem]:
+        out = []
+        for kind, names in self.seen.items():
+            counts = {n: e[1] for n, e in names.items() if n}
+            # A unit's typo twin is looked for in its own area (areas are few: compared all at once).
+            blocks = {n: e[2] for n, e in names.items()} if kind == "unit" else None
+            for rare, common in near_duplicates(counts, blocks):
+                line, count, _ = names[rare]
+                first, many, _ = names[common]
+                out.append(Problem(
+                    self.file, line, kind,
+                    f"{_count(count)} with {kind} {rare!r}, {_count(many)} with {common!r} (first at "
+                    f"{'row' if row else 'line'} {first}): {_likely(rare, common, count, many)}",
+                    row=row))
+        return sorted(out, key=lambda p: p.line or 0)
+
+
+def _count(n: int) -> str:
+    return f"{n} account{'s' if n != 1 else ''}"
+
+
+def _likely(rare: str, common: str, count: int, many: int) -> str:
+    if count < many:
+        return f"probably a typo of {common!r}; write it the same way everywhere, or ignore this if they differ"
+    return "one of them is probably a typo; write it the same way everywhere, or ignore this if they differ"
+
+
+def near_duplicates(counts: Mapping[str, int], blocks: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Pairs (rarer, commoner) of distinct names that are probably one name written two ways.
+
+    Two names pair when they are equal without case, accents and punctuation ("Område Norr",
+    "omrade norr"), or when one letter differs, is missing, extra or swapped ("Område Nor", "Område
+    Norr") in names of at least MIN_TYPO_LETTERS letters; digits must agree ("Solrosen 1" and
+    "Solrosen 2" are two units). With `blocks`, the one-letter comparison is made only between
+    names of the same block (a unit's area). Linear in the number of names: a delete-one-letter
+    index, not all pairs.
+    """
+    by_fold: dict[str, list[str]] = {}
+    for name in counts:
+        by_fold.setdefault(fold_name(name), []).append(name)
+    pairs: list[tuple[str, str]] = []
+
+    def order(a: str, b: str) -> tuple[str, str]:
+        return (a, b) if (counts[a], b) < (counts[b], a) else (b, a)
+
+    by_block: dict[str, list[str]] = {}
+    spelling: dict[str, str] = {}  # each fold's most used spelling
+    for folded, spellings in by_fold.items():
+        best = max(spellings, key=lambda n: (counts[n], n)) if len(spellings) > 1 else spellings[0]
+        spelling[folded] = best
+        pairs.extend(order(other, best) for other in spellings if other != best)
+        by_block.setdefault(blocks.get(best, "") if blocks else "", []).append(folded)
+
+    # Two names one edit apart share a key (the name with one letter deleted, or whole), digits kept
+    # aside; the first name seen with each key is kept and each collision verified.
+    found: set[tuple[str, str]] = set()
+    for members in by_block.values():
+        index: dict[str, str] = {}
+        for folded in members:
+            if len(folded) < MIN_TYPO_LETTERS:
+                continue
+            digits = _DIGITS.findall(folded)
+            skeleton = _DIGITS.sub("#", folded) if digits else folded
+            tail = "\0" + " ".join(digits) if digits else ""
+            for k in [skeleton[:i] + skeleton[i + 1:] + tail for i in range(len(skeleton))] + [skeleton + tail]:
+                other = index.setdefault(k, folded)
+                if other is not folded and _one_edit(other, folded):
+                    found.add((other, folded) if other < folded else (folded, other))
+    pairs.extend(order(spelling[a], spelling[b]) for a, b in sorted(found))
+    return pairs
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by one inserted, deleted, substituted or swapped (adjacent) letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        if a[i + 1:] == b[i + 1:]:
+            return True
+        return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1:] == shorter[i:]
 
 
 # --------------------------------------------------------------------------- CSV import
@@ -373,14 +773,20 @@ def _account(fields: dict[str, tuple[str, int]], file: str, problems: list[Probl
 # Accepted column names (compared case-insensitively, without diacritics and punctuation).
 COLUMNS = {
     "id": ("id", "konto-id", "kontoid"),
-    "unit": ("unit", "forskola", "enhet", "namn", "name", "preschool", "verksamhet"),
+    "unit": ("unit", "forskola", "forskolans-namn", "forskolansnamn", "enhet", "namn", "name", "preschool",
+             "verksamhet"),
     "area": ("area", "omrade", "forskoleomrade", "stadsomrade", "district"),
     "platform": ("platform", "plattform", "kanal", "typ", "type"),
-    "url": ("url", "lank", "link", "adress", "webbadress", "address", "konto"),
+    "url": ("url", "lank", "link", "adress", "webbadress", "address", "konto", "webbplats"),
     "feed": ("feed", "flode", "rss", "rss-flode"),
     "added": ("added", "tillagd", "datum", "date", "startad"),
-    "notes": ("notes", "anteckningar", "anteckning", "kommentar", "notering", "ovrigt"),
+    "notes": ("notes", "anteckningar", "anteckning", "kommentar", "kommentarer", "notering", "ovrigt"),
 }
+
+DELIMITERS = (";", ",", "\t")
+# Control characters other than tab and newline, and the bidi overrides: never valid in a cell.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.strip().lower())
@@ -396,97 +802,197 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What a spreadsheet gave: new accounts, rows that could not be used, rows already registered."""
+
     accounts: list[Account]
-    skipped: list[Problem]  # rows not used, with the row number
+    skipped: list[Problem]  # rows not used: the row number and why (Problem.row is True)
+    known: list[Problem] = ()  # rows whose account is already in the registry: nothing to do
+    ignored_columns: tuple[str, ...] = ()
+    rows: int = 0  # data rows read (blank rows not counted)
+    warnings: tuple[Problem, ...] = ()  # likely typos among the imported areas and units
 
 
-def import_csv(path: str | os.PathLike, existing: Iterable[Account] = ()) -> ImportResult:
+def decode_csv(raw: bytes, file: str) -> str:
+    """Spreadsheet bytes as text: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    elif b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        try:
+            return raw.decode("cp1252")  # Excel's default "CSV" on Swedish Windows
+        except UnicodeDecodeError:
+            pass
+    raise RegistryError([Problem(file, None, None, "not a text file in UTF-8, UTF-16 or Windows-1252; "
+                                 "in Excel use Save As > 'CSV UTF-8 (comma delimited)'")])
+
+
+def _delimiter(line: str) -> str:
+    """The delimiter of a CSV, judged by its header line alone (one odd data row cannot mislead it)."""
+    counts = {d: line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties go to ';', Excel's in Sweden
+    return best if counts[best] else ","
+
+
+def import_csv(path: str | os.PathLike, existing: Iterable[Account] = (), area: str | None = None) -> ImportResult:
     """Read the administration's spreadsheet (CSV with a header row) into accounts.
 
-    Column names are matched case-insensitively, Swedish headers accepted. Ids are derived from
-    unit and platform, stable across imports; rows whose URL is already registered are skipped.
+    Column names are matched case-insensitively, Swedish headers accepted; the delimiter (`;`, `,`
+    or tab) is the header's. Each row goes through the registry's own validation; a row that fails
+    is skipped with its row number and every reason. Ids are derived from unit and platform, stable
+    across imports; rows whose account is already registered (the same URL in any form) are `known`.
+    `area` gives every row that area when the file has no area column.
     """
     file = str(path)
-    raw = Path(path).read_bytes()[: MAX_CSV_BYTES + 1]
-    if len(raw) > MAX_CSV_BYTES:
-        raise RegistryError([Problem(file, None, None, f"file is larger than {MAX_CSV_BYTES / 1e6:.0f} MB")])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # Excel's default "CSV" on Swedish Windows
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
-    if not rows:
+    text = decode_csv(read_bytes(path, MAX_CSV_BYTES), file)
+    lines = text.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.strip(" \t,;")), None)
+    if head is None:
         raise RegistryError([Problem(file, None, None, "the file is empty")])
-    header = [_fold(h) for h in rows[0]]
+    delimiter = _delimiter(lines[head])
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise RegistryError([Problem(file, None, None, f"not a readable CSV file ({exc})")]) from None
+    head = next(i for i, r in enumerate(rows) if any(c.strip() for c in r))
+    header_cells = rows[head]
+    header = [_fold(h) for h in header_cells]
     index: dict[str, int] = {}
-    for field, names in COLUMNS.items():
-        for i, h in enumerate(header):
-            if h in names and field not in index:
-                index[field] = i
+    ignored = []
+    for i, h in enumerate(header):
+        field_name = next((f for f, names in COLUMNS.items() if h in names), None)
+        if field_name is None or field_name in index:
+            if header_cells[i].strip():
+                ignored.append(header_cells[i].strip())
+            continue
+        index[field_name] = i
+    shown = ", ".join(repr(h.strip()) for h in header_cells)
     missing = [f for f in ("unit", "url") if f not in index]
     if missing:
         raise RegistryError(
-            [Problem(file, 1, None, f"no column for {', '.join(missing)}; header is {rows[0]!r}. "
-                     "Name the columns e.g. Förskola, Område, Plattform, Länk")]
+            [Problem(file, head + 1, None, f"no column for {' and '.join(missing)}; the header is {shown} "
+                     f"(read with {delimiter!r} between columns). Name the columns e.g. Förskola, Område, "
+                     "Plattform, Länk", row=True)]
+        )
+    if "area" not in index and not area:
+        raise RegistryError(
+            [Problem(file, head + 1, None, f"no column for area; the header is {shown}. Every account needs "
+                     "its area: add a column Område, or give --area 'Område Norr' to use one area for every row",
+                     row=True)]
         )
 
-    taken_ids = {a.id for a in existing}
+    taken_ids = {a.id: normalize_url(a.url) for a in existing}
     taken_urls = {normalize_url(a.url): a.id for a in existing}
+    seen_rows: dict[str, tuple[int, str]] = {}
     accounts: list[Account] = []
     skipped: list[Problem] = []
-    for number, row in enumerate(rows[1:], start=2):
+    known: list[Problem] = []
+    names = _Names(file)
+    shared: dict[Any, Any] = {}
+    width = len(header_cells)
+    count = 0
+    for number, row in enumerate(rows[head + 1:], start=head + 2):
         if not any(cell.strip() for cell in row):
+            continue  # a blank line, or a row of empty cells
+        count += 1
+
+        def skip(field_name: str | None, message: str, number: int = number) -> None:
+            skipped.append(Problem(file, number, field_name, message, row=True))
+
+        extra = [c for c in row[width:] if c.strip()]
+        if extra:
+            skip(None, f"the row has {len(row)} cells but the header has {width}: is there a {delimiter!r} inside "
+                 "a value? Put that value in double quotes")
+            continue
+        if any(_CONTROL.search(cell) for cell in row):
+            skip(None, "a cell holds control or text-direction characters; retype that cell")
             continue
 
-        def cell(field: str, row: list[str] = row) -> str:
-            i = index.get(field)
+        def cell(name: str, row: list[str] = row) -> str:
+            i = index.get(name)
             return row[i].strip() if i is not None and i < len(row) else ""
 
-        url = cell("url")
-        if url and "://" not in url:
-            url = "https://" + url
-        problem = url_problem(url) if url else "no URL"
-        if problem:
-            skipped.append(Problem(file, number, "url", problem))
+        if any("\n" in cell(name) or "\r" in cell(name) for name in index if name != "notes"):
+            skip(None, "a cell spans several lines (an unclosed double quote?)")
             continue
-        if not cell("unit"):
-            skipped.append(Problem(file, number, "unit", "no unit (preschool) name"))
+        url = cell("url")
+        if url and "://" not in url and not url.lower().startswith(("mailto:", "javascript:", "data:", "file:")):
+            url = "https://" + url
+        if not url:
+            skip("url", "no URL")
+            continue
+        bad = url_problem(url)
+        if bad:
+            skip("url", bad)
             continue
         key = normalize_url(url)
         if key in taken_urls:
-            skipped.append(Problem(file, number, "url", f"already registered as {taken_urls[key]!r}"))
+            known.append(Problem(file, number, "url", f"already registered as {taken_urls[key]!r}", row=True))
             continue
-        platform = platform_from_url(url)
+        if key in seen_rows:
+            first, first_id = seen_rows[key]
+            skip("url", f"the same account as row {first} ({first_id!r})")
+            continue
+        unit = " ".join(cell("unit").split())
+        row_area = " ".join(cell("area").split()) or ("" if "area" in index else area or "")
+        certain = platforms.registry.detect(url)
         written = _fold(cell("platform"))
-        if platform is None:
-            meant = platforms.by_alias(written) if written else platforms.get("blog")
-            platform = meant.name if meant is not None else None
-            if platform is None:
-                skipped.append(Problem(file, number, "platform", f"unknown platform {cell('platform')!r}"))
-                continue
-        ident = cell("id").lower() or f"{slug(cell('unit'))}-{platform}"
-        if ident in taken_ids:
-            ident = f"{ident}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
-        if not ID_RE.match(ident) or ident in taken_ids:
-            skipped.append(Problem(file, number, "id", f"cannot derive a unique id ({ident!r})"))
+        said = platforms.by_alias(written) if written else None
+        if written and said is None:
+            skip("platform", f"unknown platform {cell('platform')!r}; write one of {', '.join(platforms.names())}")
             continue
-        added = None
-        if cell("added"):
-            try:
-                added = date.fromisoformat(cell("added")[:10])
-            except ValueError:
-                skipped.append(Problem(file, number, "added", f"{cell('added')!r} is not a date (YYYY-MM-DD)"))
-                continue
-        account = Account(ident, cell("unit"), cell("area") or "okänt", platform, url, cell("feed") or None,
-                          added, cell("notes") or None)
-        taken_ids.add(ident)
-        taken_urls[key] = ident
+        if certain is not None and certain.exclusive and said not in (None, certain) and said.kind != "other":
+            skip("platform", f"the platform column says {cell('platform')!r} but the URL is on {certain.label}")
+            continue
+        if said is not None and said.exclusive and certain is not said:
+            skip("platform", f"the platform column says {cell('platform')!r} but the URL is not on {said.label}")
+            continue
+        platform = (certain or said or platforms.get("blog")).name
+        ident = cell("id").lower()
+        if ident and ident in taken_ids:
+            skip("id", f"id {ident!r} is already used by another account")
+            continue
+        if not ident:
+            ident = f"{slug(unit)}-{platform}" if unit else ""
+            if ident in taken_ids:
+                ident = f"{ident}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+        added = cell("added")[:10]
+        fields = {"id": (ident, number), "unit": (unit, number), "area": (row_area, number),
+                  "platform": (platform, number), "url": (url, number)}
+        for name, value in (("feed", cell("feed")), ("added", added), ("notes", cell("notes"))):
+            if value:
+                fields[name] = (value, number)
+        if fields.get("feed") and "://" not in fields["feed"][0]:
+            fields["feed"] = ("https://" + fields["feed"][0], number)
+        problems: list[Problem] = []
+        account = entry_from_fields(fields, number, file, problems, shared, row=True)
+        if account is None:
+            derived = not cell("id")
+            skipped.extend(_row_problem(p) for p in problems
+                           if not (derived and not unit and p.field == "id"))  # "no unit" says it
+            continue
+        if account.unit:
+            names.tally("unit", account.unit, number, account.area)
+        names.tally("area", account.area, number)
+        taken_ids[ident] = key
+        seen_rows[key] = (number, ident)
         accounts.append(account)
-    return ImportResult(accounts, skipped)
+    return ImportResult(accounts, skipped, known, tuple(ignored), count, tuple(names.warnings(row=True)))
+
+
+def _row_problem(problem: Problem) -> Problem:
+    """A registry problem as a spreadsheet row's: in its words (a row has cells, not fields)."""
+    message = problem.message
+    if problem.field == "unit" and "empty" in message:
+        message = "no unit (preschool) name"
+    elif problem.field == "area" and "empty" in message:
+        message = "no area (område)"
+    return Problem(problem.file, problem.line, problem.field, message, row=True)
 
 
 def _yaml_str(value: str) -> str:

@@ -63,8 +63,14 @@ def test_sources_import_appends_to_registry(write_registry, tmp_path):
     csv_path = tmp_path / "konton.csv"
     csv_path.write_text("Förskola;Område;Länk\nB-skolan;Söder;https://www.instagram.com/bskolan/\n;;x\n",
                         encoding="utf-8")
+    before = reg.read_text(encoding="utf-8")
     result = run("sources", "import", str(csv_path), "--append-to", str(reg))
+    assert result.exit_code == 2  # a row cannot be used: nothing is written
+    assert "konton.csv row 3: url: malformed URL: host 'x' has no domain" in result.output
+    assert "--allow-skipped" in result.output and reg.read_text(encoding="utf-8") == before
+    result = run("sources", "import", str(csv_path), "--append-to", str(reg), "--allow-skipped")
     assert result.exit_code == 0, result.output
-    assert "skipped" in result.output and ":3: url" in result.output
+    assert "skipped " in result.output and "konton.csv row 3: url" in result.output
+    assert "new accounts: 1, already registered: 0, skipped rows: 1 of 2" in result.output
     assert "b-skolan-instagram" in reg.read_text(encoding="utf-8")
     assert run("sources", "check", str(reg)).exit_code == 0

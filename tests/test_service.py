@@ -275,6 +275,27 @@ def test_registry_edits_are_reread_and_an_invalid_one_keeps_the_last_valid(regis
         service.RegistrySource(str(registry)).load()
 
 
+def test_a_deeply_nested_edit_keeps_the_last_valid_registry_and_is_written_into_the_state(registry: Path):
+    db = registry.parent / "inv.sqlite"
+    first = sources.load(registry)
+    svc = service.Service(str(registry), str(db), first)
+    source = svc.registries
+    assert source.load() is first and source.file.loads == 0  # unchanged since the CLI read it: not parsed
+    text = registry.read_text(encoding="utf-8")
+    registry.write_text(text.replace("accounts:\n", "accounts:\n" + "[" * 5000 + "]" * 5000 + "\n", 1)
+                        .replace("accounts:\n[", "accounts: ["), encoding="utf-8")
+    assert source.load() is first  # a registry error, never a RecursionError; the cycle crawls the last valid
+    assert source.problem["problems"] == 1 and "nested more than 16 levels deep" in source.problem["first"]
+    assert source.problem["kept_accounts"] == N
+    svc._write_state()
+    state = service.read_state(str(db))
+    assert state["registry"]["first"] == source.problem["first"] and state["registry"]["path"] == str(registry)
+    registry.write_text(text, encoding="utf-8")  # fixed: read again, the problem is gone
+    assert len(source.load().accounts) == N and source.problem is None
+    svc._write_state()
+    assert service.read_state(str(db))["registry"] is None
+
+
 def test_schedule_triggers_and_a_bad_cron_line(registry: Path):
     trigger = service.cron_trigger("0 2 * * *", 1800, timezone.utc)
     assert trigger.jitter == 1800

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 
@@ -238,3 +239,331 @@ def test_append_accounts_keeps_file_valid_and_comments(write_registry, tmp_path)
     assert text.startswith("# my comment")
     reg = sources.load(path, environ={})
     assert [(a.id, a.unit, a.area) for a in reg.accounts] == [("a", "U", "A"), ("no-blog", "No", "012")]
+
+
+# --------------------------------------------------------------------------- 0.2: every problem, nesting, secrets
+
+
+def test_an_entry_missing_a_field_still_has_its_other_problems_listed(write_registry):
+    text = registry("  - id: Bad Id\n    unit: U\n    url: ftp://x.se/\n    feed: nope\n    added: soon\n")
+    found = problems_of(write_registry, text)
+    assert any("2: id: 'Bad Id': use lower-case" in p for p in found), found
+    assert any("2: area: missing required field" in p for p in found), found
+    assert any("2: platform: missing required field" in p for p in found), found
+    assert any("4: url: only http and https" in p for p in found), found
+    assert any("5: feed: only http and https URLs can be crawled (scheme is none)" in p for p in found), found
+    assert any("6: added: 'soon' is not a date" in p for p in found), found
+    assert len(found) == 6, found
+
+
+@pytest.mark.parametrize("text", [
+    "accounts: " + "[" * 5000 + "]" * 5000 + "\n",
+    "accounts:\n  - id: a\n    notes: " + "{a: " * 5000 + "}" * 5000 + "\n",
+    "settings:\n" + "".join(" " * (2 * i) + f"k{i}:\n" for i in range(1, 400)) + "accounts: []\n",
+    "accounts:\n" + "".join(" " * i + "-\n" for i in range(1, 400)),
+])
+def test_deep_nesting_is_a_registry_error_with_its_line(write_registry, text):
+    start = time.monotonic()
+    with pytest.raises(RegistryError, match=r"nested more than 16 levels deep") as info:
+        sources.load(write_registry(text), environ={})
+    assert info.value.problems[0].line is not None
+    assert time.monotonic() - start < 2
+
+
+def test_deep_nesting_through_the_cli_exits_2_without_a_traceback(write_registry):
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+
+    path = write_registry("accounts: " + "[" * 100000 + "]" * 100000 + "\n")
+    result = CliRunner().invoke(cli, ["sources", "check", str(path)])
+    assert result.exit_code == 2 and "nested more than 16 levels deep" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, RecursionError)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("accounts: []\n---\naccounts: []\n", "2: not valid YAML: the registry is one document"),
+    (registry(entry(extra="    notes: &n x\n"), entry("b", url="https://b.example.se/", extra="    notes: *n\n")),
+     "13: YAML aliases"),
+    ("accounts:\n  - ? [a, b]\n    : x\n", "account: keys must be plain names"),
+    ("? [a]\n: 1\naccounts: []\n", "top level: keys must be plain names"),
+    ("~\n", "the top level must be a mapping"),
+    ("# only a comment\n", "the file is empty"),
+    ("accounts:\n  - id: a\n    unit: !!null x\n    area: A\n    platform: blog\n    url: https://a.se/\n",
+     "3: unit: must not be empty"),
+])
+def test_more_shapes_of_bad_yaml(write_registry, text, expected):
+    found = problems_of(write_registry, text)
+    assert any(expected in p for p in found), found
+
+
+@pytest.mark.parametrize("field, url", [
+    ("url", "https://anna:hemligt@solrosen.example.se/"),
+    ("url", "https://anna@solrosen.example.se/"),
+    ("url", "https://:hemligt@solrosen.example.se/"),
+    ("feed", "https://anna:hemligt@solrosen.example.se/feed/"),
+])
+def test_credentials_in_urls_are_refused_and_never_echoed(write_registry, field, url):
+    extra = f"    feed: {url}\n" if field == "feed" else ""
+    text = registry(entry(url=url if field == "url" else "https://a.example.se/", extra=extra))
+    found = problems_of(write_registry, text)
+    (problem,) = [p for p in found if f": {field}: " in p]
+    assert "user name or password" in problem and "never belong in sources.yaml" in problem
+    assert "Write the public address without it" in problem
+    assert "hemligt" not in problem and "anna" not in problem
+
+
+def test_a_token_in_a_query_is_refused(write_registry):
+    text = registry(entry(url="https://graph.example.se/x?fields=id&access_token=EAAB123"))
+    found = problems_of(write_registry, text)
+    assert any("url: the URL carries a token or password in its query" in p for p in found), found
+    assert not any("EAAB123" in p for p in found)
+
+
+def test_the_same_account_under_other_url_forms_is_a_duplicate(write_registry):
+    text = registry(entry("a", platform="instagram", url="https://instagram.com/Solrosen"),
+                    entry("b", platform="instagram", url="https://www.instagram.com/solrosen/?hl=sv"),
+                    entry("c", platform="facebook", url="https://m.facebook.com/solrosen"),
+                    entry("d", platform="facebook", url="https://www.facebook.com/solrosen/#posts"),
+                    entry("e", url="http://WWW.Blogg.example.se/start/?utm_source=x"),
+                    entry("f", url="https://blogg.example.se/start"),
+                    entry("g", url="https://blogg.example.se/Start"))  # a path's case counts off the platforms
+    found = problems_of(write_registry, text)
+    dups = [p for p in found if "duplicate URL" in p]
+    assert len(dups) == 3, found
+    assert any("same account as 'a'" in p for p in dups) and any("same account as 'c'" in p for p in dups)
+    assert any("same account as 'e'" in p for p in dups)
+
+
+# --------------------------------------------------------------------------- likely typos are warnings
+
+
+TYPOS = registry(
+    *[entry(f"n{i}", url=f"https://n{i}.example.se/").replace("area: A", "area: Område Norr")
+      .replace("unit: U", "unit: Förskolan Solrosen") for i in range(3)],
+    entry("typo", url="https://typo.example.se/").replace("area: A", "area: Område Nor")
+    .replace("unit: U", "unit: Förskolan Solrosen"),
+    entry("case", url="https://case.example.se/").replace("area: A", "area: Område Norr")
+    .replace("unit: U", "unit: förskolan solrosen"),
+    *[entry(f"u{i}", url=f"https://u{i}.example.se/").replace("area: A", "area: Område Norr")
+      .replace("unit: U", f"unit: Förskolan Ekbacken {i}") for i in range(1, 3)],
+)
+
+
+def test_near_duplicate_names_are_warnings_that_name_the_likely_typo(write_registry):
+    reg = sources.load(write_registry(TYPOS), environ={})
+    assert len(reg.accounts) == 7  # warnings, not errors
+    warnings = [str(w).split(":", 1)[1] for w in reg.warnings]
+    assert warnings == [
+        "19: area: 1 account with area 'Område Nor', 6 accounts with 'Område Norr' (first at line 4): "
+        "probably a typo of 'Område Norr'; write it the same way everywhere, or ignore this if they differ",
+        "23: unit: 1 account with unit 'förskolan solrosen', 4 accounts with 'Förskolan Solrosen' (first at line 3): "
+        "probably a typo of 'Förskolan Solrosen'; write it the same way everywhere, or ignore this if they differ",
+    ]  # "Förskolan Ekbacken 1" and "... 2" are two units: digits differ
+
+
+def test_sources_check_prints_warnings_and_exits_0(write_registry):
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+
+    path = write_registry(TYPOS)
+    result = CliRunner().invoke(cli, ["sources", "check", str(path)])
+    assert result.exit_code == 0
+    assert "OK, 7 accounts" in result.output
+    assert "warning: " in result.output and "probably a typo of 'Område Norr'" in result.output
+
+
+@pytest.mark.parametrize("names, expected", [
+    ({"Område Norr": 40, "Område Nor": 1}, [("Område Nor", "Område Norr")]),
+    ({"Område Norr": 40, "Område Nrro": 1}, []),  # two edits
+    ({"Område Norr": 40, "Område Nrorr": 2}, [("Område Nrorr", "Område Norr")]),  # an extra letter
+    ({"Område Söder": 3, "Område Södre": 1}, [("Område Södre", "Område Söder")]),  # swapped letters
+    ({"Område Söder": 3, "Omrade Soder": 3}, [("Område Söder", "Omrade Soder")]),  # accents only, equal counts
+    ({"Solrosen 1": 3, "Solrosen 2": 3, "Solrosen 12": 1}, []),
+    ({"Ekbo": 3, "Ekeb": 1}, []),  # too short to judge
+    ({"Förskolan Björk": 3, "Förskolan Björn": 1}, [("Förskolan Björn", "Förskolan Björk")]),
+])
+def test_near_duplicates(names, expected):
+    assert sources.near_duplicates(names) == expected
+
+
+def test_near_duplicate_units_are_looked_for_within_their_area():
+    counts = {"Förskolan Björk": 2, "Förskolan Björn": 1}
+    assert sources.near_duplicates(counts, {"Förskolan Björk": "Norr", "Förskolan Björn": "Söder"}) == []
+    assert sources.near_duplicates(counts, {"Förskolan Björk": "Norr", "Förskolan Björn": "Norr"}) != []
+
+
+# --------------------------------------------------------------------------- re-read only when changed
+
+
+def test_registry_file_is_parsed_again_only_when_its_bytes_change(write_registry):
+    path = write_registry(GOOD)
+    watched = sources.RegistryFile(path, environ={})
+    first = watched.current()
+    assert watched.loads == 1 and watched.current() is first and watched.loads == 1
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")  # rewritten, same bytes
+    assert watched.current() is first and watched.loads == 1
+    path.write_text(path.read_text(encoding="utf-8").replace("Område Norr", "Område Söder"), encoding="utf-8")
+    second = watched.current()  # same size, maybe the same mtime tick: the hash tells
+    assert second is not first and second.accounts[1].area == "Område Söder" and watched.loads == 2
+    path.write_text(GOOD.replace("platform: instagram", "platform: tiktok"), encoding="utf-8")
+    with pytest.raises(RegistryError, match="tiktok"):
+        watched.current()
+    assert watched.last_valid is second and watched.problem is not None
+    with pytest.raises(RegistryError, match="tiktok"):
+        watched.current()  # still broken, not parsed again
+    assert watched.loads == 3
+    path.write_text(GOOD, encoding="utf-8")
+    assert watched.current().accounts[1].area == "Område Norr" and watched.problem is None
+
+
+def test_registry_file_trusts_an_old_files_stat_without_reading_it(write_registry):
+    path = write_registry(GOOD)
+    os.utime(path, (1_600_000_000, 1_600_000_000))  # long ago: past the racy window
+    watched = sources.RegistryFile(path, environ={})
+    first = watched.current()
+    reads = []
+    real = sources.read_bytes
+    try:
+        sources.read_bytes = lambda *a, **k: reads.append(a) or real(*a, **k)
+        assert watched.current() is first
+    finally:
+        sources.read_bytes = real
+    assert reads == []
+
+
+# --------------------------------------------------------------------------- CSV import, as a new user tries it
+
+
+def run_cli(*args: str):
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_csv_without_an_area_column_is_an_error_unless_area_is_given(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("Förskola;Länk\nSolrosen;https://solrosen.example.se/\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="no column for area; the header is 'Förskola', 'Länk'.*--area"):
+        sources.import_csv(path)
+    result = sources.import_csv(path, area="Område Norr")
+    assert [(a.unit, a.area) for a in result.accounts] == [("Solrosen", "Område Norr")]
+    cli = run_cli("sources", "import", str(path))
+    assert cli.exit_code == 2 and "no column for area" in cli.output and "okänt" not in cli.output
+
+
+def test_a_row_with_an_empty_area_is_skipped_not_given_a_made_up_area(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("Förskola;Område;Länk\nSolrosen;;https://solrosen.example.se/\n", encoding="utf-8")
+    result = sources.import_csv(path)
+    assert result.accounts == []
+    assert [(p.line, p.field, p.message) for p in result.skipped] == [(2, "area", "no area (område)")]
+
+
+MESSY = (
+    "\n"  # a blank line before the header
+    "Förskola ; Område ;Plattform;Länk;Kommentar \n"
+    "Solrosen;Område Norr;Blogg;https://solrosen.example.se/;\n"
+    "\n"
+    "Tallbacken;Område Norr;Instagram;https://www.instagram.com/tallbacken/;aktiv;;\n"  # empty trailing cells
+    "Ekbacken;Område Söder;Blogg;https://ekbacken.example.se/;ny; extra\n"  # a ';' inside a value
+    "  Lärkan  ;  Område  Söder ;Facebook;  www.facebook.com/larkan  ;\n"  # stray spaces, no scheme
+    "Humlan;Område Söder;Blogg;https://anna:hemligt@humlan.example.se/;\n"  # a password
+    "Tallbacken igen;Område Norr;;https://instagram.com/Tallbacken?hl=sv;\n"  # the same account again
+    "Myran;Område Söder;Instagram;https://myran.example.se/;\n"  # says Instagram, is not
+    ";;;;\n"
+)
+
+
+def test_messy_csv_every_skipped_row_has_its_number_and_reason(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text(MESSY, encoding="utf-8")
+    result = sources.import_csv(path)
+    assert [(a.id, a.unit, a.area, a.platform, a.url) for a in result.accounts] == [
+        ("solrosen-blog", "Solrosen", "Område Norr", "blog", "https://solrosen.example.se/"),
+        ("tallbacken-instagram", "Tallbacken", "Område Norr", "instagram", "https://www.instagram.com/tallbacken/"),
+        ("larkan-facebook", "Lärkan", "Område Söder", "facebook", "https://www.facebook.com/larkan"),
+    ]
+    skipped = {p.line: str(p) for p in result.skipped}
+    assert sorted(skipped) == [6, 8, 9, 10]
+    assert "row 6: the row has 6 cells but the header has 5: is there a ';' inside a value?" in skipped[6]
+    assert "row 8: url: the URL carries a user name or password" in skipped[8] and "hemligt" not in skipped[8]
+    assert "row 9: url: the same account as row 5 ('tallbacken-instagram')" in skipped[9]
+    assert "row 10: platform: the platform column says 'Instagram' but the URL is not on Instagram" in skipped[10]
+    assert result.rows == 7
+
+
+def test_one_malformed_row_does_not_change_the_delimiter(tmp_path):
+    path = tmp_path / "k.csv"
+    rows = ["Förskola;Område;Länk"] + [f"F{i};Område Norr;https://f{i}.example.se/" for i in range(3)]
+    rows.insert(2, 'Trasig, med "citat, och, komman";Område, Norr,,,;https://x.example.se/,a,b;c,d')
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = sources.import_csv(path)
+    assert [a.unit for a in result.accounts] == ["F0", "F1", "F2"]
+    assert [p.line for p in result.skipped] == [3]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+def test_csv_encodings_excel_writes(tmp_path, encoding):
+    path = tmp_path / "k.csv"
+    delimiter = "\t" if encoding == "utf-16" else ";"  # Excel's "Unicode text" is tab separated
+    text = delimiter.join(["Förskola", "Område", "Länk"]) + "\r\n" + \
+        delimiter.join(["Äppelträdet", "Område Söder", "https://appel.example.se/"]) + "\r\n"
+    path.write_bytes(text.encode(encoding))
+    (account,) = sources.import_csv(path).accounts
+    assert (account.unit, account.area, account.id) == ("Äppelträdet", "Område Söder", "appeltradet-blog")
+
+
+def test_csv_rows_already_registered_in_another_form_are_known_not_skipped(tmp_path, write_registry):
+    reg = write_registry(registry(entry("a", platform="instagram", url="https://www.instagram.com/solrosen/")))
+    path = tmp_path / "k.csv"
+    path.write_text("Förskola,Område,Länk\nSolrosen,Norr,instagram.com/Solrosen?hl=sv\n", encoding="utf-8")
+    result = run_cli("sources", "import", str(path), "--append-to", str(reg))
+    assert result.exit_code == 0, result.output
+    assert "1 rows are already in the registry" in result.output and "new accounts: 0" in result.output
+
+
+def test_cli_import_refuses_to_write_when_rows_are_skipped_and_lists_them_all(tmp_path, write_registry):
+    reg = write_registry(registry(entry("a")))
+    before = reg.read_text(encoding="utf-8")
+    path = tmp_path / "konton.csv"
+    path.write_text(MESSY, encoding="utf-8")
+    result = run_cli("sources", "import", str(path), "--append-to", str(reg))
+    assert result.exit_code == 2
+    assert "Error: 4 of 7 rows of" in result.output and "so nothing was written" in result.output
+    for row in (6, 8, 9, 10):
+        assert f"konton.csv row {row}: " in result.output
+    assert reg.read_text(encoding="utf-8") == before
+    result = run_cli("sources", "import", str(path), "--append-to", str(reg), "--allow-skipped")
+    assert result.exit_code == 0, result.output
+    assert "new accounts: 3, already registered: 0, skipped rows: 4 of 7" in result.output
+    assert [a.id for a in sources.load(reg, environ={}).accounts] == [
+        "a", "solrosen-blog", "tallbacken-instagram", "larkan-facebook"]
+    printed = run_cli("sources", "import", str(path))  # without --append-to: prints nothing either
+    assert printed.exit_code == 2 and "nothing was printed" in printed.output and "- id:" not in printed.output
+
+
+def test_cli_import_warns_of_likely_typos_among_the_new_rows(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("Förskola;Område;Länk\n" + "".join(f"F{i};Område Norr;https://f{i}.example.se/\n" for i in range(3))
+                    + "F9;Område Nor;https://f9.example.se/\n", encoding="utf-8")
+    result = run_cli("sources", "import", str(path))
+    assert result.exit_code == 0
+    assert "warning: " in result.output and "k.csv row 5: area: 1 account with area 'Område Nor'" in result.output
+
+
+def test_csv_cells_with_control_characters_are_skipped(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("Förskola;Område;Länk\nSol\x1b[2Jrosen;Norr;https://s.example.se/\n", encoding="utf-8")
+    result = sources.import_csv(path)
+    assert result.accounts == [] and "control" in result.skipped[0].message
+
+
+def test_csv_that_is_not_text_is_a_clear_error(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary xlsx")
+    with pytest.raises(RegistryError, match="CSV UTF-8"):
+        sources.import_csv(path)

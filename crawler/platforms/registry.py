@@ -6,6 +6,7 @@
     get(name) / names() / all_platforms()         what sources, the CLI, classify and reports ask
     by_alias(word) / readers()                    "ig" -> instagram; readers that are not platforms
     detect(url) -> Platform | None                the platform that owns the URL's host
+    detect_host(host) -> Platform | None          the same for a host name
     canonical_url(url) -> str                     one spelling per account (aliases, www., ?hl=)
     host_delay(host) -> float | None              a platform's politeness default for the host
 
@@ -173,7 +174,12 @@ def detect(url: str) -> Platform | None:
 
     When two platforms claim a host, the longer (more specific) pattern wins.
     """
-    host = host_of(url)
+    return detect_host(host_of(url))
+
+
+def detect_host(host: str) -> Platform | None:
+    """detect() for a host name already lower case without port (no URL parsing: the registry
+    loader asks this once per account)."""
     if not host:
         return None
     best: tuple[int, Platform] | None = None
