@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 import yaml
 from yaml.events import (
@@ -109,11 +109,10 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 def _split(url: str):
     """(problem, parts, host) of an account or feed address: why it is unusable (or None), its
-    urlsplit parts and its lower-case host without `www.`."""
+    urlsplit parts and its host name (lower case, no port or trailing dot)."""
     simple = _SIMPLE_URL.match(url)
     if simple:  # most registry URLs: what urlsplit would say, at a fifth of its cost
-        host = simple[2]
-        return None, SplitResult(simple[1], host, simple[3], "", ""), host[4:] if host.startswith("www.") else host
+        return None, SplitResult(simple[1], simple[2], simple[3], "", ""), simple[2]
     if not url or _SPACE.search(url):
         return "must be a URL without spaces", None, ""
     try:
@@ -142,7 +141,7 @@ def _split(url: str):
         return "malformed URL: no host name", None, ""
     if "." not in host and host != "localhost" and not host.startswith("["):
         return f"malformed URL: host {host!r} has no domain", None, ""
-    return None, parts, host[4:] if host.startswith("www.") else host
+    return None, parts, host.rstrip(".")
 
 
 def url_problem(url: str) -> str | None:
@@ -171,13 +170,23 @@ def normalize_url(url: str) -> str:
 
 
 def _url_key(url: str, parts, host: str, platform) -> str:
-    """normalize_url(url), from the split the validation made: a plain URL on a host without
-    platform rules is already canonical (lower-case host, no query, port or fragment)."""
-    if parts.query or parts.fragment or (platform is not None and platform.canonical is not None) \
-            or not _SIMPLE_URL.match(url):
+    """normalize_url(url), from the split the validation made (tests hold the two equal). A plain
+    URL (lower-case host; no query, port or fragment) is already split the way canonical_url would
+    split it, so only the platform's own rule is applied: a fifth of the cost, 100,000 times."""
+    if parts.query or parts.fragment or not _SIMPLE_URL.match(url):
         return normalize_url(url)
-    path = parts.path.rstrip("/")
-    return f"{host}{path.lower() if platform is not None else path}"
+    path, query = parts.path, ""
+    if platform is not None and platform.canonical is not None:
+        canon = platform.canonical(platforms.registry.Url(parts.scheme, host, None, path or "/", ()))
+        if canon.host != host:
+            host = canon.host
+            platform = platforms.registry.detect_host(host)
+        path = canon.path
+        query = f"?{urlencode(canon.query)}" if canon.query else ""
+    path = path.rstrip("/")
+    if host.startswith("www."):
+        host = host[4:]
+    return f"{host}{path.lower() if platform is not None else path}{query}"
 
 
 # --------------------------------------------------------------------------- the YAML event stream
@@ -617,7 +626,9 @@ def _entry(fields: Mapping[str, tuple[str, int]], line: int, file: str, problems
         if bad:
             problem(url_line, "url", f"{bad}{label}")
         else:
-            certain = platforms.registry.detect_host(parts.hostname.rstrip("."))
+            certain = shared.get(("host", host), False)
+            if certain is False:
+                certain = shared[("host", host)] = platforms.registry.detect_host(host)
             declared = platforms.get(platform) if platform in known else None
             if declared is None:
                 pass

@@ -567,3 +567,16 @@ def test_csv_that_is_not_text_is_a_clear_error(tmp_path):
     path.write_bytes(b"PK\x03\x04\x00\x00binary xlsx")
     with pytest.raises(RegistryError, match="CSV UTF-8"):
         sources.import_csv(path)
+
+
+@pytest.mark.parametrize("url", [
+    "https://solrosen.wordpress.com/", "https://Solrosen.WordPress.com/2023/", "http://x.blogspot.se/", "https://x.blogspot.com/p/om.html",
+    "https://www.instagram.com/Solrosen/", "https://instagr.am/solrosen", "https://m.facebook.com/Solrosen/about",
+    "https://sv-se.facebook.com/x", "https://www.facebook.com/profile.php?id=123", "https://www.blogg.example.se/Start/",
+    "https://blogg.example.se", "https://blogg.example.se:443/a?utm_source=x&b=1#frag", "https://www.instagram.com/x/?hl=sv",
+])
+def test_the_fast_url_key_is_normalize_url(url):
+    problem, parts, host = sources._split(url)
+    assert problem is None
+    platform = sources.platforms.registry.detect_host(parts.hostname)
+    assert sources._url_key(url, parts, host, platform) == sources.normalize_url(url)
