@@ -356,6 +356,45 @@ def gzip_bomb(megabytes: int = 512) -> Handler:
     return handler
 
 
+def raw_bytes(data: bytes) -> Handler:
+    """Send `data` as the whole response (malformed status lines, broken chunking), then close."""
+
+    def handler(request: Request, conn: Conn) -> bool:
+        conn.send(data)
+        return False
+
+    return handler
+
+
+def header_flood(count: int = 100_000, line: bytes = b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa\r\n") -> Handler:
+    """A status line, then `count` header lines (or one huge one: pass count=1 and a long line)."""
+
+    def handler(request: Request, conn: Conn) -> bool:
+        if not conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"):
+            return False
+        sent = 0
+        while sent < count and not conn.stopping.is_set():
+            n = min(1000, count - sent)
+            if not conn.send(line * n):
+                return False
+            sent += n
+        conn.send(b"Content-Length: 2\r\n\r\nok")
+        return False
+
+    return handler
+
+
+def slow_headers(interval: float = 0.1, count: int = 1000) -> Handler:
+    """A status line, then one header byte every `interval` seconds (slowloris against a client)."""
+
+    def handler(request: Request, conn: Conn) -> bool:
+        if not conn.send(b"HTTP/1.1 200 OK\r\nX-Slow: "):
+            return False
+        return all(conn.wait(interval) and conn.send(b"a") for _ in range(count))
+
+    return handler
+
+
 def gzip_nothing(megabytes: int = 1024) -> Handler:
     """A gzip body that decompresses to nothing: a header, then empty deflate blocks, `megabytes` MiB
     of them (announced with a Content-Length), sent as fast as the client reads."""

@@ -12,6 +12,7 @@ OWNERS = {
     "httpx": {"fetch/"},
     "httpcore": {"fetch/"},
     "aiohttp": {"fetch/"},
+    "httpx_aiohttp": {"fetch/"},
     "sqlite3": {"store/"},
     "sqlite_utils": {"store/"},
     "apscheduler": {"service.py"},

@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 import crawler.fetch.guard as guard_module
-import crawler.fetch.transport as transport_module
 from crawler.errors import SettingsError
 from crawler.fetch import Fetcher, retry_after_seconds
 from crawler.models import FETCH_ERRORS, Fetched
@@ -28,11 +27,14 @@ from tests.hostile import (
     endless_chunked,
     gzip_bomb,
     gzip_nothing,
+    header_flood,
+    raw_bytes,
     redirect,
     reset_mid_body,
     respond,
     sequence,
     slow,
+    slow_headers,
     trickle,
     wordpress_behind_mod_deflate,
     wordpress_db_outage,
@@ -230,6 +232,26 @@ def test_gzip_and_deflate_bodies_are_decoded(server):
     assert broken.error == "decode_error" and broken.body is None
 
 
+def test_header_floods_and_malformed_responses_are_protocol_errors(server):
+    server.route("/many", header_flood(100_000))
+    server.route("/long", header_flood(1, b"X-Long: " + b"a" * 1_000_000 + b"\r\n"))
+    server.route("/status", raw_bytes(b"HTTP/1.1 abc Nope\r\n\r\n"))
+    server.route("/garbage", raw_bytes(b"\x00\x01\x02 not http at all\r\n\r\n"))
+    server.route("/chunks", raw_bytes(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"))
+    paths = ("/many", "/long", "/status", "/garbage", "/chunks")
+    results = fetch_many([server.url(p) for p in paths], make_settings(respect_robots=False))
+    for path, got in zip(paths, results, strict=True):
+        assert got.error in ("protocol_error", "truncated"), (path, got.error, got.error_message)
+        assert got.body is None
+    assert results[0].error == results[1].error == "protocol_error"
+
+
+def test_slowloris_headers_hit_the_deadline(server):
+    server.route("/slow-head", slow_headers(interval=0.1))
+    got = fetch(server.url("/slow-head"), make_settings(deadline=1.0, respect_robots=False))
+    assert got.error == "deadline_exceeded" and got.status is None
+
+
 def test_reset_mid_body_is_truncated(server):
     server.route("/rst", reset_mid_body(rst=True))
     server.route("/fin", reset_mid_body(rst=False))
@@ -299,6 +321,21 @@ def test_guard_refuses_loopback_literal_and_name(server):
     literal, name = fetch_many([server.url("/"), f"http://localhost:{server.port}/"], settings)
     assert literal.error == "blocked_address"
     assert name.error == "blocked_address", name.error_message  # refused at connect time
+    assert server.connections == 0 and server.requests == []
+
+
+def test_guard_refuses_every_spelling_of_loopback(server):
+    # The system reads these as 127.0.0.1, and aiohttp hands hosts made of digits and dots
+    # (or holding a colon) straight to it, without the resolver the guard sits in.
+    spellings = ["2130706433", "127.1", "0177.0.0.1", "0x7f.0.0.1", "017700000001", "127.0.0.1.", "0",
+                 "0.0.0.0", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::]", "localhost"]
+    urls = [f"http://{s}:{server.port}/" for s in spellings]
+    results = fetch_many(urls, make_settings(allow_private_addresses=False))
+    for url, got in zip(urls, results, strict=True):
+        # httpx itself refuses some spellings as invalid URLs; either way nothing is requested
+        assert got.error in ("blocked_address", "protocol_error"), (url, got.error, got.error_message)
+        assert got.attempts == 0, url
+    assert [r.error for r in results].count("blocked_address") >= 9
     assert server.connections == 0 and server.requests == []
 
 
@@ -767,43 +804,3 @@ def test_connections_are_reused(server):
     results = fetch_many([server.url(f"/x?{i}") for i in range(10)], make_settings(per_host_concurrency=1))
     assert all(r.ok for r in results)
     assert server.connections == 1  # robots.txt and ten pages over one kept-alive connection
-
-
-class FakeOriginTransport(httpx.AsyncBaseTransport):
-    """Stands in for one origin's pool: answers 200 and records that it was closed."""
-
-    def __init__(self, log: list[str]):
-        self.log = log
-        self.closed = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.log.append(request.url.host)
-        return httpx.Response(200, stream=httpx.ByteStream(b"ok"))
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-def test_idle_origin_pools_are_evicted_least_recently_used_first():
-    made: list[FakeOriginTransport] = []
-    log: list[str] = []
-
-    def make() -> FakeOriginTransport:
-        made.append(FakeOriginTransport(log))
-        return made[-1]
-
-    async def go() -> None:
-        pools = transport_module.PoolPerOrigin(make, max_pools=2)  # type: ignore[arg-type]
-        held = await pools.handle_async_request(httpx.Request("GET", "http://a.test/"))  # left open
-        for host in ("b.test", "c.test", "d.test"):
-            response = await pools.handle_async_request(httpx.Request("GET", f"http://{host}/"))
-            await response.aclose()
-        # a.test is the oldest but busy, so b and c went; d and a stay
-        assert [t.closed for t in made] == [False, True, True, False]
-        await held.aclose()
-        await pools.handle_async_request(httpx.Request("GET", "http://e.test/"))
-        assert made[0].closed  # once released, a.test was the least recently used idle pool
-        await pools.aclose()
-        assert all(t.closed for t in made)
-
-    asyncio.run(go())

@@ -1,7 +1,7 @@
 """The fetcher: the only network code of the crawler, in small parts composed by `Fetcher`.
 
-    guard      which peers may be connected to (judged at connect time, on what DNS answered)
-    transport  httpcore pools (one per origin) with the guard as network backend, behind httpx
+    guard      which addresses are public (names judged at connect time, literals before any request)
+    transport  aiohttp's pool under httpx's transport API (httpx-aiohttp), the guard in its resolver
     body       reading a body within the caps (decompressed and raw bytes)
     hosts      the per-host scheduler: concurrency, spacing, Retry-After pauses (injected clock)
     retries    which failures are retried, backoff, Retry-After, naming a final failure

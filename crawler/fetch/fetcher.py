@@ -10,13 +10,10 @@ exceptions. Nothing here logs or keeps a response body beyond returning it to th
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from http.cookiejar import CookieJar, CookiePolicy
 from types import TracebackType
-from typing import Any
 
 import httpx
 
@@ -29,7 +26,7 @@ from crawler.fetch.guard import Resolver, system_resolver
 from crawler.fetch.hosts import HostDeferred, HostScheduler
 from crawler.fetch.retries import Attempt, RetryPolicy, retry_after_seconds
 from crawler.fetch.robots import REDIRECT_STATUSES, RobotsCache, Rules
-from crawler.fetch.transport import REQUEST_ERRORS, GuardedTransport, PoolPerOrigin, classify_error, short
+from crawler.fetch.transport import REQUEST_ERRORS, classify_error, guarded_transport, short
 from crawler.models import Fetched
 from crawler.settings import Settings, contact_problem
 
@@ -48,30 +45,36 @@ KEPT_HEADERS = (
     "link",
     "x-robots-tag",
 )
+_KEPT = frozenset(name.encode() for name in KEPT_HEADERS)
 ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
     "application/xml;q=0.9,application/json;q=0.8,*/*;q=0.5"
 )
 
 
-class _NoCookies(CookiePolicy):
-    """A cookie policy that accepts and returns nothing."""
+def _decode(value: bytes) -> str:
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
 
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = True
 
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
+def kept_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The KEPT_HEADERS of a response, lower-case names, repeated fields joined with ", " (as httpx does).
 
-    def return_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return False
+    One pass over the raw headers: httpx.Headers lookups normalise every field on every access.
+    """
+    kept: dict[str, str] = {}
+    for name, value in raw:
+        name = name.lower()
+        if name in _KEPT:
+            key = name.decode()
+            text = _decode(value).strip()
+            kept[key] = f"{kept[key]}, {text}" if key in kept else text
+    return kept
 
 
 async def _once(data: bytes):  # type: ignore[no-untyped-def]
@@ -135,39 +138,37 @@ class Fetcher:
             cache_seconds=settings.robots_cache_hours * 3600, clock=clock, on_rules=self._apply_crawl_delay,
         )
         if transport is None:
-            # Requests to one host are limited to per_host_concurrency by the scheduler, so an
-            # origin's pool never needs more connections than that.
-            ssl_context = httpx.create_ssl_context(trust_env=False)  # loading CAs costs ~30 ms: once
-            guarded = not settings.allow_private_addresses
-
-            def make() -> httpx.AsyncBaseTransport:
-                return GuardedTransport(
-                    ssl_context=ssl_context, max_connections=per_host, keepalive_expiry=10.0,
-                    guard=guarded, resolver=resolver,
-                )
-
-            transport = PoolPerOrigin(make, max_pools=max(32, 2 * settings.concurrency))
+            transport = guarded_transport(
+                ssl_context=httpx.create_ssl_context(trust_env=False),  # loading CAs costs ~30 ms: once
+                max_connections=max(1, settings.concurrency),
+                # Requests to one host are limited to per_host_concurrency by the scheduler, so a
+                # host never needs more connections than that.
+                max_per_host=per_host,
+                keepalive_expiry=10.0,
+                guard=not settings.allow_private_addresses,
+                resolver=resolver,
+                resolve_timeout=settings.connect_timeout,
+            )
         self._transport = transport
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,  # every hop passes the scheme, address and robots checks
-            trust_env=False,  # no proxies or .netrc from the environment
-            # Cookies are personal data and would make visits differ: keep none, send none.
-            cookies=CookieJar(policy=_NoCookies()),
-            timeout=httpx.Timeout(
+        # Requests are built here rather than by httpx.AsyncClient, whose send adds only what we never
+        # use (auth, redirects, cookies, hooks) and whose build_request parses every URL again. No
+        # cookies are kept or sent (they are personal data and would make visits differ), no proxy
+        # or .netrc is read from the environment, and redirects are walked by `fetch`.
+        self._headers = [
+            ("User-Agent", settings.user_agent),
+            ("Accept", ACCEPT),
+            ("Accept-Language", "sv,en;q=0.7"),
+            # No br: we decode ourselves with a size cap, and only zlib lets us bound output.
+            ("Accept-Encoding", "gzip, deflate"),
+        ]
+        self._extensions = {
+            "timeout": httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,
                 write=settings.read_timeout,
                 pool=settings.deadline,
-            ),
-            headers={
-                "User-Agent": settings.user_agent,
-                "Accept": ACCEPT,
-                "Accept-Language": "sv,en;q=0.7",
-                # No br: we decode ourselves with a size cap, and only zlib lets us bound output.
-                "Accept-Encoding": "gzip, deflate",
-            },
-        )
+            ).as_dict()
+        }
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -183,7 +184,7 @@ class Fetcher:
     async def aclose(self) -> None:
         """Close the connection pools and forget pending robots.txt loads."""
         self._robots.close()
-        await self._client.aclose()
+        await self._transport.aclose()
 
     # -- the public entry point -------------------------------------------------------------
 
@@ -207,10 +208,7 @@ class Fetcher:
                 self.stats["errors"] += 1
             elif attempt.status == 304:
                 self.stats["not_modified"] += 1
-            if attempt.headers is not None:
-                kept = {name: attempt.headers[name] for name in KEPT_HEADERS if name in attempt.headers}
-            else:
-                kept = {}
+            kept = attempt.headers if attempt.headers is not None else {}
             return Fetched(
                 url=url,
                 final_url=final,
@@ -270,11 +268,13 @@ class Fetcher:
             return Attempt(error="protocol_error", message="URL has no host")
         if not self.settings.allow_private_addresses:
             try:
-                ip = ipaddress.ip_address(url.host)
-            except ValueError:
+                ip = guard.literal_address(url.host)
+            except ValueError as exc:
+                return Attempt(error="blocked_address", message=str(exc))
+            if ip is None:
                 return None  # a name: checked at connect time, against what it resolves to
             if guard.is_forbidden_address(ip):
-                return Attempt(error="blocked_address", message=f"{ip} is not a public address")
+                return Attempt(error="blocked_address", message=f"{url.host} is not a public address")
         return None
 
     async def _robots_get(self, url: httpx.URL, max_bytes: int) -> Attempt:
@@ -325,30 +325,28 @@ class Fetcher:
         except HostDeferred as exc:
             return Attempt(error="rate_limited", message=str(exc), sent=False)
 
-    async def _request(self, url: httpx.URL, headers: dict[str, str], max_bytes: int, cut_ok: bool) -> Attempt:
+    async def _request(self, url: httpx.URL, conditional: dict[str, str], max_bytes: int, cut_ok: bool) -> Attempt:
         self.stats["requests"] += 1
         attempt = Attempt()
         body_started = False
         t0 = self._clock()
         try:
             async with asyncio.timeout(self.settings.deadline):
-                # The client builds the request (headers, timeouts); the transport sends it. The
-                # client's send only adds what we never use (auth, redirects, cookies, hooks) and
-                # cost ~10 % of a request's CPU on loopback.
-                request = self._client.build_request("GET", url, headers=headers)
+                headers = self._headers + list(conditional.items())
+                request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
                 response = await self._transport.handle_async_request(request)
                 response.request = request
                 try:
                     attempt.status = response.status_code
-                    attempt.headers = response.headers
+                    attempt.headers = kept_headers(response.headers.raw)
                     if response.status_code in (429, 503):
-                        attempt.retry_after = retry_after_seconds(response.headers.get("retry-after"), self._wall())
+                        attempt.retry_after = retry_after_seconds(attempt.headers.get("retry-after"), self._wall())
                     body_started = True
                     # Only injected transports (httpx.MockTransport) hand over a response already
                     # read and decoded; the caps still apply.
                     consumed = response.is_stream_consumed
-                    chunks = _once(response.content) if consumed else response.aiter_raw()
-                    encoding = "" if consumed else response.headers.get("content-encoding", "")
+                    chunks = _once(response.content) if consumed else aiter(response.stream)  # type: ignore[arg-type]
+                    encoding = "" if consumed else attempt.headers.get("content-encoding", "")
                     body = await read_body(chunks, encoding, max_bytes, cut_ok=cut_ok)
                     self.stats["raw_bytes"] += body.raw
                     self.stats["bytes"] += body.size

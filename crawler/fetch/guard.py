@@ -1,9 +1,10 @@
 """The address guard: which peers the crawler may connect to, checked where the connection is made.
 
-Checking at connect time (not before the request) closes the gap where DNS answers differently
-between a check and the connect; connecting to the very address checked closes the rest. Literal
-addresses in URLs (also in redirects) are refused before any request by `Fetcher`, with the same
-`is_forbidden_address`.
+Names are judged at connect time, on what the resolver answered (`transport.GuardedResolver`, in
+the connection pool's resolver hook): that closes the gap where DNS answers differently between a
+check and the connect, and the pool connects to the very addresses judged. Literal addresses in
+URLs (also in redirects), in every spelling the system accepts, are refused before any request by
+`Fetcher`, with the same `is_forbidden_address`.
 
 The resolver is injectable (`Resolver`), so that tests can give a name any A/AAAA answer.
 """
@@ -13,10 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
-
-import httpcore
+from collections.abc import Awaitable, Callable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port, timeout -> the addresses the host resolves to, in the order to try them
@@ -75,68 +73,43 @@ def _forbidden(ip: IPAddress) -> bool:
     return any(_forbidden(v4) for v4 in embedded_ipv4(ip))
 
 
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host that *looks like* an IP literal stands for, else None (a name).
+
+    aiohttp resolves nothing for a host made only of digits and dots, or holding a colon: it hands
+    it to the system, which reads `2130706433`, `127.1` or `0177.0.0.1` as 127.0.0.1. Such hosts
+    are judged here by what the system would connect to (inet_aton's reading); one that is no
+    address at all raises ValueError.
+    """
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return None
+    if ":" in host:
+        raise ValueError(f"{host!r} is not an IP address")
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        raise ValueError(f"{host!r} is not an IP address") from None
+
+
 async def system_resolver(host: str, port: int, timeout: float | None) -> list[IPAddress]:
-    """The host's addresses from the system resolver (getaddrinfo), without duplicates."""
+    """The host's addresses from the system resolver (getaddrinfo), without duplicates.
+
+    Raises socket.gaierror when the name does not resolve, TimeoutError after `timeout` seconds.
+    """
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
     loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(timeout):
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
-    except TimeoutError as exc:
-        raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+    async with asyncio.timeout(timeout):
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     out: list[IPAddress] = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0])
         if ip not in out:
             out.append(ip)
     return out
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves the host itself, refuses non-public addresses,
-    then connects to the checked address. Installed through httpcore's public
-    `AsyncConnectionPool(network_backend=...)`.
-
-    `guard=False` keeps the resolver (so that tests can inject names) without the refusal.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, resolver: Resolver = system_resolver, guard: bool = True):
-        self._inner = inner
-        self._resolve = resolver
-        self._guard = guard
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._resolve(host, port, timeout)
-        if self._guard:
-            for ip in addresses:
-                if is_forbidden_address(ip):
-                    raise BlockedAddress(f"{host} resolves to the non-public address {ip}")
-        last: Exception | None = None
-        for ip in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(ip), port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except httpcore.ConnectError as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"no address for {host}")
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never used by the crawler")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)

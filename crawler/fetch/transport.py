@@ -1,8 +1,17 @@
-"""The guarded transport: httpcore connection pools (one per origin) behind httpx's transport API.
+"""The guarded transport: aiohttp's connection pool behind httpx's transport API (httpx-aiohttp).
 
-`GuardedTransport` is an `httpx.AsyncBaseTransport` over an `httpcore.AsyncConnectionPool` whose
-network backend is the address guard (`guard.GuardedBackend`), installed through the pool's
-public `network_backend` argument. `PoolPerOrigin` keeps one such transport per origin.
+httpx stays the client interface (requests, URLs, the `httpx.AsyncBaseTransport` that tests replace
+with `httpx.MockTransport`); the exchange itself runs on aiohttp through httpx-aiohttp's
+`AiohttpTransport`, which costs a third of httpx's own transport (httpcore) in client CPU per
+request (docs/PERFORMANCE.md, scripts/bench_fetch.py). The session is configured for a crawler: no cookie
+jar, no proxies or .netrc from the environment, no redirects, no decompression (the body limits
+decode the raw bytes themselves), one pool with per-host limits.
+
+The address guard sits in the pool's public resolver API (`aiohttp.TCPConnector(resolver=...)`):
+every name is resolved by `GuardedResolver`, which refuses non-public answers, and aiohttp
+connects to exactly the addresses it returned. aiohttp resolves nothing for hosts that look like
+IP literals, so `Fetcher` judges those itself before any request (`guard.literal_address`).
+
 `classify_error` maps what the transport can raise to the fetch error kinds of models.FETCH_ERRORS.
 """
 
@@ -10,203 +19,81 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from types import TracebackType
 
-import httpcore
+import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from httpx_aiohttp import AiohttpTransport
 
-from crawler.fetch.guard import BlockedAddress, GuardedBackend, Resolver, system_resolver
-
-# httpcore's exceptions and the httpx ones they stand for, most specific first.
-_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
+from crawler.fetch.guard import BlockedAddress, Resolver, is_forbidden_address, system_resolver
 
 
-def _as_httpx(exc: Exception) -> Exception:
-    for core, mapped in _EXCEPTIONS:
-        if isinstance(exc, core):
-            error = mapped(str(exc))
-            error.__cause__ = exc
-            return error
-    return exc
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver hook: the host's addresses from `resolver`, refused if any is not public.
 
-
-class _CoreStream(httpx.AsyncByteStream):
-    """httpcore's response stream as an httpx stream, with httpcore errors mapped."""
-
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: httpcore.AsyncIterable[bytes]):  # type: ignore[name-defined]
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._stream:
-                yield chunk
-        except httpcore.TimeoutException as exc:  # subclasses first, as in _EXCEPTIONS
-            raise _as_httpx(exc) from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise _as_httpx(exc) from exc
-
-    async def aclose(self) -> None:
-        closer = getattr(self._stream, "aclose", None)
-        if closer is not None:
-            await closer()
-
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one httpcore connection pool with the address guard as its backend."""
-
-    def __init__(
-        self,
-        *,
-        ssl_context: ssl.SSLContext,
-        max_connections: int,
-        keepalive_expiry: float,
-        guard: bool,
-        resolver: Resolver = system_resolver,
-    ):
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=keepalive_expiry,
-            http1=True,
-            http2=False,
-            retries=0,
-            network_backend=GuardedBackend(httpcore.AnyIOBackend(), resolver, guard=guard),
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
-            headers=request.headers.raw,
-            content=request.stream,  # type: ignore[arg-type]
-            extensions=request.extensions,
-        )
-        try:
-            response = await self._pool.handle_async_request(core_request)
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
-                httpcore.UnsupportedProtocol) as exc:
-            raise _as_httpx(exc) from exc
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_CoreStream(response.stream),  # type: ignore[arg-type]
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
-
-
-class _OriginPool:
-    __slots__ = ("transport", "active")
-
-    def __init__(self, transport: httpx.AsyncBaseTransport):
-        self.transport = transport
-        self.active = 0  # responses handed out and not yet closed
-
-
-class _Release(httpx.AsyncByteStream):
-    """A response body that tells its pool when it is closed (so an idle pool can be evicted)."""
-
-    __slots__ = ("_stream", "_pool")
-
-    def __init__(self, stream: httpx.AsyncByteStream, pool: _OriginPool):
-        self._stream = stream
-        self._pool: _OriginPool | None = pool
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if self._pool is not None:
-            self._pool.active -= 1
-            self._pool = None
-        await self._stream.aclose()
-
-
-class PoolPerOrigin(httpx.AsyncBaseTransport):
-    """One small connection pool per origin instead of one big pool for the crawl.
-
-    httpcore walks its whole pool (quadratically in its idle connections) at every request and
-    every response close: with 32 connections that was half of the fetcher's CPU. A pool per
-    origin holds at most per_host_concurrency connections. Pools idle beyond `max_pools` are
-    closed, least recently used first, so that a crawl over thousands of hosts keeps few sockets.
+    `guard=False` keeps the resolver (so that tests can inject names) without the refusal.
     """
 
-    def __init__(self, make: Callable[[], httpx.AsyncBaseTransport], max_pools: int):
-        self._make = make
-        self._max_pools = max_pools
-        self._pools: OrderedDict[tuple[bytes, bytes, int | None], _OriginPool] = OrderedDict()
+    def __init__(self, resolver: Resolver = system_resolver, *, guard: bool = True, timeout: float | None = None):
+        self._resolve = resolver
+        self._guard = guard
+        self._timeout = timeout
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = _OriginPool(self._make())
-            if len(self._pools) > self._max_pools:
-                await self._evict()
-        else:
-            self._pools.move_to_end(key)
-        pool.active += 1
-        try:
-            response = await pool.transport.handle_async_request(request)
-        except BaseException:
-            pool.active -= 1
-            raise
-        response.stream = _Release(response.stream, pool)  # type: ignore[arg-type]
-        return response
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._resolve(host, port, self._timeout)
+        if self._guard:
+            for ip in addresses:
+                if is_forbidden_address(ip):
+                    raise BlockedAddress(f"{host} resolves to the non-public address {ip}")
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, f"no address for {host}")
+        return [
+            ResolveResult(
+                hostname=host, host=str(ip), port=port,
+                family=socket.AF_INET6 if ip.version == 6 else socket.AF_INET, proto=0, flags=0,
+            )
+            for ip in addresses
+        ]
 
-    async def _evict(self) -> None:
-        # Victims are chosen and unlinked without awaiting, so no request can pick one up meanwhile.
-        excess = len(self._pools) - self._max_pools
-        victims = []
-        for key, pool in self._pools.items():
-            if len(victims) >= excess:
-                break
-            if pool.active == 0:
-                victims.append(key)
-        closing = [self._pools.pop(key) for key in victims]
-        for pool in closing:
-            await pool.transport.aclose()
-
-    async def aclose(self) -> None:
-        pools = list(self._pools.values())
-        self._pools.clear()
-        for pool in pools:
-            await pool.transport.aclose()
+    async def close(self) -> None:
+        return None
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+def guarded_transport(
+    *,
+    ssl_context: ssl.SSLContext,
+    max_connections: int,
+    max_per_host: int,
+    keepalive_expiry: float,
+    guard: bool,
+    resolver: Resolver = system_resolver,
+    resolve_timeout: float | None = None,
+) -> httpx.AsyncBaseTransport:
+    """The crawler's transport: one aiohttp pool, names resolved (and judged) by GuardedResolver."""
+
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(resolver, guard=guard, timeout=resolve_timeout),
+            limit=max_connections,
+            limit_per_host=max_per_host,
+            keepalive_timeout=keepalive_expiry,
+            ssl=ssl_context,
+            use_dns_cache=False,  # every new connection is judged on a fresh answer
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # cookies are personal data: keep none, send none
+            trust_env=False,  # no proxies or .netrc from the environment
+            auto_decompress=False,  # body.read_body decodes within the caps
+            skip_auto_headers=("User-Agent",),  # ours, set on every request
+        )
+
+    return AiohttpTransport(client=session)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 10:
@@ -218,19 +105,50 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 def short(exc: BaseException) -> str:
-    """An exception's message, short (httpx and zlib messages name the failure, never the payload)."""
+    """An exception's message, short (httpx, aiohttp and zlib messages name the failure, never the payload)."""
     text = str(exc) or type(exc).__name__
     return text[:200]
 
 
 # What a request may raise that is the site's doing (or the guard's), never a crawler bug.
-REQUEST_ERRORS = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, OSError, BlockedAddress, UnicodeError)
+REQUEST_ERRORS = (
+    httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, aiohttp.ClientError, OSError, BlockedAddress,
+    UnicodeError,
+)
+
+
+def _aiohttp_kind(exc: BaseException, body_started: bool) -> tuple[str, str] | None:
+    """The error kind when aiohttp raised (httpx-aiohttp's own mapping is too coarse for us)."""
+    if not _caused_by(exc, aiohttp.ClientError):
+        return None
+    message = short(exc)
+    if _caused_by(exc, aiohttp.ServerTimeoutError):
+        return "timeout", f"{type(exc).__name__}: {message}"
+    if _caused_by(exc, aiohttp.ClientConnectorDNSError):
+        return "dns_error", message
+    if _caused_by(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
+        return "connect_error", message
+    if _caused_by(exc, aiohttp.ClientConnectorError):
+        return "connect_error", message
+    if _caused_by(exc, aiohttp.ClientPayloadError):
+        return ("truncated", f"connection ended before the body was complete ({message})") if body_started \
+            else ("protocol_error", message)
+    if _caused_by(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+        if body_started:
+            return "truncated", f"connection ended before the body was complete ({message})"
+        return "connect_error", message  # e.g. a kept-alive connection closed by the server as we reused it
+    if _caused_by(exc, (aiohttp.NonHttpUrlClientError, aiohttp.InvalidURL)):
+        return "blocked_scheme", message
+    return "protocol_error", f"{type(exc).__name__}: {message}"  # malformed status line, header floods
 
 
 def classify_error(exc: BaseException, body_started: bool) -> tuple[str, str]:
-    """Map an exception from httpx/httpcore/the guard to (error kind, short message)."""
+    """Map an exception from httpx/aiohttp/the guard to (error kind, short message)."""
     if _caused_by(exc, BlockedAddress):
         return "blocked_address", short(exc)
+    kind = _aiohttp_kind(exc, body_started)
+    if kind is not None:
+        return kind
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", f"{type(exc).__name__}: {short(exc)}"
     if body_started and isinstance(exc, (httpx.TransportError, OSError)):
@@ -244,6 +162,8 @@ def classify_error(exc: BaseException, body_started: bool) -> tuple[str, str]:
     if isinstance(exc, httpx.RemoteProtocolError) and "without sending" in str(exc):
         # A kept-alive connection closed by the server as we reused it: transient.
         return "connect_error", short(exc)
+    if isinstance(exc, socket.gaierror):
+        return "dns_error", short(exc)
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError, OSError)):
         return "connect_error", short(exc)
     return "protocol_error", f"{type(exc).__name__}: {short(exc)}"
