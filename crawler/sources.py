@@ -722,45 +722,59 @@ def _likely(rare: str, common: str, count: int, many: int) -> str:
 def near_duplicates(counts: Mapping[str, int], blocks: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """Pairs (rarer, commoner) of distinct names that are probably one name written two ways.
 
-    Two names pair when they are equal without case, accents and punctuation ("Område Norr",
-    "omrade norr"), or when one letter differs, is missing, extra or swapped ("Område Nor", "Område
-    Norr") in names of at least MIN_TYPO_LETTERS letters; digits must agree ("Solrosen 1" and
-    "Solrosen 2" are two units). With `blocks`, the one-letter comparison is made only between
-    names of the same block (a unit's area). Linear in the number of names: a delete-one-letter
-    index, not all pairs.
+    Two names pair when they are equal without case, accents, punctuation and spaces ("Område
+    Norr", "omrade norr", "OmrådeNorr"), or when, in names of at least MIN_TYPO_LETTERS letters,
+    one word of at least 3 letters differs by one letter missing, extra, changed or swapped
+    ("Område Nor", "Område Norr") and the other words are the same, digits included ("Solrosen 1"
+    and "Solrosen 2" are two units). With `blocks`, that second comparison is made only between
+    names of the same block (a unit's area). Near-linear: similar words are found among the
+    distinct words (a delete-one-letter index), then only names holding such a word are compared.
     """
     by_fold: dict[str, list[str]] = {}
+    folded: dict[str, str] = {}
     for name in counts:
-        by_fold.setdefault(fold_name(name), []).append(name)
+        folded[name] = f = fold_name(name)
+        by_fold.setdefault(f.replace(" ", ""), []).append(name)
     pairs: list[tuple[str, str]] = []
 
     def order(a: str, b: str) -> tuple[str, str]:
         return (a, b) if (counts[a], b) < (counts[b], a) else (b, a)
 
-    by_block: dict[str, list[str]] = {}
-    spelling: dict[str, str] = {}  # each fold's most used spelling
-    for folded, spellings in by_fold.items():
+    words_of: dict[str, list[str]] = {}  # each fold's most used spelling -> its words
+    for spellings in by_fold.values():
         best = max(spellings, key=lambda n: (counts[n], n)) if len(spellings) > 1 else spellings[0]
-        spelling[folded] = best
         pairs.extend(order(other, best) for other in spellings if other != best)
-        by_block.setdefault(blocks.get(best, "") if blocks else "", []).append(folded)
+        words_of[best] = folded[best].split(" ")
 
-    # Two names one edit apart share a key (the name with one letter deleted, or whole), digits kept
-    # aside; the first name seen with each key is kept and each collision verified.
+    vocabulary = {w for words in words_of.values() for w in words if len(w) >= 3 and w.isalpha()}
+    index: dict[str, list[str]] = {}
+    for word in vocabulary:
+        for key in {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}:
+            index.setdefault(key, []).append(word)
+    similar: dict[str, set[str]] = {}
+    for group in index.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if _one_edit(a, b):
+                    similar.setdefault(a, set()).add(b)
+                    similar.setdefault(b, set()).add(a)
+    if not similar:
+        return pairs
+    slots: dict[tuple, list[tuple[str, str]]] = {}
+    for name, words in words_of.items():
+        if sum(len(w) for w in words if w.isalpha()) < MIN_TYPO_LETTERS:
+            continue
+        block = blocks.get(name, "") if blocks else ""
+        for j, word in enumerate(words):
+            if word in similar:
+                slots.setdefault((block, j, *words[:j], "", *words[j + 1:]), []).append((word, name))
     found: set[tuple[str, str]] = set()
-    for members in by_block.values():
-        index: dict[str, str] = {}
-        for folded in members:
-            if len(folded) < MIN_TYPO_LETTERS:
-                continue
-            digits = _DIGITS.findall(folded)
-            skeleton = _DIGITS.sub("#", folded) if digits else folded
-            tail = "\0" + " ".join(digits) if digits else ""
-            for k in [skeleton[:i] + skeleton[i + 1:] + tail for i in range(len(skeleton))] + [skeleton + tail]:
-                other = index.setdefault(k, folded)
-                if other is not folded and _one_edit(other, folded):
-                    found.add((other, folded) if other < folded else (folded, other))
-    pairs.extend(order(spelling[a], spelling[b]) for a, b in sorted(found))
+    for members in slots.values():
+        for i, (word, a) in enumerate(members):
+            for other, b in members[i + 1:]:
+                if other in similar[word]:
+                    found.add((a, b) if a < b else (b, a))
+    pairs.extend(order(a, b) for a, b in sorted(found))
     return pairs
 
 

@@ -11,6 +11,7 @@ as medians:
   load s     `sources.load()` alone, timed inside the child (the part `serve` repeats on a change)
   peak MB    the child's peak resident set size (ru_maxrss), interpreter and imports included
   base MB    the child's RSS after the imports, before the registry is read
+  CPU s      the child's user+system CPU for the whole command (less moved by a busy machine than wall)
 
 Runs alternate between sizes when several are given, so the machine's noise spreads evenly.
 
@@ -96,7 +97,8 @@ t0 = time.perf_counter()
 rc = subprocess.run([sys.executable, "-m", "crawler", "sources", "check", sys.argv[1]],
                     stdout=subprocess.DEVNULL).returncode
 wall = time.perf_counter() - t0
-print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, ru.ru_maxrss / 1024, rc, ru.ru_utime + ru.ru_stime)
 """
 
 
@@ -104,12 +106,12 @@ def run_once(path: Path) -> dict:
     """One measurement: the real command in a fresh process (wall, peak RSS), then the load alone."""
     out = subprocess.run([sys.executable, "-c", CLI_CHILD, str(path)], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.split()
-    wall, peak, rc = float(out[0]), float(out[1]), int(out[2])
+    wall, peak, rc, cpu = float(out[0]), float(out[1]), int(out[2]), float(out[3])
     inner = json.loads(subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True,
                                       cwd=ROOT, check=True).stdout)
     if rc != 0:
         raise SystemExit(f"`crawler sources check {path}` exited {rc}")
-    return {"wall_s": wall, "peak_mb": peak, "load_s": inner["load_s"], "base_mb": inner["base_mb"],
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "load_s": inner["load_s"], "base_mb": inner["base_mb"],
             "accounts": inner["accounts"]}
 
 
@@ -134,18 +136,18 @@ def main(argv: list[str] | None = None) -> int:
             for n in sizes:  # interleaved
                 fig = run_once(paths[n])
                 runs[n].append(fig)
-                print(f"run {r + 1}/{args.runs} {n:,}: wall {fig['wall_s']:.2f} s, load {fig['load_s']:.2f} s, "
+                print(f"run {r + 1}/{args.runs} {n:,}: wall {fig['wall_s']:.2f} s, CPU {fig['cpu_s']:.2f} s, load {fig['load_s']:.2f} s, "
                       f"peak {fig['peak_mb']:.0f} MB", file=sys.stderr)
 
     print(f"\n`crawler sources check` of a generated registry; medians of {args.runs} runs "
           f"(python {sys.version.split()[0]}, {os.cpu_count()} CPUs)\n")
-    print("| accounts | file MiB | wall s | load s | peak RSS MB | RSS before load MB |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| accounts | file MiB | wall s | CPU s | load s | peak RSS MB | RSS before load MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     summary = {}
     for n in sizes:
-        med = {k: statistics.median(f[k] for f in runs[n]) for k in ("wall_s", "load_s", "peak_mb", "base_mb")}
+        med = {k: statistics.median(f[k] for f in runs[n]) for k in ("wall_s", "cpu_s", "load_s", "peak_mb", "base_mb")}
         summary[n] = {**med, "file_mib": mib[n]}
-        print(f"| {n:,} | {mib[n]:.1f} | {med['wall_s']:.2f} | {med['load_s']:.2f} | {med['peak_mb']:.0f} | "
+        print(f"| {n:,} | {mib[n]:.1f} | {med['wall_s']:.2f} | {med['cpu_s']:.2f} | {med['load_s']:.2f} | {med['peak_mb']:.0f} | "
               f"{med['base_mb']:.0f} |")
     if args.json_path:
         Path(args.json_path).write_text(json.dumps({"runs": runs, "medians": summary}, indent=1), encoding="utf-8")

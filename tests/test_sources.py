@@ -382,6 +382,10 @@ def test_sources_check_prints_warnings_and_exits_0(write_registry):
     ({"Område Söder": 3, "Omrade Soder": 3}, [("Område Söder", "Omrade Soder")]),  # accents only, equal counts
     ({"Solrosen 1": 3, "Solrosen 2": 3, "Solrosen 12": 1}, []),
     ({"Ekbo": 3, "Ekeb": 1}, []),  # too short to judge
+    ({"Förskolan A": 3, "Förskolan B": 1}, []),  # a one-letter word is a name, not a typo
+    ({"Område Norr": 3, "OmrådeNorr": 1}, [("OmrådeNorr", "Område Norr")]),  # a missing space
+    ({"Förskolan Solrosen Norra": 3, "Förskolan Solrossen Norra": 1, "Förskolan Solrosen Södra": 2},
+     [("Förskolan Solrossen Norra", "Förskolan Solrosen Norra")]),
     ({"Förskolan Björk": 3, "Förskolan Björn": 1}, [("Förskolan Björn", "Förskolan Björk")]),
 ])
 def test_near_duplicates(names, expected):
@@ -580,3 +584,23 @@ def test_the_fast_url_key_is_normalize_url(url):
     assert problem is None
     platform = sources.platforms.registry.detect_host(parts.hostname)
     assert sources._url_key(url, parts, host, platform) == sources.normalize_url(url)
+
+
+def test_the_registry_benchmark_runs(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "registry_bench.py"
+    spec = importlib.util.spec_from_file_location("registry_bench", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--accounts", "60", "--runs", "1", "--json", str(tmp_path / "r.json")]) == 0
+    figures = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    (run,) = figures["runs"]["60"]
+    assert run["accounts"] == 60 and run["peak_mb"] > 0 and run["wall_s"] > 0
+    assert "| 60 |" in capsys.readouterr().out
+    generated = tmp_path / "g.yaml"
+    bench.write_registry(generated, 300)
+    reg = sources.load(generated, environ={})
+    assert len(reg.accounts) == 300 and reg.warnings == ()
