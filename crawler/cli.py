@@ -171,8 +171,6 @@ def sources_import(obj: Context, csv_file: str, append_to: str | None, allow_ski
     result = sources_mod.import_csv(csv_file, existing, area=area)
     if result.ignored_columns:
         click.echo(f"note: ignored column(s) {', '.join(map(repr, result.ignored_columns))}", err=True)
-    if result.known:
-        click.echo(f"{len(result.known)} rows are already in the registry", err=True)
     counts = (f"new accounts: {len(result.accounts)}, already registered: {len(result.known)}, "
               f"skipped rows: {len(result.skipped)} of {result.rows}")
     if result.skipped and not allow_skipped:

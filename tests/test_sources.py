@@ -527,7 +527,7 @@ def test_csv_rows_already_registered_in_another_form_are_known_not_skipped(tmp_p
     path.write_text("Förskola,Område,Länk\nSolrosen,Norr,instagram.com/Solrosen?hl=sv\n", encoding="utf-8")
     result = run_cli("sources", "import", str(path), "--append-to", str(reg))
     assert result.exit_code == 0, result.output
-    assert "1 rows are already in the registry" in result.output and "new accounts: 0" in result.output
+    assert "new accounts: 0, already registered: 1, skipped rows: 0 of 1" in result.output
 
 
 def test_cli_import_refuses_to_write_when_rows_are_skipped_and_lists_them_all(tmp_path, write_registry):
