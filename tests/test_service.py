@@ -296,6 +296,26 @@ def test_a_deeply_nested_edit_keeps_the_last_valid_registry_and_is_written_into_
     assert service.read_state(str(db))["registry"] is None
 
 
+def test_a_scheduled_cycle_after_a_broken_edit_crawls_the_last_valid_registry(registry: Path, slow):
+    # Regression (17.6): a deeply nested sources.yaml raised RecursionError in the cycle job, which
+    # skipped the cycle. Now the job crawls every account of the last valid registry.
+    slow.delay = 0
+    db = registry.parent / "inv.sqlite"
+    svc = service.Service(str(registry), str(db), sources.load(registry))
+    registry.write_text(registry.read_text(encoding="utf-8") + "  - notes: " + "[" * 3000 + "]" * 3000 + "\n",
+                        encoding="utf-8")
+
+    async def go() -> None:
+        svc._stop = asyncio.Event()
+        await svc._crawl_job()
+
+    asyncio.run(go())
+    assert svc._last_run["state"] == "finished", svc._last_run
+    ((state_, done),) = query(db, "SELECT state, accounts_done FROM runs")
+    assert state_ == "finished" and done == N
+    assert "nested more than 16 levels deep" in service.read_state(str(db))["registry"]["first"]
+
+
 def test_schedule_triggers_and_a_bad_cron_line(registry: Path):
     trigger = service.cron_trigger("0 2 * * *", 1800, timezone.utc)
     assert trigger.jitter == 1800
