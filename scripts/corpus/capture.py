@@ -7,6 +7,7 @@ the file holding each decoded body) and one body file per response. tests/replay
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -137,10 +138,8 @@ class Recorder:
 def _shows(body: bytes, ctype: str, title: str) -> bool:
     text = body.decode("utf-8", "replace")
     if "json" in ctype:
-        try:
+        with contextlib.suppress(ValueError):
             text = json.dumps(json.loads(text), ensure_ascii=False)
-        except ValueError:
-            pass
     text = html.unescape(html.unescape(text))
     squashed = re.sub(r"\s+", " ", text)
     return title in squashed or title.replace("ä", "&auml;") in squashed

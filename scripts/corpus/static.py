@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 from capture import Recorder, expect, iso
@@ -212,7 +212,7 @@ def build(servers: Servers, out: Path) -> list[Path]:
     servers.nginx.configure({f"{name}.test": str(v[2]) for name, v in built.items()})
     servers.nginx.start()
     written = []
-    for name, (generator, title, root, posts, zone) in built.items():
+    for name, (generator, _title, root, posts, zone) in built.items():
         package = {"hugo": "hugo", "jekyll": "jekyll", "pelican": "pelican"}[generator]
         theme = {"hugo": "corpus-minimal-layout", "jekyll": "minima", "pelican": "simple"}[generator]
         origin = f"http://{name}.test:{NGINX_PORT}"

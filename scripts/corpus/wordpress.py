@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture import Recorder, expect, iso
-from posts import Post, newest, preschool_posts
+from posts import Post, preschool_posts
 from servers import APACHE_PORT, NGINX_PORT, Servers, faketime_env, run
 
 WP = "/usr/share/wordpress"
