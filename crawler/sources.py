@@ -521,7 +521,7 @@ def _accounts(events: _Events, key, value, problems: list[Problem], names: _Name
             events.skip(item)
             continue
         fields: dict[str, tuple[str, int]] = {}
-        keys: dict[str, int] = {}
+        keys: dict[str, Any] = {}  # name -> its key event (for the line of a duplicate)
         # The hot loop (a million events for 100,000 accounts): the raw parser; any event that is not
         # a plain key and value goes through `track` (depth, aliases) like every other event.
         while type(k := get()) is not MappingEndEvent:
@@ -535,21 +535,28 @@ def _accounts(events: _Events, key, value, problems: list[Problem], names: _Name
             if type(v) is not ScalarEvent:
                 track(v)
             name = k.value
-            key_line = k.start_mark.line + 1
             if name in keys:
-                problems.append(Problem(file, key_line, name, f"duplicate key (first at line {keys[name]})"))
+                first = keys[name].start_mark.line + 1
+                problems.append(Problem(file, _line(k), name, f"duplicate key (first at line {first})"))
                 events.skip(v)
                 continue
-            keys[name] = key_line
+            keys[name] = k
             if name not in ACCOUNT_KEYS:
-                problems.append(Problem(file, key_line, name, f"unknown key{_suggest(name, ACCOUNT_KEYS)}"))
+                problems.append(Problem(file, _line(k), name, f"unknown key{_suggest(name, ACCOUNT_KEYS)}"))
                 events.skip(v)
                 continue
             if type(v) is not ScalarEvent:
                 problems.append(Problem(file, v.start_mark.line + 1, name, "must be a single value, not a list or mapping"))
                 events.skip(v)
                 continue
-            text = "" if (v.tag is not None or v.implicit[0]) and _is_null(v) else v.value.strip()
+            text = v.value
+            if v.tag is None:
+                if v.implicit[0] and text in _NULLS:
+                    text = ""
+                else:
+                    text = text.strip()
+            else:
+                text = "" if _is_null(v) else text.strip()
             if text == "" and name in OPTIONAL:
                 continue
             fields[name] = (text, v.start_mark.line + 1)
