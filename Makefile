@@ -20,4 +20,4 @@ bench:
 	.venv/bin/python scripts/bench.py --sizes 319,10000
 
 accuracy:
-	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/notice_accuracy.py
+	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/accuracy.py --real && .venv/bin/python scripts/notice_accuracy.py

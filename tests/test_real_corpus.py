@@ -155,3 +155,21 @@ def test_defect_1_what_a_deleted_sites_address_serves_later(state: str):
     with ReplayServer(folder, state=state) as site:
         obs, _ = visit(site, "wordpress")
     assert obs.exists is True  # 200 pages: "something answers", which is not "the account is back"
+
+
+def _accuracy():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("accuracy", Path(__file__).parent.parent / "scripts" / "accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_accuracy_on_the_real_corpus_never_reads_a_live_page_as_gone_and_reads_every_feed():
+    accuracy = _accuracy()
+    rows = accuracy.run_real(REAL, with_htmldate=False)
+    assert len(rows) >= 100
+    assert not [r["path"] for r in rows if r["expected_exists"] is True and r["exists"] is False]
+    feeds = [r for r in rows if r["type"] in ("feed", "api")]
+    assert all(r["days"]["ours"] == r["expected_day"] for r in feeds), [r["path"] for r in feeds]

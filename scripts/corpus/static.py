@@ -225,11 +225,13 @@ def build(servers: Servers, out: Path) -> list[Path]:
                  "pelican": ["/feeds/all.atom.xml", "/feeds/all.rss.xml"]}[generator]
         feed_url = origin + feeds[0]
         n = 4
-        rec.get("live", "front", "/", "front", expect(True, desc[:n], feed_url=feed_url))
+        rec.get("live", "front", "/", "front", expect(True, desc if generator == "jekyll" else desc[:n], feed_url=feed_url))
         page_path = {"hugo": "/page/{k}/", "jekyll": "/page{k}/", "pelican": "/index{k}.html"}[generator]
         pages = (len(desc) + n - 1) // n
         for k in sorted({2, pages}):
-            rec.get("live", f"listing_page_{k}", page_path.format(k=k), "listing", expect(True, desc[(k - 1) * n:k * n]))
+            # minima 2.5's home layout lists site.posts, not the paginator: every /pageN/ shows all posts
+            shown = desc if generator == "jekyll" else desc[(k - 1) * n:k * n]
+            rec.get("live", f"listing_page_{k}", page_path.format(k=k), "listing", expect(True, shown))
         if generator == "hugo":
             rec.get("live", "section_posts", "/posts/", "listing", expect(True, desc[:n]))
         if generator == "pelican":
