@@ -804,3 +804,29 @@ def test_connections_are_reused(server):
     results = fetch_many([server.url(f"/x?{i}") for i in range(10)], make_settings(per_host_concurrency=1))
     assert all(r.ok for r in results)
     assert server.connections == 1  # robots.txt and ten pages over one kept-alive connection
+
+
+# -- on what real software recorded (tests/fixtures/real, replayed on loopback) ---------------------
+
+
+def test_real_wordpress_behind_debian_apache_answers_the_crawler_304():
+    # 13 defect 4, on WordPress 6.1 + Debian's Apache as the corpus recorded them.
+    from tests.replay import REAL, ReplayServer
+
+    with ReplayServer(REAL / "wordpress" / "twentytwentythree-solrosen") as site:
+        first = fetch(site.url("/feed/"))
+        assert first.status == 200 and first.headers["etag"].endswith('-gzip"')
+        again = fetch(site.url("/feed/"), etag=first.headers["etag"], last_modified=first.headers["last-modified"])
+        assert again.status == 304 and again.not_modified
+
+
+def test_real_wordpress_database_outage_is_robots_unreachable():
+    # 13 defect 2, on the recorded outage (MariaDB stopped): robots.txt answers 500.
+    from tests.replay import REAL, ReplayServer
+
+    with ReplayServer(REAL / "wordpress" / "twentytwentythree-solrosen", state="outage") as site:
+        page, feed = fetch_many([site.url("/"), site.url("/feed/")])
+        asked = [path for path, _ in site.requests]
+    for got in (page, feed):
+        assert got.error == "robots_unreachable" and got.status == 500, got.error_message
+    assert set(asked) == {"/robots.txt"}
