@@ -278,13 +278,11 @@ def review_list(obj: Context, state: str, as_json: bool) -> None:
 
     Example: crawler review list --state pending
     """
-    from dataclasses import asdict
-
     from crawler import review as review_mod
 
     with obj.open_store(readonly=True) as store:
         items = review_mod.list_notices(store, state)
-    click.echo(_json([asdict(n) for n in items]) if as_json else review_mod.format_list(items))
+    click.echo(_json([review_mod.to_dict(n) for n in items]) if as_json else review_mod.format_list(items))
 
 
 @review.command("show")
@@ -482,15 +480,16 @@ def _demo_report(result) -> str:
 
 def _demo_epilogue(result) -> str:
     """Pending reviews and the next commands to try, for the demo's inventory."""
+    from crawler.store.analysts import EXAMPLE_QUERY
+
     db, reg = result.db_path, result.sources_path
     with Store.open(db, readonly=True) as store:
-        pending = store.query("SELECT id, unit, platform, published_at, score, snippet FROM pending_review")
+        pending = store.notices("pending")
     lines = ["", f"Notices awaiting review: {len(pending)} (the report counts an account as having announced the "
              "move once a reviewer confirms its notice: `crawler review`)"]
-    for row in pending[:10]:
-        day = (row["published_at"] or "")[:10]
-        lines.append(f"  #{row['id']:<4} {row['unit'][:30]:30} {row['platform']:9} {day:10} "
-                     f"{row['score']:.2f}  {row['snippet'][:70]}")
+    for n in pending[:10]:
+        day = n.published_at.date().isoformat() if n.published_at else ""
+        lines.append(f"  #{n.id:<4} {n.unit[:30]:30} {n.platform:9} {day:10} {n.score:.2f}  {n.snippet[:70]}")
     extra = sorted(result.out_dir.glob("report*.html"))
     # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)
     me = sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"
@@ -501,7 +500,7 @@ def _demo_epilogue(result) -> str:
         f"  {me} --sources {reg} --db {db} report --baseline 2023-03-01 --as-of 2023-04-15 --lang sv",
         f"  {me} --sources {reg} --db {db} review",
         f"  {me} --sources {reg} --db {db} status",
-        f"  sqlite3 {db} 'SELECT * FROM status_over_time'",
+        f"  sqlite3 {db} '{EXAMPLE_QUERY}'",
     ]
     return "\n".join(lines)
 

@@ -220,7 +220,7 @@ async def run_cycle(
     if state == "finished" and selection.everything:
         snapshot_id = store.take_snapshot(run_id, clock())
     statuses = store.counts()
-    pending = store.query("SELECT count(*) AS n FROM notices WHERE state = 'pending'")[0]["n"]
+    pending = store.pending_summary().count
     seconds = time.monotonic() - prog.started
     summary = summarize(run_id, state, prog, statuses, pending, new_notices, seconds, failure)
     try:

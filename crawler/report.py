@@ -23,7 +23,8 @@ Definitions (also written into the JSON output, so every figure traces back to r
   crawler's detection time is used rather than the post's published_at, which comes from the web
   and can be missing or wrong; published_at is shown as evidence.
 
-Only store.py touches SQLite: rows come through `store.query(sql, params)`. Every web-sourced string
+SQL lives in crawler.store: this module asks its named reads (records with datetimes) and keeps
+times as ISO text itself. Every web-sourced string
 (units, reasons, snippets, URLs) is escaped for the format it is written into.
 """
 
@@ -43,6 +44,8 @@ from typing import Any
 from crawler import platforms
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso, parse_iso
+from crawler.store.analysts import canned_queries
+from crawler.store.records import Snapshot
 
 FORMATS = ("md", "csv", "json", "html")
 LANGS = ("en", "sv")
@@ -322,37 +325,15 @@ def pick_snapshot(snapshots: list[dict[str, Any]], when: str, tolerance_days: fl
 # --------------------------------------------------------------------------- reading the store
 
 
-_ACCOUNTS_AT = """
-WITH reg AS (
-    SELECT account_id, change,
-           row_number() OVER (PARTITION BY account_id ORDER BY at DESC, id DESC) AS rn
-    FROM registry_changes
-    WHERE at <= :t AND change IN ('added', 'deregistered', 'reregistered')
-), hist AS (
-    SELECT account_id, new, at, reason,
-           row_number() OVER (PARTITION BY account_id ORDER BY at DESC, id DESC) AS rn
-    FROM status_changes WHERE at <= :t
-)
-SELECT a.id, a.unit, a.area, a.platform, a.url, coalesce(h.new, 'unchecked') AS status,
-       h.at AS since, h.reason
-FROM accounts a
-LEFT JOIN reg r ON r.account_id = a.id AND r.rn = 1
-LEFT JOIN hist h ON h.account_id = a.id AND h.rn = 1
-WHERE CASE WHEN r.change IS NOT NULL THEN r.change != 'deregistered'
-           ELSE a.registered_at <= :t AND (a.deregistered_at IS NULL OR a.deregistered_at > :t) END
-ORDER BY a.id
-"""
-
-
 def accounts_at(store: Store, at: str) -> dict[str, AccountAt]:
     """Every account registered at `at` (ISO text) with its status then, from the history tables."""
-    return {r["id"]: AccountAt(**r) for r in store.query(_ACCOUNTS_AT, {"t": at})}
+    return {s.id: AccountAt(s.id, s.unit, s.area, s.platform, s.url, s.status, iso(s.since), s.reason)
+            for s in store.statuses_at(parse_iso(at))}
 
 
-def _notice_accounts(store: Store, state: str, at: str) -> list[str]:
-    rows = store.query("SELECT DISTINCT account_id FROM notices WHERE state = ? AND detected_at <= ? "
-                       "ORDER BY account_id", [state, at])
-    return [r["account_id"] for r in rows]
+def _snapshot_row(snap: Snapshot) -> dict[str, Any]:
+    """A snapshot as the report keeps it (and writes it into the JSON output): its columns, times as text."""
+    return {**asdict(snap), "taken_at": iso(snap.taken_at)}
 
 
 def _point(store: Store, requested: str, snapshots: list[dict[str, Any]], tolerance_days: float,
@@ -363,45 +344,26 @@ def _point(store: Store, requested: str, snapshots: list[dict[str, Any]], tolera
         return point
     at = snap["taken_at"]
     point.accounts = accounts_at(store, at)
-    point.announced = [i for i in _notice_accounts(store, "confirmed", at) if i in point.accounts]
-    point.pending = [i for i in _notice_accounts(store, "pending", at) if i in point.accounts]
-    for r in store.query("SELECT dimension, key, status, count FROM snapshot_counts WHERE snapshot_id = ?",
-                         [snap["id"]]):
-        point.counts.setdefault(r["dimension"], {}).setdefault(r["key"], {})[r["status"]] = r["count"]
+    point.announced = [i for i in store.announced_accounts(parse_iso(at)) if i in point.accounts]
+    point.pending = [i for i in store.accounts_with_pending_notices(parse_iso(at)) if i in point.accounts]
+    for c in store.snapshot_counts(snap["id"]):
+        point.counts.setdefault(c.dimension, {}).setdefault(c.key, {})[c.status] = c.count
     return point
 
 
 def _last_posts(store: Store, ids: list[str], at: str) -> dict[str, tuple[str | None, bool]]:
-    """The newest post date known at `at` per account: the account row when its last check was not
-    after `at` (it then holds the classifier's date, estimates included), else the checks' dates."""
-    out: dict[str, tuple[str | None, bool]] = {}
-    if not ids:
-        return out
-    marks = ",".join("?" for _ in ids)
-    for r in store.query(f"SELECT account_id, max(last_post_at) AS d FROM checks WHERE started_at <= ? "
-                         f"AND last_post_at IS NOT NULL AND account_id IN ({marks}) GROUP BY account_id",
-                         [at, *ids]):
-        out[r["account_id"]] = (r["d"], False)
-    for r in store.query(f"SELECT id, last_post_at, last_post_estimated FROM accounts WHERE id IN ({marks}) "
-                         f"AND last_checked_at <= ?", [*ids, at]):
-        if r["last_post_at"]:
-            out[r["id"]] = (r["last_post_at"], bool(r["last_post_estimated"]))
-    return out
+    """The newest post date known at `at` per account, and whether it is an estimate."""
+    return {i: (iso(p.at), p.estimated) for i, p in store.last_posts(ids, parse_iso(at)).items()} if ids else {}
 
 
 def _evidence_notices(store: Store, ids: list[str], at: str) -> dict[str, dict[str, Any]]:
     """Per account the notice to show: confirmed before pending, then the earliest detected."""
-    out: dict[str, dict[str, Any]] = {}
     if not ids:
-        return out
-    marks = ",".join("?" for _ in ids)
-    rows = store.query(
-        f"SELECT id, account_id, state, post_url, published_at, detected_at, kind, snippet FROM notices "
-        f"WHERE state IN ('confirmed', 'pending') AND detected_at <= ? AND account_id IN ({marks}) "
-        f"ORDER BY state = 'confirmed' DESC, detected_at, id", [at, *ids])
-    for r in rows:
-        out.setdefault(r["account_id"], r)
-    return out
+        return {}
+    return {i: {"id": n.id, "account_id": n.account_id, "state": n.state, "post_url": n.post_url,
+                "published_at": iso(n.published_at), "detected_at": iso(n.detected_at), "kind": n.kind,
+                "snippet": n.snippet}
+            for i, n in store.evidence_notices(ids, parse_iso(at)).items()}
 
 
 def build_report(store: Store, baseline: str | None = None, as_of: str | None = None, *,
@@ -410,7 +372,7 @@ def build_report(store: Store, baseline: str | None = None, as_of: str | None = 
     """The board's figures at `baseline` and `as_of` (YYYY-MM-DD; defaults: first and latest snapshot)."""
     if rule not in RULES:
         raise CrawlerError(f"unknown snapshot rule {rule!r}; use one of {', '.join(RULES)}")
-    snapshots = store.query("SELECT * FROM snapshots ORDER BY taken_at, id")
+    snapshots = [_snapshot_row(s) for s in store.snapshots()]
     if not snapshots:
         raise CrawlerError("the inventory has no snapshot yet: a snapshot is taken at the end of every full "
                            "crawl cycle.\n\nRun `crawler crawl` (all accounts) first.")
@@ -977,14 +939,11 @@ EXPORT_COLUMNS = ("id", "unit", "area", "platform", "url", "status", "status_sin
 
 def export_rows(store: Store) -> list[dict[str, Any]]:
     """The current inventory, one row per registered account (view current_inventory)."""
-    rows = store.query(
-        "SELECT id, unit, area, platform, url, status, status_since, last_post_at, last_post_estimated, "
-        "post_count, last_checked_at, announced_move, status_reason AS reason FROM current_inventory "
-        "ORDER BY area, unit, id")
-    for r in rows:
-        r["last_post_estimated"] = bool(r["last_post_estimated"])
-        r["announced_move"] = bool(r["announced_move"])
-    return rows
+    return [{"id": a.id, "unit": a.unit, "area": a.area, "platform": a.platform, "url": a.url, "status": a.status,
+             "status_since": iso(a.status_since), "last_post_at": iso(a.last_post_at),
+             "last_post_estimated": a.last_post_estimated, "post_count": a.post_count,
+             "last_checked_at": iso(a.last_checked_at), "announced_move": a.announced_move, "reason": a.status_reason}
+            for a in store.current_inventory()]
 
 
 def render_export(rows: list[dict[str, Any]], fmt: str = "csv", excel: bool = False) -> str:
@@ -1000,37 +959,7 @@ def render_export(rows: list[dict[str, Any]], fmt: str = "csv", excel: bool = Fa
 
 # --------------------------------------------------------------------------- Datasette
 
-_BLOG_PLATFORMS = ", ".join(f"'{p.name}'" for p in platforms.all_platforms() if p.kind == "blog")
-
-CANNED_QUERIES: dict[str, dict[str, str]] = {
-    "dormant_since_launch": {
-        "title": "Blogs that went dormant (or gone) since a date",
-        "description": "Blogs that changed from active to dormant or gone on or after :since (e.g. "
-                       "2023-03-01, the app's launch) and are still not active, with the reason.",
-        "sql": ("SELECT h.account_id, h.unit, h.area, h.platform, substr(h.at, 1, 10) AS changed_on,\n"
-                "       h.new, h.reason, i.status AS status_now\n"
-                "FROM account_history h JOIN current_inventory i ON i.id = h.account_id\n"
-                f"WHERE h.platform IN ({_BLOG_PLATFORMS}) AND h.old = 'active'\n"
-                "  AND h.new IN ('dormant', 'gone') AND h.at >= :since AND i.status IN ('dormant', 'gone')\n"
-                "ORDER BY h.area, h.unit"),
-    },
-    "active_per_area": {
-        "title": "Accounts per area that are still active",
-        "description": "Registered accounts per area, how many are active now, and the share.",
-        "sql": ("SELECT area, count(*) AS accounts,\n"
-                "       sum(status = 'active') AS active,\n"
-                "       round(100.0 * sum(status = 'active') / count(*), 1) AS active_pct\n"
-                "FROM current_inventory GROUP BY area ORDER BY area"),
-    },
-    "announced_move": {
-        "title": "Accounts that announced the move to Tempus Hemma, with the evidence",
-        "description": "Confirmed notices: the account, the post's date and link, the snippet and who confirmed it.",
-        "sql": ("SELECT n.account_id, a.unit, a.area, a.platform, n.published_at, n.detected_at,\n"
-                "       n.post_url, n.snippet, n.reviewer, n.reviewed_at\n"
-                "FROM notices n JOIN accounts a ON a.id = n.account_id\n"
-                "WHERE n.state = 'confirmed' ORDER BY a.area, a.unit"),
-    },
-}
+CANNED_QUERIES = canned_queries([p.name for p in platforms.all_platforms() if p.kind == "blog"])
 
 
 def browse_metadata(db_path: str | Path) -> dict[str, Any]:

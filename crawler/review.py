@@ -16,14 +16,14 @@ or deleted). SQL lives in crawler.store; this module holds the rules and the tex
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from crawler.errors import CrawlerError
-from crawler.store import Store
+from crawler.store import Store, iso
+from crawler.store.records import NoticeRecord, ReviewRecord
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected"}
 STATES = ("pending", "confirmed", "rejected")
@@ -33,48 +33,17 @@ class ReviewError(CrawlerError):
     """A review decision that is not allowed as asked (already reviewed, no reviewer name)."""
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A flagged notice as a reviewer sees it."""
+# A flagged notice as a reviewer sees it (with its account and the decision on it).
+Notice = NoticeRecord
 
-    id: int
-    account_id: str
-    unit: str
-    area: str
-    platform: str
-    account_url: str
-    post_url: str | None
-    published_at: str | None
-    detected_at: str
-    score: float
-    kind: str
-    matched: tuple[str, ...]
-    snippet: str
-    state: str
-    reviewer: str | None
-    reviewed_at: str | None
-    comment: str | None
-    announced_move: bool
 
-    @property
-    def link(self) -> str:
-        """What to open to check the notice: the post, else the account."""
-        return self.post_url or self.account_url
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Notice:
-        try:
-            matched = tuple(json.loads(row["matched"] or "[]"))
-        except ValueError:
-            matched = ()
-        return cls(
-            id=row["id"], account_id=row["account_id"], unit=row["unit"], area=row["area"],
-            platform=row["platform"], account_url=row["account_url"], post_url=row["post_url"],
-            published_at=row["published_at"], detected_at=row["detected_at"], score=row["score"],
-            kind=row["kind"], matched=matched, snippet=row["snippet"], state=row["state"],
-            reviewer=row["reviewer"], reviewed_at=row["reviewed_at"], comment=row["comment"],
-            announced_move=bool(row["announced_move"]),
-        )
+def to_dict(notice: Notice) -> dict[str, Any]:
+    """A notice as JSON-ready data (`crawler review list --json`), times as ISO text."""
+    keys = ("id", "account_id", "unit", "area", "platform", "account_url", "post_url", "published_at",
+            "detected_at", "score", "kind", "matched", "snippet", "state", "reviewer", "reviewed_at", "comment",
+            "announced_move", "decided_kind")
+    return {k: (iso(v) if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v)
+            for k, v in ((k, getattr(notice, k)) for k in keys)}
 
 
 @dataclass(frozen=True)
@@ -92,15 +61,15 @@ def list_notices(store: Store, state: str | None = "pending") -> list[Notice]:
         state = None
     if state is not None and state not in STATES:
         raise ReviewError(f"unknown state {state!r}; use one of {', '.join(STATES)} or all")
-    return [Notice.from_row(r) for r in store.notices(state)]
+    return store.notices(state)
 
 
 def get(store: Store, notice_id: int) -> Notice:
     """One notice by id (crawler.errors.NotFound when there is none)."""
-    return Notice.from_row(store.notice(notice_id))
+    return store.notice(notice_id)
 
 
-def history(store: Store, notice_id: int) -> list[dict[str, Any]]:
+def history(store: Store, notice_id: int) -> list[ReviewRecord]:
     """The audit trail of a notice: every decision with reviewer, time, states and comment."""
     store.notice(notice_id)  # NotFound for an unknown id rather than an empty trail
     return store.notice_reviews(notice_id)
@@ -142,8 +111,8 @@ def reject(store: Store, notice_id: int, reviewer: str, **options: Any) -> Decis
 # ------------------------------------------------------------------------------------ display
 
 
-def _day(iso_text: str | None) -> str:
-    return iso_text[:10] if iso_text else "-"
+def _day(at: datetime | None) -> str:
+    return at.date().isoformat() if at else "-"
 
 
 def _one_line(text: str, width: int) -> str:
@@ -164,26 +133,26 @@ def format_list(items: Sequence[Notice], snippet_width: int = 70) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def format_notice(notice: Notice, trail: Sequence[dict[str, Any]] = ()) -> str:
+def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = ()) -> str:
     """Everything about one notice, the link to open, and its audit trail."""
     lines = [
         f"notice {notice.id} ({notice.kind}, score {notice.score:.2f}) — {notice.state}",
         f"unit:       {notice.unit} ({notice.area})",
         f"account:    {notice.account_id} on {notice.platform}: {notice.account_url}",
         f"post:       {notice.post_url or '(none: bio or page description)'}",
-        f"published:  {notice.published_at or '-'}",
-        f"detected:   {notice.detected_at}",
+        f"published:  {iso(notice.published_at) or '-'}",
+        f"detected:   {iso(notice.detected_at)}",
         f"matched:    {', '.join(notice.matched) or '-'}",
         f"snippet:    {notice.snippet}",
         f"open:       {notice.link}",
         f"account flagged as announced move: {'yes' if notice.announced_move else 'no'}",
     ]
     if notice.reviewer:
-        lines.append(f"reviewed:   {notice.state} by {notice.reviewer} at {notice.reviewed_at}"
+        lines.append(f"reviewed:   {notice.state} by {notice.reviewer} at {iso(notice.reviewed_at)}"
                      + (f" — {notice.comment}" if notice.comment else ""))
     if trail:
         lines.append("history:")
         for t in trail:
-            lines.append(f"  {t['at']}  {t['reviewer']}: {t['old_state']} → {t['new_state']}"
-                         + (f" — {t['comment']}" if t["comment"] else ""))
+            lines.append(f"  {iso(t.at)}  {t.reviewer}: {t.old_state} → {t.new_state}"
+                         + (f" — {t.comment}" if t.comment else ""))
     return "\n".join(lines)

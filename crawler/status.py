@@ -13,7 +13,7 @@ runs do not make a stale inventory healthy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,11 @@ from crawler.lock import holder
 from crawler.models import STATUSES
 from crawler.service import read_state
 from crawler.settings import Settings
-from crawler.store import Store, parse_iso
+from crawler.store import Store, iso, parse_iso
 
 FAILING_LIMIT = 10
 EXIT_CODES = {"ok": 0, "stale": 1, "degraded": 2}
 
-_RUN_COLUMNS = ("id, started_at, finished_at, clock_at, state, trigger, pid, accounts_total, accounts_done, "
-                "errors, requests, summary, error")
 
 
 @dataclass(frozen=True)
@@ -68,30 +66,19 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
         raise CrawlerError(f"no inventory at {db_path}.\n\nRun `crawler crawl` (or `crawler sources sync`) first.")
     lock = holder(db_path)
     with Store.open(db_path, readonly=True) as store:
-        runs = store.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT 20")
-        good = store.query(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE state = 'finished' AND id IN (SELECT run_id FROM snapshots) "
-            "ORDER BY id DESC LIMIT 1")
+        runs = [_row(r) for r in store.recent_runs(20)]
+        good = store.last_full_cycle()
+        good = _row(good) if good else None
         counts = store.counts()
-        failing = store.query(
-            """
-            SELECT a.id, a.platform, a.url, a.status, a.consecutive_failures, a.last_ok_at, a.last_checked_at,
-                   (SELECT coalesce(c.error, c.outcome) FROM checks c WHERE c.account_id = a.id
-                    ORDER BY c.started_at DESC, c.id DESC LIMIT 1) AS last_error
-            FROM accounts a
-            WHERE a.deregistered_at IS NULL AND a.consecutive_failures > 0
-            ORDER BY a.consecutive_failures DESC, coalesce(a.last_ok_at, '') ASC, a.id
-            LIMIT ?
-            """, [FAILING_LIMIT])
-        pending = store.query("SELECT count(*) AS n, min(detected_at) AS oldest FROM notices WHERE state = 'pending'")[0]
+        failing = [_row(f) for f in store.failing_accounts(FAILING_LIMIT)]
+        pending = store.pending_summary()
         service = read_state(db_path)
         running = None
         for run in runs:
             if run["state"] != "running":
                 continue
             if lock and lock.get("pid") == run["pid"] and not _cycle_ended(lock, service):
-                done = store.query("SELECT count(*) AS n FROM checks WHERE run_id = ?", [run["id"]])[0]["n"]
-                running = {**_run(run, now), "accounts_done": done}
+                running = {**_run(run, now), "accounts_done": store.checks_in_run(run["id"])}
             elif lock and lock.get("pid") == run["pid"]:
                 # the live service ended this cycle but could not write its row (the disk is full)
                 ended = (service or {}).get("last_run") or {}
@@ -107,21 +94,26 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
         beat = _age_hours(service.get("last_heartbeat"), now)
         service = {**service, "running": alive, "heartbeat_age_s": None if beat is None else int(beat * 3600)}
 
-    health = assess(last, good[0] if good else None, settings, now)
+    health = assess(last, good, settings, now)
     total = sum(counts.values())
     return {
         "inventory": db_path,
         "now": now.isoformat(timespec="seconds"),
         "health": {"state": health.state, "reason": health.reason, "exit_code": health.exit_code},
         "last_run": _run(last, now) if last else None,
-        "last_good_run": _run(good[0], now) if good else None,
+        "last_good_run": _run(good, now) if good else None,
         "running": running,
         "lock_holder": lock,
         "service": service,
         "counts": {**{s: counts.get(s, 0) for s in (*STATUSES, "unchecked")}, "registered": total},
         "failing": failing,
-        "pending_review": {"count": pending["n"], "oldest": pending["oldest"]},
+        "pending_review": {"count": pending.count, "oldest": iso(pending.oldest)},
     }
+
+
+def _row(record: Any) -> dict[str, Any]:
+    """A store record as the plain data this module shows (and prints as JSON): times as ISO text."""
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in asdict(record).items()}
 
 
 def _run(row: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -356,9 +356,9 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
     gc.callbacks.remove(gc_clock)
     db, wal = file_size(spec["db"]), file_size(spec["db"] + "-wal")
     requests_by_host = Counter()
-    for row in store.query("SELECT a.url AS url, c.requests AS n FROM checks c JOIN accounts a ON a.id = c.account_id "
-                           "WHERE c.run_id = ?", [result.run_id]):
-        requests_by_host[urlsplit(row["url"]).hostname or ""] += row["n"] or 0
+    host_of = {a.id: urlsplit(a.url).hostname or "" for a in store.accounts()}
+    for check in store.run_checks(result.run_id):
+        requests_by_host[host_of[check.account_id]] += check.requests or 0
     store.close()
     return {
         "accounts": len(accounts),

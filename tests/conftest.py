@@ -30,3 +30,14 @@ def store(tmp_path: Path):
     """A fresh inventory in a real SQLite file."""
     with Store.open(tmp_path / "inventory.sqlite") as s:
         yield s
+
+
+def sql_rows(store: Store, sql: str, params=()) -> list[dict]:
+    """Raw SQL over a store's own connection, for asserting what it wrote (tests only: the crawler's
+    readers use the store's named reads)."""
+    return store._query(sql, params)
+
+
+def execute(store: Store, sql: str, params=()):
+    """Raw SQL on a store's own connection (per-connection pragmas, forged edits), tests only."""
+    return store._conn.execute(sql, params)

@@ -55,7 +55,7 @@ def test_sources_sync_creates_inventory_and_deregisters(write_registry, tmp_path
     result = run("--sources", str(reg), "--db", str(db), "sources", "sync")
     assert "deregistered 1" in result.output
     with Store.open(db) as store:
-        assert store.account("a")["deregistered_at"] is not None
+        assert store.account("a").deregistered_at is not None
 
 
 def test_sources_import_appends_to_registry(write_registry, tmp_path):

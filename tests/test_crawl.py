@@ -26,6 +26,8 @@ from crawler.lock import CrawlLock
 from crawler.service import progress_printer
 from crawler.store import Store
 
+from .conftest import execute, sql_rows
+
 pytestmark = pytest.mark.timeout(60)
 
 N = 24
@@ -80,28 +82,28 @@ def test_full_cycle_visits_every_account_and_leaves_a_snapshot(registry: Path, w
     rows = assert_consistent(db)
     assert len(rows) == N and all(r["n"] == 1 for r in rows)
     with Store.open(db, readonly=True) as store:
-        run = store.query("SELECT * FROM runs")[0]
+        run = sql_rows(store, "SELECT * FROM runs")[0]
         assert (run["state"], run["accounts_total"], run["accounts_done"]) == ("finished", N, N)
         assert run["summary"] and run["finished_at"] >= run["started_at"] and run["requests"] > N
-        snaps = store.query("SELECT * FROM snapshots")
+        snaps = sql_rows(store, "SELECT * FROM snapshots")
         assert len(snaps) == 1 and snaps[0]["registered"] == N and snaps[0]["unchecked"] == 0
         assert sum(store.counts().values()) == N and "unchecked" not in store.counts()
-        platforms = {r["platform"] for r in store.query(
+        platforms = {r["platform"] for r in sql_rows(store,
             "SELECT a.platform FROM checks c JOIN accounts a ON a.id = c.account_id")}
         assert {"wordpress", "blogger", "blog", "instagram", "facebook"} <= platforms
         # blogs are read (dates), Instagram/Facebook answer with what a login wall tells
-        outcomes = Counter(r["outcome"] for r in store.query("SELECT outcome FROM checks"))
+        outcomes = Counter(r["outcome"] for r in sql_rows(store, "SELECT outcome FROM checks"))
         assert outcomes["ok"] >= N // 2
-        dated = store.query("SELECT count(*) AS n FROM accounts WHERE last_post_at IS NOT NULL")[0]["n"]
+        dated = sql_rows(store, "SELECT count(*) AS n FROM accounts WHERE last_post_at IS NOT NULL")[0]["n"]
         assert dated >= N // 3
 
     # a second cycle: conditional GETs, one more snapshot, the first run untouched
     again = crawl(registry)
     assert again.exit_code == 0, again.output
     with Store.open(db, readonly=True) as store:
-        assert [r["state"] for r in store.query("SELECT state FROM runs ORDER BY id")] == ["finished", "finished"]
-        assert store.query("SELECT count(*) AS n FROM snapshots")[0]["n"] == 2
-        assert store.query("SELECT count(*) AS n FROM checks WHERE outcome = 'not_modified'")[0]["n"] > 0
+        assert [r["state"] for r in sql_rows(store, "SELECT state FROM runs ORDER BY id")] == ["finished", "finished"]
+        assert sql_rows(store, "SELECT count(*) AS n FROM snapshots")[0]["n"] == 2
+        assert sql_rows(store, "SELECT count(*) AS n FROM checks WHERE outcome = 'not_modified'")[0]["n"] > 0
     assert_consistent(db)
 
 
@@ -112,10 +114,10 @@ def test_subset_by_platform_and_area_takes_no_snapshot(registry: Path):
     result = crawl(registry, "--platform", "instagram", "--area", area)
     assert result.exit_code == 0, result.output
     with Store.open(registry.parent / "inv.sqlite", readonly=True) as store:
-        assert {r["account_id"] for r in store.query("SELECT account_id FROM checks")} == expected
-        assert store.query("SELECT count(*) AS n FROM snapshots")[0]["n"] == 0
+        assert {r["account_id"] for r in sql_rows(store, "SELECT account_id FROM checks")} == expected
+        assert sql_rows(store, "SELECT count(*) AS n FROM snapshots")[0]["n"] == 0
         # the registry was synced whole all the same
-        assert store.query("SELECT count(*) AS n FROM accounts")[0]["n"] == N
+        assert sql_rows(store, "SELECT count(*) AS n FROM accounts")[0]["n"] == N
 
 
 def test_only_ids(registry: Path):
@@ -189,8 +191,8 @@ def test_disk_full_fails_the_run_keeps_the_inventory_consistent_and_status_degra
 
     def fill_disk(p: Progress) -> None:
         if p.done == 2:  # after two accounts the disk is full: no page beyond the current ones
-            pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
-            store.conn.execute(f"PRAGMA max_page_count = {pages}")
+            pages = execute(store, "PRAGMA page_count").fetchone()[0]
+            execute(store, f"PRAGMA max_page_count = {pages}")
 
     async def go():
         async with Fetcher(reg.settings) as fetcher:
@@ -266,10 +268,10 @@ def test_a_parser_bug_on_one_account_is_recorded_and_the_cycle_goes_on(registry:
     result = asyncio.run(go())
     assert result.state == "finished" and result.done == N
     with Store.open(db, readonly=True) as store:
-        check = store.query("SELECT outcome, error, reason FROM checks WHERE account_id = ?", [victim])[0]
+        check = sql_rows(store, "SELECT outcome, error, reason FROM checks WHERE account_id = ?", [victim])[0]
         assert (check["outcome"], check["error"]) == ("error", "internal_error")
         assert "ValueError" in check["reason"]
-        others = store.query("SELECT count(*) AS n FROM checks WHERE account_id != ? AND outcome = 'ok'", [victim])
+        others = sql_rows(store, "SELECT count(*) AS n FROM checks WHERE account_id != ? AND outcome = 'ok'", [victim])
         assert others[0]["n"] > 0
 
 

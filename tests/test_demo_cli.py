@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from crawler.cli import cli
 from crawler.store import Store
 
+from .conftest import sql_rows
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
@@ -42,5 +44,5 @@ def test_full_demo_reproduces_the_boards_figures(tmp_path):
     # the inventory is a real file that analysts can open, and the flagged notices await review
     with Store.open(out / "inventory.sqlite", readonly=True) as store:
         assert store.integrity() == "ok"
-        assert len(store.query("SELECT * FROM pending_review")) >= 7
-        assert len(store.query("SELECT * FROM status_over_time")) == 26
+        assert len(sql_rows(store, "SELECT * FROM pending_review")) >= 7
+        assert len(sql_rows(store, "SELECT * FROM status_over_time")) == 26

@@ -28,6 +28,8 @@ from crawler.errors import CrawlerError
 from crawler.models import Account, Fetched, NoticeHit, Observation, Post, Verdict
 from crawler.store import Store, Visit
 
+from .conftest import sql_rows
+
 ROOT = Path(__file__).resolve().parent.parent
 UTC = timezone.utc
 
@@ -60,7 +62,7 @@ A = {
 def visit(store: Store, ident: str, when: datetime, status: str, *, reason: str | None = None,
           last_post: datetime | None = None, notices: tuple[NoticeHit, ...] = ()) -> None:
     """One visit as the crawl records it: a fetch, an observation, the classifier's verdict."""
-    current = store.account(ident)["status"]
+    current = store.account(ident).status
     outcome = {"gone": "gone", "unknown": "login_wall"}.get(status, "ok")
     url = A[ident].url
     fetched = Fetched(url=url, final_url=url, status=404 if status == "gone" else 200, body=b"<html></html>",
@@ -77,7 +79,7 @@ def hit(ident: str, snippet: str, url: str | None = None) -> NoticeHit:
 
 
 def notice_id(store: Store, ident: str) -> int:
-    return store.query("SELECT id FROM notices WHERE account_id = ?", [ident])[0]["id"]
+    return sql_rows(store, "SELECT id FROM notices WHERE account_id = ?", [ident])[0]["id"]
 
 
 def build(store: Store) -> None:
@@ -404,9 +406,9 @@ def test_browse_metadata_has_the_canned_queries_and_they_run(inventory):
     queries = meta["databases"]["inventory"]["queries"]
     assert set(queries) == {"dormant_since_launch", "active_per_area", "announced_move"}
     with Store.open(inventory, readonly=True) as store:
-        dormant = store.query(queries["dormant_since_launch"]["sql"], {"since": "2023-03-01"})
-        per_area = store.query(queries["active_per_area"]["sql"])
-        announced = store.query(queries["announced_move"]["sql"])
+        dormant = sql_rows(store, queries["dormant_since_launch"]["sql"], {"since": "2023-03-01"})
+        per_area = sql_rows(store, queries["active_per_area"]["sql"])
+        announced = sql_rows(store, queries["announced_move"]["sql"])
     assert sorted(r["account_id"] for r in dormant) == ["a1", "a2", "a8"]
     assert {r["area"]: (r["accounts"], r["active"]) for r in per_area} == {"Norr": (3, 0), "Söder": (5, 3)}
     assert sorted(r["account_id"] for r in announced) == ["a1", "a8"]
@@ -485,7 +487,7 @@ def test_report_over_real_crawl_cycles_agrees_with_the_demo_board(tmp_path):
     board = result.crawler
     with Store.open(result.db_path) as store:
         for n in store.notices("pending"):  # a reviewer confirms every flagged notice
-            store.set_notice_state(n["id"], "pending", "confirmed", "test", datetime.now(UTC), None)
+            store.set_notice_state(n.id, "pending", "confirmed", "test", datetime.now(UTC), None)
         rep = R.build_report(store, "2023-03-01", "2023-04-15")
     assert rep.baseline.at.startswith("2023-03-02") and rep.as_of.at.startswith("2023-04-13")
     rows = {f: (b, a, d) for f, b, a, d in R.figure_rows(rep)}

@@ -46,7 +46,7 @@ def store(db: Path):
 
 
 def announced(store: Store, account: str) -> int:
-    return store.account(account)["announced_move"]
+    return store.account(account).announced_move
 
 
 # ------------------------------------------------------------------------------------- library
@@ -68,9 +68,9 @@ def test_confirm_sets_announced_move_and_records_the_audit_row(store):
     assert (result.notice.reviewer, result.notice.comment) == ("Anna", "says so")
     assert announced(store, "solen") == 1 and announced(store, "pilen") == 0
     (row,) = review.history(store, 1)
-    assert (row["reviewer"], row["old_state"], row["new_state"], row["comment"]) == ("Anna", "pending", "confirmed",
+    assert (row.reviewer, row.old_state, row.new_state, row.comment) == ("Anna", "pending", "confirmed",
                                                                                      "says so")
-    assert row["at"].startswith("2023-03-02")
+    assert row.at.date().isoformat() == "2023-03-02"
     assert [n.id for n in review.list_notices(store)] == [2, 3]
     assert [n.id for n in review.list_notices(store, "confirmed")] == [1]
     assert [n.id for n in review.list_notices(store, "all")] == [1, 2, 3]
@@ -84,7 +84,7 @@ def test_reviewed_notice_needs_force_and_the_change_is_recorded(store):
     result = review.reject(store, 1, "Bo", comment="about absence", force=True)
     assert result.old_state == "confirmed" and result.notice.state == "rejected"
     trail = review.history(store, 1)
-    assert [(t["reviewer"], t["old_state"], t["new_state"]) for t in trail] == [
+    assert [(t.reviewer, t.old_state, t.new_state) for t in trail] == [
         ("Anna", "pending", "confirmed"), ("Bo", "confirmed", "rejected")]
 
 
@@ -125,7 +125,7 @@ def test_audit_rows_are_only_appended(store):
     review.reject(store, 3, "Bo", force=True)
     review.confirm(store, 3, "Cecilia", force=True, comment="checked the app")
     trail = review.history(store, 3)
-    assert [t["id"] for t in trail] == sorted(t["id"] for t in trail) and len(trail) == 3
+    assert [t.id for t in trail] == sorted(t.id for t in trail) and len(trail) == 3
     assert announced(store, "pilen") == 1
 
 
@@ -181,9 +181,9 @@ def test_cli_interactive_walks_the_pending_queue(db):
     with Store.open(db) as store:
         assert [(n.id, n.state) for n in review.list_notices(store, "all")] == [
             (1, "confirmed"), (2, "pending"), (3, "rejected")]
-        assert review.history(store, 1)[0]["comment"] == "blog says so"
-        assert review.history(store, 3)[0]["comment"] is None
-        assert store.account("solen")["announced_move"] == 1
+        assert review.history(store, 1)[0].comment == "blog says so"
+        assert review.history(store, 3)[0].comment is None
+        assert store.account("solen").announced_move == 1
 
 
 def test_cli_interactive_asks_for_the_name_and_quits(db):

@@ -354,7 +354,7 @@ def test_maintenance_job_prunes_old_raw_checks_keeping_one_per_day(registry: Pat
         store.sync(reg.accounts, datetime.now(timezone.utc))
         rows = [("blog-00", "2020-01-01T02:00:00+00:00"), ("blog-00", "2020-01-01T14:00:00+00:00"),
                 ("blog-00", "2020-01-02T02:00:00+00:00"), ("blog-00", datetime.now(timezone.utc).isoformat())]
-        store.conn.executemany("INSERT INTO checks (account_id, started_at, url, outcome) VALUES (?, ?, 'u', 'ok')",
+        store._conn.executemany("INSERT INTO checks (account_id, started_at, url, outcome) VALUES (?, ?, 'u', 'ok')",
                                rows)
     svc = service.Service(str(registry), str(db), reg)
 

@@ -18,6 +18,8 @@ from crawler.service import write_state
 from crawler.settings import Settings
 from crawler.store import Store
 
+from .conftest import execute
+
 pytestmark = pytest.mark.timeout(30)
 
 ACCOUNTS = [
@@ -77,7 +79,7 @@ def test_recent_full_cycle_is_ok_exit_0(db: str):
 def test_old_cycle_is_stale(db: str):
     run_id = add_run(db, "finished")
     with Store.open(db) as store:
-        store.conn.execute("UPDATE runs SET finished_at = ? WHERE id = ?",
+        execute(store, "UPDATE runs SET finished_at = ? WHERE id = ?",
                            ((datetime.now(timezone.utc) - timedelta(hours=40)).isoformat(), run_id))
     result = status(db)
     assert result.exit_code == 1
@@ -151,7 +153,7 @@ def test_service_state_file_gives_the_next_run_only_while_the_service_holds_the_
 def test_failing_accounts_longest_first(db: str):
     with Store.open(db) as store:
         for ident, n, ok in (("acc-1", 3, None), ("acc-2", 7, "2026-01-01T00:00:00+00:00"), ("acc-3", 3, "2025-01-01")):
-            store.conn.execute("UPDATE accounts SET consecutive_failures = ?, last_ok_at = ? WHERE id = ?", (n, ok, ident))
+            execute(store, "UPDATE accounts SET consecutive_failures = ?, last_ok_at = ? WHERE id = ?", (n, ok, ident))
     data = json.loads(status(db, "--json").output)
     assert [f["id"] for f in data["failing"]] == ["acc-2", "acc-1", "acc-3"]
     assert "Failing longest:" in status(db).output

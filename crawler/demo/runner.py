@@ -33,7 +33,7 @@ from crawler.demo.world import (
     cycle_time,
 )
 from crawler.fetch import Fetcher
-from crawler.store import Store, parse_iso
+from crawler.store import Store
 
 LAST_CYCLE = 25  # 2023-05-25, the last weekly cycle in May 2023
 
@@ -102,11 +102,7 @@ class DemoResult:
 
 
 def _views(store: Store) -> dict[str, AccountView]:
-    rows = store.query("SELECT id, status, last_post_at, last_post_estimated FROM accounts")
-    return {
-        r["id"]: AccountView(r["status"], parse_iso(r["last_post_at"]), bool(r["last_post_estimated"]))
-        for r in rows
-    }
+    return {a.id: AccountView(a.status, a.last_post_at, a.last_post_estimated) for a in store.accounts()}
 
 
 def _flagged(store: Store, until: datetime | None = None) -> dict[str, datetime]:
@@ -115,12 +111,12 @@ def _flagged(store: Store, until: datetime | None = None) -> dict[str, datetime]
     Both kinds count: the detector calls a move notice that also ends the blog a "closing".
     """
     out: dict[str, datetime] = {}
-    for r in store.query("SELECT account_id, detected_at FROM notices WHERE state != 'rejected'"):
-        at = parse_iso(r["detected_at"])
-        if at is None or (until is not None and at > until):
+    for n in store.notices():
+        at = n.detected_at
+        if n.state == "rejected" or (until is not None and at > until):
             continue
-        if r["account_id"] not in out or at < out[r["account_id"]]:
-            out[r["account_id"]] = at
+        if n.account_id not in out or at < out[n.account_id]:
+            out[n.account_id] = at
     return out
 
 

@@ -4,15 +4,21 @@
     connection.py     opening, migrating, transactions; time and hash conversions
     crawl_writes.py   registry sync, runs, visits, snapshots, maintenance (and the crawl's prior states)
     review_writes.py  a reviewer's decision and its audit row
-    reads.py          named reads for reports, status, the review queue
+    reads.py          the named reads of every reader: report, status, review queue, web pages
+    records.py        what the reads return: frozen dataclasses of plain values
+    analysts.py       the canned queries for Datasette and the example query for sqlite3
 
 `Store` is all of them over one connection: `with Store.open(path) as store: ...`. The database
 runs in WAL mode so analysts (sqlite3, Datasette, `crawler report`) read while the crawler writes.
+
+Readers never write SQL: they call the named reads (`store.snapshots()`, `store.inventory(...)`,
+`store.notices("pending")`...), which return records with times as timezone-aware UTC datetimes.
+That read API is what another database (PostgreSQL) would implement. Raw querying is private.
 """
 
 from __future__ import annotations
 
-from crawler.store.connection import BUSY_TIMEOUT_MS, iso, parse_iso, sha256, utcnow
+from crawler.store.connection import BUSY_TIMEOUT_MS, iso, parse_iso, sha256
 from crawler.store.crawl_writes import AccountState, CrawlWrites, SyncResult, Visit
 from crawler.store.reads import Reads
 from crawler.store.review_writes import ReviewWrites
@@ -25,5 +31,5 @@ class Store(CrawlWrites, ReviewWrites, Reads):
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "MIGRATIONS", "MIN_READABLE_VERSION", "SCHEMA_VERSION", "AccountState", "Store",
-    "SyncResult", "Visit", "_statements", "iso", "parse_iso", "sha256", "utcnow",
+    "SyncResult", "Visit", "_statements", "iso", "parse_iso", "sha256",
 ]

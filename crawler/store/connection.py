@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,16 +43,12 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class Connection:
     """One connection to the inventory; the parts of `Store` (writes, reads) build on it."""
 
     def __init__(self, conn: sqlite3.Connection, path: str):
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        self._conn = conn
+        self._db = sqlite_utils.Database(conn)
         self.path = path
 
     # ------------------------------------------------------------------ opening and migrations
@@ -89,7 +85,7 @@ class Connection:
         return store
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -98,7 +94,7 @@ class Connection:
         self.close()
 
     def schema_version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> int:
         """Apply pending migrations, each in its own transaction; return the new version."""
@@ -107,9 +103,9 @@ class Connection:
             with self.transaction():
                 # executescript would commit on its own; run statement by statement instead.
                 for statement in _statements(MIGRATIONS[version]):
-                    self.conn.execute(statement)
+                    self._conn.execute(statement)
                 version += 1
-                self.conn.execute(f"PRAGMA user_version = {version}")
+                self._conn.execute(f"PRAGMA user_version = {version}")
         return version
 
     @contextmanager
@@ -121,28 +117,32 @@ class Connection:
         """
         for attempt in range(retries):
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or attempt == retries - 1:
                     raise StoreError(f"the inventory {self.path} is locked by another writer: {exc}") from None
                 time.sleep(0.2 * (attempt + 1))
         try:
-            yield self.conn
+            yield self._conn
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         else:
-            self.conn.execute("COMMIT")
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read query as dicts. Private: readers use the named reads (crawler.store.reads)."""
+        return list(self._db.query(sql, params))
 
     # sqlite-utils' write helpers wrap themselves in `with conn:`, which would commit our open
     # transaction early; inside transactions we write with plain SQL.
     def _insert(self, table: str, row: dict[str, Any]) -> None:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+        self._conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
 
     def _update_account(self, ident: str, changes: dict[str, Any]) -> None:
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        self.conn.execute(f"UPDATE accounts SET {assignments} WHERE id = ?", [*changes.values(), ident])
+        self._conn.execute(f"UPDATE accounts SET {assignments} WHERE id = ?", [*changes.values(), ident])

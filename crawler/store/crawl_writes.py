@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from crawler.clock import utcnow
 from crawler.errors import NotFound
 from crawler.models import (
     STATUSES,
@@ -26,7 +27,7 @@ from crawler.models import (
     Verdict,
     source_fetch,
 )
-from crawler.store.connection import Connection, iso, parse_iso, sha256, utcnow
+from crawler.store.connection import Connection, iso, parse_iso, sha256
 
 # The registry's columns that sync compares (deregistered_at last).
 _SYNC_COLUMNS = ("unit", "area", "platform", "url", "feed_url", "added", "notes", "deregistered_at")
@@ -77,7 +78,7 @@ class CrawlWrites(Connection):
         # a 200 MB transient peak for a registry of 100,000.
         current = {
             row[0]: row[1:]
-            for row in self.conn.execute(f"SELECT id, {', '.join(_SYNC_COLUMNS)} FROM accounts")
+            for row in self._conn.execute(f"SELECT id, {', '.join(_SYNC_COLUMNS)} FROM accounts")
         }
         added, updated, deregistered, reregistered = [], [], [], []
         with self.transaction():
@@ -115,7 +116,7 @@ class CrawlWrites(Connection):
         return SyncResult(added, updated, deregistered, reregistered)
 
     def _registry_change(self, ident: str, at: str | None, change: str, detail: str | None) -> None:
-        self.conn.execute(
+        self._conn.execute(
             "INSERT INTO registry_changes (account_id, at, change, detail) VALUES (?, ?, ?, ?)",
             (ident, at, change, detail),
         )
@@ -125,7 +126,7 @@ class CrawlWrites(Connection):
 
     def account_states(self, ids: Iterable[str] | None = None) -> dict[str, AccountState]:
         """The prior state of each (registered) account, for the classifier and conditional GET."""
-        rows = self.db.query("SELECT * FROM accounts WHERE deregistered_at IS NULL")
+        rows = self._db.query("SELECT * FROM accounts WHERE deregistered_at IS NULL")
         wanted = set(ids) if ids is not None else None
         out = {}
         for r in rows:
@@ -157,7 +158,7 @@ class CrawlWrites(Connection):
 
     def start_run(self, clock_at: datetime, total: int, trigger: str, pid: int) -> int:
         with self.transaction():
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 "INSERT INTO runs (started_at, clock_at, state, trigger, pid, accounts_total) "
                 "VALUES (?, ?, 'running', ?, ?, ?)",
                 (iso(utcnow()), iso(clock_at), trigger, pid, total),
@@ -167,7 +168,7 @@ class CrawlWrites(Connection):
     def finish_run(self, run_id: int, state: str, *, done: int, errors: int, requests: int = 0,
                    bytes_: int = 0, summary: str | None = None, error: str | None = None) -> None:
         with self.transaction():
-            self.conn.execute(
+            self._conn.execute(
                 "UPDATE runs SET finished_at = ?, state = ?, accounts_done = ?, errors = ?, requests = ?, "
                 "bytes = ?, summary = ?, error = ? WHERE id = ?",
                 (iso(utcnow()), state, done, errors, requests, bytes_, summary, error, run_id),
@@ -176,7 +177,7 @@ class CrawlWrites(Connection):
     def mark_stale_runs(self) -> int:
         """Runs left `running` by a killed process are marked interrupted (call with the lock held)."""
         with self.transaction():
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 "UPDATE runs SET state = 'interrupted', error = coalesce(error, 'process ended without finishing') "
                 "WHERE state = 'running'"
             )
@@ -195,12 +196,12 @@ class CrawlWrites(Connection):
         body = last.body if last else None
         posts = obs.posts if obs else ()
         with self.transaction():
-            row = self.conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",
+            row = self._conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",
                                     (visit.account_id,)).fetchone()
             if row is None:
                 raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
             old_status, old_last_post = row
-            self.conn.execute(
+            self._conn.execute(
                 "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
                 "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
                 "posts_seen, post_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -226,7 +227,7 @@ class CrawlWrites(Connection):
                 ),
             )
             if posts:
-                self.conn.executemany(
+                self._conn.executemany(
                     "INSERT OR IGNORE INTO posts (account_id, url_sha256, published_at, first_seen_at) "
                     "VALUES (?, ?, ?, ?)",
                     [
@@ -249,7 +250,7 @@ class CrawlWrites(Connection):
             }
             if verdict.changed or old_status != verdict.status:
                 update["status_since"] = at
-                self.conn.execute(
+                self._conn.execute(
                     "INSERT INTO status_changes (account_id, at, old, new, reason, run_id) VALUES (?, ?, ?, ?, ?, ?)",
                     (visit.account_id, at, old_status, verdict.status, verdict.reason, visit.run_id),
                 )
@@ -280,7 +281,7 @@ class CrawlWrites(Connection):
     def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
         """Store a flagged notice once per (account, post); returns its id, None if already known."""
         key = sha256(hit.post_url or f"{hit.kind}:{hit.snippet}")
-        cur = self.conn.execute(
+        cur = self._conn.execute(
             "INSERT OR IGNORE INTO notices (account_id, key_sha256, post_url, published_at, detected_at, score, "
             "kind, matched, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (account_id, key, hit.post_url, iso(hit.published_at), iso(at), hit.score, hit.kind,
@@ -291,7 +292,7 @@ class CrawlWrites(Connection):
     def take_snapshot(self, run_id: int | None, at: datetime) -> int:
         """Counts by status (overall, by platform, by area) of the registered accounts at `at`."""
         with self.transaction():
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 "SELECT platform, area, coalesce(status, 'unchecked'), announced_move, count(*) FROM accounts "
                 "WHERE deregistered_at IS NULL GROUP BY 1, 2, 3, 4"
             ).fetchall()
@@ -303,16 +304,16 @@ class CrawlWrites(Connection):
                 announced += n if moved else 0
                 by[("platform", platform, status)] = by.get(("platform", platform, status), 0) + n
                 by[("area", area, status)] = by.get(("area", area, status), 0) + n
-            pending = self.conn.execute("SELECT count(*) FROM notices WHERE state = 'pending'").fetchone()[0]
+            pending = self._conn.execute("SELECT count(*) FROM notices WHERE state = 'pending'").fetchone()[0]
             registered = sum(totals.values())
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 "INSERT INTO snapshots (run_id, taken_at, registered, existing, active, dormant, gone, unknown, "
                 "unchecked, announced, pending_review) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, iso(at), registered, registered - totals["gone"], totals["active"], totals["dormant"],
                  totals["gone"], totals["unknown"], totals["unchecked"], announced, pending),
             )
             snapshot_id = cur.lastrowid
-            self.conn.executemany(
+            self._conn.executemany(
                 "INSERT INTO snapshot_counts (snapshot_id, dimension, key, status, count) VALUES (?, ?, ?, ?, ?)",
                 [(snapshot_id, d, k, s, n) for (d, k, s), n in sorted(by.items())],
             )
@@ -322,7 +323,7 @@ class CrawlWrites(Connection):
         """Prune old raw checks (keeping each account's last check of every day), optimize, checkpoint."""
         cutoff = iso(now.astimezone(timezone.utc).replace(microsecond=0) - timedelta(days=retention_days))
         with self.transaction():
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 """
                 DELETE FROM checks WHERE started_at < :cutoff AND id NOT IN (
                     SELECT max(id) FROM checks WHERE started_at < :cutoff
@@ -332,9 +333,9 @@ class CrawlWrites(Connection):
                 {"cutoff": cutoff},
             )
             pruned = cur.rowcount
-        self.conn.execute("PRAGMA optimize")
-        busy, log, checkpointed = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        self._conn.execute("PRAGMA optimize")
+        busy, log, checkpointed = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return {"pruned_checks": pruned, "wal_frames": log, "checkpointed": checkpointed, "busy": busy}
 
     def integrity(self) -> str:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]

@@ -21,19 +21,19 @@ class ReviewWrites(Connection):
         `expected` (another reviewer was quicker).
         """
         with self.transaction():
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 "UPDATE notices SET state = ?, reviewer = ?, reviewed_at = ?, comment = ? WHERE id = ? AND state = ?",
                 (new, reviewer, iso(at), comment, notice_id, expected),
             )
             if cur.rowcount != 1:
                 return False
-            self.conn.execute(
+            self._conn.execute(
                 "INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state, comment) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (notice_id, iso(at), reviewer, expected, new, comment),
             )
             # The flag follows the confirmed notices: set by any, cleared when none is left.
-            self.conn.execute(
+            self._conn.execute(
                 "UPDATE accounts SET announced_move = EXISTS (SELECT 1 FROM notices n WHERE n.account_id = "
                 "accounts.id AND n.state = 'confirmed') WHERE id = (SELECT account_id FROM notices WHERE id = ?)",
                 (notice_id,),

@@ -1,0 +1,312 @@
+"""What the store's named reads return: small frozen dataclasses of plain Python values.
+
+No sqlite3.Row and no SQLite-only types, so that another database (PostgreSQL) can implement the
+same reads. Conventions:
+
+- times are timezone-aware `datetime`s in UTC (`None` when unknown); registry dates are `date`s;
+- flags are `bool`; counts are `int`; `status` is None for an account never checked;
+- collections are tuples (rows in the order the read documents) or plain dicts (counts by key).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import types
+import typing
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+from crawler.store.connection import parse_iso
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """One account as the inventory holds it: registry fields, current status and its evidence."""
+
+    id: str
+    unit: str
+    area: str
+    platform: str
+    url: str
+    feed_url: str | None
+    added: date | None
+    notes: str | None
+    registered_at: datetime
+    deregistered_at: datetime | None
+    status: str | None  # active | dormant | gone | unknown; None: never checked
+    status_since: datetime | None
+    status_reason: str | None
+    last_post_at: datetime | None
+    last_post_estimated: bool
+    last_post_url: str | None  # the newest post only, as evidence for last_post_at
+    last_checked_at: datetime | None
+    last_ok_at: datetime | None
+    post_count: int | None
+    post_count_at: datetime | None
+    consecutive_failures: int
+    announced_move: bool
+
+    @property
+    def registered(self) -> bool:
+        return self.deregistered_at is None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One crawl cycle (`crawler crawl`, a scheduled cycle, the demo)."""
+
+    id: int
+    started_at: datetime  # wall clock
+    finished_at: datetime | None
+    clock_at: datetime  # the cycle's `now` (differs from the wall clock in the demo)
+    state: str  # running | finished | interrupted | failed
+    trigger: str | None
+    pid: int | None
+    accounts_total: int
+    accounts_done: int
+    errors: int
+    requests: int
+    bytes: int
+    summary: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The counts by status at the end of one full cycle."""
+
+    id: int
+    run_id: int | None
+    taken_at: datetime
+    registered: int
+    existing: int  # registered and not gone
+    active: int
+    dormant: int
+    gone: int
+    unknown: int
+    unchecked: int
+    announced: int  # accounts flagged announced_move when the snapshot was taken
+    pending_review: int
+
+
+@dataclass(frozen=True)
+class SnapshotCount:
+    """One cell of a snapshot's breakdown: accounts of `key` (a platform or an area) in `status`."""
+
+    dimension: str  # platform | area
+    key: str
+    status: str  # active | dormant | gone | unknown | unchecked
+    count: int
+
+
+@dataclass(frozen=True)
+class StatusAt:
+    """A registered account's status at a moment, from its status history."""
+
+    id: str
+    unit: str
+    area: str
+    platform: str
+    url: str
+    status: str  # active | dormant | gone | unknown | unchecked
+    since: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LastPost:
+    """The newest post date known for an account at a moment."""
+
+    account_id: str
+    at: datetime | None
+    estimated: bool  # an upper bound from a rise of the post count, not a post's own date
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """A flagged notice with its account, and the decision on it (from the audit trail)."""
+
+    id: int
+    account_id: str
+    unit: str
+    area: str
+    platform: str
+    account_url: str
+    announced_move: bool  # the account's flag
+    post_url: str | None
+    published_at: datetime | None
+    detected_at: datetime
+    score: float
+    kind: str  # what the detector called it: move | closing | elsewhere
+    matched: tuple[str, ...]
+    snippet: str
+    state: str  # pending | confirmed | rejected
+    decided_kind: str | None  # the kind the latest decision settled on (None while pending)
+    reviewer: str | None
+    reviewed_at: datetime | None
+    comment: str | None
+
+    @property
+    def link(self) -> str:
+        """What to open to check the notice: the post, else the account."""
+        return self.post_url or self.account_url
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """One entry of the reviewers' append-only audit trail."""
+
+    id: int
+    notice_id: int
+    account_id: str
+    unit: str
+    at: datetime
+    reviewer: str
+    old_state: str
+    new_state: str
+    kind: str | None  # the kind decided (None in entries written before schema version 4)
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of an account's status, with the classifier's reason."""
+
+    id: int
+    account_id: str
+    unit: str
+    area: str
+    platform: str
+    at: datetime
+    old: str | None
+    new: str
+    reason: str | None
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class RegistryChange:
+    """An account added to, updated in, removed from or returned to the registry."""
+
+    id: int
+    account_id: str
+    at: datetime
+    change: str  # added | updated | deregistered | reregistered
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One visit of one account."""
+
+    id: int
+    run_id: int | None
+    account_id: str
+    started_at: datetime
+    url: str
+    final_url: str | None
+    http_status: int | None
+    outcome: str
+    error: str | None
+    reason: str | None
+    bytes: int | None
+    elapsed_ms: int | None
+    requests: int | None
+    exists: bool | None
+    last_post_at: datetime | None
+    posts_seen: int | None
+    post_count: int | None
+    status: str | None
+
+
+@dataclass(frozen=True)
+class FailingAccount:
+    """A registered account whose recent checks failed, for `crawler status`."""
+
+    id: str
+    platform: str
+    url: str
+    status: str | None
+    consecutive_failures: int
+    last_ok_at: datetime | None
+    last_checked_at: datetime | None
+    last_error: str | None  # the last check's error kind, else its outcome
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    """The review queue at a glance."""
+
+    count: int
+    oldest: datetime | None  # detection time of the oldest pending notice
+
+
+@dataclass(frozen=True)
+class InventoryPage:
+    """One page of the inventory as filtered, with the counts of the whole filtered set."""
+
+    rows: tuple[AccountRecord, ...]
+    total: int  # accounts matching the filters (all pages)
+    offset: int
+    limit: int
+    by_status: dict[str, int]  # of the filtered set; "unchecked" for never checked
+    by_platform: dict[str, int]
+    by_area: dict[str, int]
+
+
+@dataclass(frozen=True)
+class AccountDetail:
+    """Everything about one account: the record, its history, recent checks, notices."""
+
+    account: AccountRecord
+    status_history: tuple[StatusChange, ...]  # oldest first
+    registry_history: tuple[RegistryChange, ...]  # oldest first
+    recent_checks: tuple[CheckRecord, ...]  # newest first
+    notices: tuple[NoticeRecord, ...]  # oldest detection first
+
+
+# ------------------------------------------------------------------------------ building records
+
+
+@functools.cache
+def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(field name, converter) for each field of a record, from its type annotation."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in fields(cls):
+        hint = hints[f.name]
+        args = set(typing.get_args(hint)) if isinstance(hint, types.UnionType) else {hint}
+        if datetime in args:
+            convert = parse_iso
+        elif date in args:
+            convert = _date
+        elif bool in args:
+            convert = _bool
+        elif tuple[str, ...] in args:
+            convert = _texts
+        else:
+            convert = None
+        out.append((f.name, convert))
+    return tuple(out)
+
+
+def make(cls: type, row: dict[str, Any]) -> Any:
+    """A record of type `cls` from a row (a dict of the stored values, times as ISO text)."""
+    return cls(**{name: (convert(row[name]) if convert else row[name]) for name, convert in _converters(cls)})
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    try:
+        return tuple(json.loads(value or "[]"))
+    except ValueError:
+        return ()
