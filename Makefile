@@ -1,5 +1,5 @@
 # Common tasks. Everything runs in the project's virtualenv (.venv).
-.PHONY: install test lint format demo bench accuracy
+.PHONY: install test lint format demo bench accuracy docs
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'
@@ -21,3 +21,6 @@ bench:
 
 accuracy:
 	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/accuracy.py --real && .venv/bin/python scripts/notice_accuracy.py
+
+docs:
+	.venv/bin/python -m crawler.settings > docs/SETTINGS.md

@@ -49,7 +49,11 @@ class RegistryError(CrawlerError):
 
 
 class SettingsError(CrawlerError):
-    """A setting is invalid, or unfit for what was asked."""
+    """A setting is invalid, or unfit for what was asked; `problems` names each place (file:line or variable)."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 class StoreError(CrawlerError):

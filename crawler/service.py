@@ -33,16 +33,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from crawler import log
 from crawler import sources as sources_mod
-from crawler.clock import utcnow
+from crawler.clock import local_zone, utcnow
 from crawler.crawl import CycleResult, Progress, Selection, run_cycle
-from crawler.errors import CrawlerError, LockedError, RegistryError, SettingsError
+from crawler.cron import cron_trigger
+from crawler.errors import CrawlerError, LockedError, RegistryError
 from crawler.fetch import Fetcher
 from crawler.lock import CrawlLock, holder
-from crawler.settings import contact_problem
+from crawler.settings import require_contact
 from crawler.store import Store
 
 HEARTBEAT = 60.0  # seconds between state-file heartbeats of the service
@@ -106,9 +106,7 @@ class RegistrySource:
     def load(self) -> sources_mod.Registry:
         try:
             registry = self.file.current()
-            problem = contact_problem(registry.settings)
-            if problem:
-                raise SettingsError(problem)
+            require_contact(registry.settings)  # an edit back to the placeholder keeps the last valid
         except Exception as exc:  # a registry problem of any kind, or a loader bug: keep crawling
             if self.last_valid is None:
                 raise
@@ -168,12 +166,6 @@ def progress_printer(stream: TextIO | None = None, tty: bool | None = None,
 # --------------------------------------------------------------------------- one cycle
 
 
-def _check_contact(registry: sources_mod.Registry) -> None:
-    problem = contact_problem(registry.settings)
-    if problem:
-        raise SettingsError(f"refusing to crawl: {problem}")
-
-
 async def cycle(db_path: str, registry: sources_mod.Registry, *, selection: Selection = Selection(),
                 trigger: str = "manual", progress: Callable[[Progress], None] | None = None,
                 stop: asyncio.Event | None = None) -> CycleResult:
@@ -219,7 +211,6 @@ def crawl_once(db_path: str, registry: sources_mod.Registry, *, selection: Selec
     The first signal stops taking accounts; visits in flight get `grace` seconds, then are
     cancelled; a second signal cancels at once. The run is recorded as interrupted either way.
     """
-    _check_contact(registry)
     missing = sorted(selection.only - {a.id for a in registry.accounts})
     if missing:
         raise CrawlerError(f"no account with id {', '.join(map(repr, missing))} in {registry.path}")
@@ -267,41 +258,6 @@ async def _guarded(coro: Any, stop: asyncio.Event, grace: float) -> Any:
 # --------------------------------------------------------------------------- the service
 
 
-_CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def crontab_weekdays(field: str) -> str:
-    """A crontab day-of-week field with numbers (0 and 7 = Sunday) turned into day names.
-
-    APScheduler 3 numbers weekdays from Monday (0 = Monday) and from_crontab passes the field
-    through unchanged, so "30 4 * * 0" would run on Mondays; names mean the same to both.
-    """
-    out = []
-    for token in field.split(","):
-        base, _, step = token.partition("/")
-        if base == "*" and step:  # "*/2" counts from Sunday in crontab
-            out.extend(_CRONTAB_DAYS[d] for d in range(0, 7, int(step)))
-            continue
-        if not any(c.isdigit() for c in base):  # "*", "mon-fri": the same in both
-            out.append(token)
-            continue
-        first, _, last = base.partition("-")
-        lo, hi = int(first), int(last or (6 if step else first))
-        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi):
-            raise ValueError(f"day of week {token!r} is out of range 0-7")
-        out.extend(dict.fromkeys(_CRONTAB_DAYS[d] for d in range(lo, hi + 1, int(step or 1))))
-    return ",".join(dict.fromkeys(",".join(out).split(",")))
-
-
-def cron_trigger(expr: str, jitter: int | None = None, tz: Any = None) -> CronTrigger:
-    """A CronTrigger from a crontab line (standard weekday numbers), with `jitter` seconds of delay."""
-    fields = expr.split()
-    if len(fields) == 5:
-        fields[4] = crontab_weekdays(fields[4])
-    trigger = CronTrigger.from_crontab(" ".join(fields), timezone=tz)
-    # from_crontab takes no jitter argument; the attribute is what the trigger reads.
-    trigger.jitter = jitter or None
-    return trigger
 
 
 class Service:
@@ -325,13 +281,8 @@ class Service:
 
     def run(self) -> int:
         """Take the lock, serve until SIGTERM/SIGINT, return the exit code (0 after a clean stop)."""
-        _check_contact(self.registries.last_valid)
-        # Parse the schedule before taking anything: a bad cron line is a settings error.
-        try:
-            cron_trigger(self.settings.crawl_cron)
-            cron_trigger(self.settings.maintenance_cron)
-        except ValueError as exc:
-            raise SettingsError(f"invalid cron schedule in settings: {exc}") from None
+        # Refuse before taking anything (the cron lines were checked with the settings).
+        require_contact(self.settings)
         lock = acquire(self.db_path, "serve")
         try:
             asyncio.run(self._main())
@@ -345,7 +296,7 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
         s = self.settings
-        scheduler = AsyncIOScheduler(event_loop=loop)
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=local_zone(s.timezone))
         self.scheduler = scheduler
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": s.misfire_grace}
         crawl_kw: dict[str, Any] = {"next_run_time": utcnow().astimezone(scheduler.timezone)} if self.run_now else {}

@@ -1,69 +1,163 @@
-"""Settings: thresholds, politeness, user agent, paths and schedule, with their defaults.
+"""Settings: every knob of the crawler with its default, its rule and a one-line doc, in one place.
+
+    Settings(**values)          frozen; validates itself on every path (construction, replace(),
+                                build()): Settings(concurrency=-1) raises SettingsError
+    build(values, environ, file=, lines=)
+                                sources.yaml's `settings:` values, then CRAWLER_<NAME> environment
+                                variables over them; every problem at once, each naming the file
+                                and line (`sources.yaml:4: settings.retries: ...`) or the variable
+                                (`environment: CRAWLER_RETRIES: ...`)
+    contact_problem(settings)   the one contact rule: why the contact is unfit for real sites
+    reference()                 docs/SETTINGS.md, generated from the declarations below
+                                (`python -m crawler.settings > docs/SETTINGS.md`)
 
 Precedence (lowest first): the defaults below, the `settings:` section of sources.yaml, then
-environment variables named CRAWLER_<FIELD> (for instance CRAWLER_DB=/var/lib/crawler/inv.sqlite,
-CRAWLER_ACTIVE_DAYS=120). `host_delays` is only settable in sources.yaml.
+environment variables named CRAWLER_<FIELD> (CRAWLER_DB=/var/lib/crawler/inv.sqlite,
+CRAWLER_ACTIVE_DAYS=120, CRAWLER_HOST_DELAYS='{"www.instagram.com": 10}').
+
+Why a validated dataclass and not pydantic-settings: the settings are ~30 flat scalars whose errors
+must name a sources.yaml line or an environment variable, which the loader knows and a model does
+not (mapping a model's error locations back costs as much as the checks below); `Settings()` must
+stay the defaults, never read the environment behind a test's back (pydantic-settings' sources
+do); and the rules (bounds, a cron line that parses, a time zone that exists, cross-field rules)
+are a page of code here, with no dependency and no start-up cost for every command.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
+import difflib
+import functools
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from crawler import __version__
+from crawler.clock import DEFAULT_ZONE, local_zone
+from crawler.errors import Problem, SettingsError
 
-# The contact shipped in sources.yaml; crawling real sites with it is refused (see check_contact).
+# The contact shipped in sources.yaml; crawling real sites with it is refused (see contact_problem).
 PLACEHOLDER_CONTACT = "CHANGE-ME@example.org"
+ENV_PREFIX = "CRAWLER_"
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110), for the User-Agent
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+# --------------------------------------------------------------------------- value rules
+
+
+def _cron_problem(expr: str) -> str | None:
+    from crawler.cron import problem  # APScheduler parses it, as the service will
+
+    return problem(expr)
+
+
+def _zone_problem(name: str) -> str | None:
+    try:
+        local_zone(name)
+    except ValueError:
+        return f"{name!r} is not a time zone name (write one like Europe/Stockholm)"
+    return None
+
+
+def _token_problem(value: str) -> str | None:
+    if not _TOKEN.match(value):
+        return f"{value!r} must be one word of letters, digits and -._ (it starts the User-Agent)"
+    return None
+
+
+def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None, above: float | None = None,
+             maximum: float | None = None, check: Callable[[Any], str | None] | None = None) -> Any:
+    """Declare one setting: its default, a one-line doc, its section and its bounds or check."""
+    meta = {"doc": doc, "group": group, "minimum": minimum, "above": above, "maximum": maximum, "check": check}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+IDENTITY, CLASSIFY, POLITE, REQUEST, PATHS, SERVICE = (
+    "Identity", "Classification", "Politeness", "Bounds of one request", "Paths", "Service")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the crawler in one place. Durations are seconds unless named otherwise."""
+    """Every knob of the crawler in one place, validated on construction. Durations are seconds
+    unless named otherwise. `host_delays` is a plain dict: treat it as read-only."""
 
-    # Identity. The User-Agent carries the contact so that a site owner can reach a person.
-    contact: str = PLACEHOLDER_CONTACT
-    user_agent_name: str = "crawler"
+    contact: str = _setting(PLACEHOLDER_CONTACT, "e-mail address or URL of the operator, sent in the User-Agent; "
+                            "crawling real sites is refused while it is the placeholder", IDENTITY)
+    user_agent_name: str = _setting("crawler", "the product name that starts the User-Agent", IDENTITY,
+                                    check=_token_problem)
 
-    # Classification.
-    active_days: int = 90  # newest post within this many days of the check: active
-    gone_after: int = 2  # consecutive "not there" visits before an account is gone...
-    gone_min_hours: float = 24.0  # ...spanning at least this many hours
-    unknown_after: int = 3  # consecutive visits that tell nothing before status becomes unknown
-    future_skew_hours: float = 36.0  # post dates further in the future than this are ignored
-    notice_threshold: float = 0.6  # detector score from which a text is flagged for review
+    active_days: int = _setting(90, "newest post within this many days of the check: active", CLASSIFY, minimum=1)
+    gone_after: int = _setting(2, "consecutive \"not there\" visits (404/410, the platform's removed page) "
+                               "before an account is gone...", CLASSIFY, minimum=1)
+    gone_min_hours: float = _setting(24.0, "...whose first and last lie at least this many hours apart",
+                                     CLASSIFY, minimum=0)
+    unknown_after: int = _setting(3, "consecutive visits that tell nothing before the status becomes unknown",
+                                  CLASSIFY, minimum=1)
+    future_skew_hours: float = _setting(36.0, "post dates further in the future than this are ignored",
+                                        CLASSIFY, minimum=0)
+    notice_threshold: float = _setting(0.6, "detector score from which a text is flagged for review",
+                                       CLASSIFY, above=0, maximum=1)
+    timezone: str = _setting(DEFAULT_ZONE, "the inventory's local time (IANA name): when the cron lines run",
+                             CLASSIFY, check=_zone_problem)
 
-    # Politeness.
-    concurrency: int = 16  # requests in flight over all hosts
-    per_host_concurrency: int = 1
-    per_host_delay: float = 1.0  # minimum spacing between request starts on one host
-    host_delays: Mapping[str, float] = field(default_factory=dict)  # e.g. {"www.instagram.com": 5}
-    respect_robots: bool = True
-    robots_cache_hours: float = 24.0
+    concurrency: int = _setting(16, "requests in flight over all hosts", POLITE, minimum=1, maximum=1000)
+    per_host_concurrency: int = _setting(1, "requests in flight on one host", POLITE, minimum=1)
+    per_host_delay: float = _setting(1.0, "minimum seconds between request starts on one host "
+                                     "(a platform's own default is used when larger)", POLITE, minimum=0)
+    host_delays: dict = _setting({}, "seconds between requests per host name, suffix-matched, winning over "
+                                 "everything else, e.g. {\"www.instagram.com\": 10}", POLITE)
+    respect_robots: bool = _setting(True, "obey robots.txt (RFC 9309, with Crawl-delay)", POLITE)
+    robots_cache_hours: float = _setting(24.0, "how long a robots.txt is reused (RFC 9309: at most 24)",
+                                         POLITE, minimum=0, maximum=24)
 
-    # Bounds of one request.
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    deadline: float = 60.0  # total time for one URL, retries excluded
-    max_body_bytes: int = 5 * 1024 * 1024  # after decompression
-    max_redirects: int = 5
-    retries: int = 3  # attempts in all for transient failures
-    retry_after_cap: float = 120.0  # a longer Retry-After defers the URL to the next cycle
-    allow_private_addresses: bool = False  # on only for the demo and tests (loopback servers)
+    connect_timeout: float = _setting(10.0, "seconds to open a connection", REQUEST, above=0)
+    read_timeout: float = _setting(20.0, "seconds of silence while reading before giving up", REQUEST, above=0)
+    deadline: float = _setting(60.0, "total seconds for one URL, redirects included, retries excluded",
+                               REQUEST, above=0)
+    max_body_bytes: int = _setting(5 * 1024 * 1024, "largest body read, after decompression", REQUEST,
+                                   minimum=1024)
+    max_redirects: int = _setting(5, "redirect hops followed (each checked like the first URL)", REQUEST,
+                                  minimum=0, maximum=20)
+    retries: int = _setting(3, "attempts in all for a transient failure (1: no retry)", REQUEST, minimum=1,
+                            maximum=10)
+    retry_after_cap: float = _setting(120.0, "longest Retry-After waited for; a longer one defers the URL "
+                                      "to the next cycle", REQUEST, minimum=0)
+    allow_private_addresses: bool = _setting(False, "allow loopback and private addresses (only for the demo "
+                                             "and tests)", REQUEST)
 
-    # Paths.
-    db: str = "db/inventory.sqlite"
-    reports_dir: str = "reports"
+    db: str = _setting("db/inventory.sqlite", "the inventory (SQLite file)", PATHS)
+    reports_dir: str = _setting("reports", "where `crawler report --format html` writes by default", PATHS)
 
-    # Service.
-    crawl_cron: str = "0 2 * * *"  # daily at 02:00 local time
-    crawl_jitter: int = 1800  # seconds of random delay added to each scheduled start
-    maintenance_cron: str = "30 4 * * 0"  # weekly, Sunday 04:30
-    misfire_grace: int = 3600
-    retention_days: int = 400  # raw check rows older than this are pruned (daily history kept)
-    health_max_age_hours: float = 36.0  # `crawler status` fails when the last good cycle is older
+    crawl_cron: str = _setting("0 2 * * *", "when the service runs a cycle (crontab line, local time)",
+                               SERVICE, check=_cron_problem)
+    crawl_jitter: int = _setting(1800, "seconds of random delay added to each scheduled start", SERVICE,
+                                 minimum=0)
+    maintenance_cron: str = _setting("30 4 * * 0", "when the service prunes and checkpoints (crontab line)",
+                                     SERVICE, check=_cron_problem)
+    misfire_grace: int = _setting(3600, "seconds a missed start (machine asleep, busy) may still run late",
+                                  SERVICE, minimum=1)
+    retention_days: int = _setting(400, "raw check rows older than this are pruned (one a day is kept)",
+                                   SERVICE, minimum=1)
+    health_max_age_hours: float = _setting(36.0, "`crawler status` reports stale when the last good cycle is "
+                                           "older than this", SERVICE, above=0)
+
+    def __post_init__(self) -> None:
+        clean, found = _validate({name: getattr(self, name) for name in FIELDS})
+        if found:
+            raise SettingsError(_listing([Problem("settings", None, names[0], message) for names, message in found]),
+                                problems=[Problem("settings", None, names[0], m) for names, m in found])
+        for name, value in clean.items():
+            if value is not getattr(self, name):
+                object.__setattr__(self, name, value)  # ints widened to floats, host names lower-cased
 
     @property
     def user_agent(self) -> str:
@@ -74,7 +168,6 @@ class Settings:
         else the larger of per_host_delay and the politeness default of the platform owning the host."""
         host = host.lower()
         for name, delay in self.host_delays.items():
-            name = name.lower()
             if host == name or host.endswith("." + name):
                 return float(delay)
         from crawler.platforms import host_delay  # the platform modules declare their own defaults
@@ -83,88 +176,241 @@ class Settings:
         return max(self.per_host_delay, default) if default is not None else self.per_host_delay
 
     def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes`, validated like any other."""
         return dataclasses.replace(self, **changes)
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _kind(name: str) -> type:
+    f = FIELDS[name]
+    return dict if f.default is dataclasses.MISSING else type(f.default)
 
 
 def field_type(name: str) -> type:
-    """The Python type a setting's value must have (int, float, bool, str or dict)."""
-    default = FIELDS[name].default
-    if default is dataclasses.MISSING:
-        return dict
-    return type(default)
+    """The Python type a setting's value has (int, float, bool, str or dict)."""
+    return _kind(name)
 
 
-def coerce(name: str, value: Any) -> Any:
-    """Check (and for floats widen) one setting value; raise ValueError with a readable message."""
-    expected = field_type(name)
-    if expected is dict:
-        if not isinstance(value, Mapping):
-            raise ValueError(f"must be a mapping of host to seconds, not {type(value).__name__}")
-        out = {}
-        for host, delay in value.items():
-            if not isinstance(host, str) or isinstance(delay, bool) or not isinstance(delay, (int, float)):
-                raise ValueError(f"entry {host!r}: must map a host name to a number of seconds")
-            if delay < 0:
-                raise ValueError(f"entry {host!r}: delay must not be negative")
-            out[host] = float(delay)
-        return out
-    if expected is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"must be true or false, not {value!r}")
-        return value
-    if expected is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"must be a number, not {value!r}")
-        if value < 0:
-            raise ValueError("must not be negative")
-        return float(value)
-    if expected is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be a whole number, not {value!r}")
-        if value < 0:
-            raise ValueError("must not be negative")
-        return value
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must be a non-empty string, not {value!r}")
-    return value
+# --------------------------------------------------------------------------- validation (the one place)
 
 
-def _from_env(name: str, raw: str) -> Any:
-    expected = field_type(name)
-    if expected is bool:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"CRAWLER_{name.upper()}: expected true or false, not {raw!r}")
-    if expected in (int, float):
-        try:
-            return coerce(name, expected(raw))
-        except ValueError as exc:
-            raise ValueError(f"CRAWLER_{name.upper()}: {exc}") from None
-    if expected is dict:
-        raise ValueError(f"CRAWLER_{name.upper()}: set this one in sources.yaml")
-    return raw
+def _text_problem(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        return "must not contain control or invisible formatting characters"
+    if len(value) > 500:
+        return "is too long (at most 500 characters)"
+    return None
 
 
-def build(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from already-validated `overrides` (sources.yaml) and then the environment."""
-    values: dict[str, Any] = dict(overrides or {})
-    env = os.environ if environ is None else environ
+def _number(value: Any, whole: bool) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value, f"must be {'a whole number' if whole else 'a number'}, not {value!r}"
+    if whole and not isinstance(value, int):
+        return value, f"must be a whole number, not {value!r}"
+    if not whole:
+        if not math.isfinite(value):
+            return value, f"must be a finite number, not {value!r}"
+        value = float(value)
+    return value, None
+
+
+def _host_delays(value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, Mapping):
+        return value, f"must be a mapping of host name to seconds, not {type(value).__name__}"
+    out: dict[str, float] = {}
+    for host, delay in value.items():
+        if not isinstance(host, str) or not _HOST.match(host.strip().lower()):
+            return value, f"entry {host!r}: must be a host name such as www.instagram.com (no scheme or path)"
+        delay, problem = _number(delay, whole=False)
+        if problem:
+            return value, f"entry {host!r}: delay {problem}"
+        if delay < 0:
+            return value, f"entry {host!r}: delay must not be negative"
+        out[host.strip().lower()] = delay
+    return out, None
+
+
+def check_value(name: str, value: Any) -> tuple[Any, str | None]:
+    """One setting's value as stored (ints widened to floats) and why it is refused, or None."""
+    kind, meta = _kind(name), FIELDS[name].metadata
+    if kind is dict:
+        return _host_delays(value)
+    if kind is bool:
+        return value, None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+    if kind is str:
+        if not isinstance(value, str):
+            return value, f"must be text, not {value!r}"
+        problem = _text_problem(value) or (meta["check"](value) if meta["check"] else None)
+        return value, problem
+    value, problem = _number(value, whole=kind is int)
+    if problem:
+        return value, problem
+    if meta["minimum"] is not None and value < meta["minimum"]:
+        rule = "must not be negative" if meta["minimum"] == 0 else f"must be at least {_num(meta['minimum'])}"
+        return value, f"{rule} (is {_num(value)})"
+    if meta["above"] is not None and value <= meta["above"]:
+        return value, f"must be more than {_num(meta['above'])} (is {_num(value)})"
+    if meta["maximum"] is not None and value > meta["maximum"]:
+        return value, f"must be at most {_num(meta['maximum'])} (is {_num(value)})"
+    return value, None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@functools.lru_cache(maxsize=64)
+def _cron_gaps(expr: str, zone: str) -> tuple[timedelta, timedelta] | None:
+    from crawler.cron import gaps
+
+    return gaps(expr, local_zone(zone))
+
+
+def _cross_problems(v: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """The rules between settings (CROSS_RULES), as (settings involved, message)."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    between = _cron_gaps(v["crawl_cron"], v["timezone"])
+    if between is not None:
+        shortest, longest = between
+        jitter = timedelta(seconds=v["crawl_jitter"])
+        if jitter >= shortest:
+            found.append((("crawl_jitter", "crawl_cron"),
+                          f"crawl_jitter ({v['crawl_jitter']} s) is not shorter than the shortest wait between "
+                          f"two runs of crawl_cron ({_span(shortest)}): a delayed start would swallow the "
+                          "next one"))
+        if longest + jitter > timedelta(hours=v["health_max_age_hours"]):
+            found.append((("health_max_age_hours", "crawl_cron", "crawl_jitter"),
+                          f"health_max_age_hours ({_num(v['health_max_age_hours'])}) is shorter than the longest "
+                          f"wait between two runs of crawl_cron plus crawl_jitter ({_span(longest + jitter)}): "
+                          "`crawler status` would report stale between healthy cycles"))
+    return found
+
+
+def _span(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.4g} h"
+
+
+def _validate(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[tuple[str, ...], str]]]:
+    """Every field's value as stored, and every problem as (settings involved, message)."""
+    clean: dict[str, Any] = {}
+    found: list[tuple[tuple[str, ...], str]] = []
     for name in FIELDS:
-        raw = env.get(f"CRAWLER_{name.upper()}")
-        if raw is not None:
-            values[name] = _from_env(name, raw)
-    return Settings(**values)
+        value, problem = check_value(name, values[name])
+        clean[name] = value
+        if problem:
+            found.append(((name,), problem))
+    if not found:
+        found = _cross_problems(clean)
+    return clean, found
+
+
+def _listing(problems: list[Problem]) -> str:
+    count = len(problems)
+    head = "invalid setting" if count == 1 else f"{count} invalid settings"
+    return f"{head}:\n" + "\n".join(str(p) for p in problems)
+
+
+# --------------------------------------------------------------------------- sources: file and environment
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_name(name: str) -> str:
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def _from_env(name: str, raw: str) -> tuple[Any, str | None]:
+    kind = _kind(name)
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True, None
+        if text.lower() in _FALSE:
+            return False, None
+        return raw, f"must be true or false (1/0, yes/no, on/off), not {raw!r}"
+    if kind in (int, float):
+        try:
+            return (int(text) if kind is int else float(text)), None
+        except ValueError:
+            return raw, f"must be {'a whole number' if kind is int else 'a number'}, not {raw!r}"
+    if kind is dict:
+        try:
+            return json.loads(text), None
+        except ValueError:
+            return raw, 'must be a JSON object of host name to seconds, e.g. {"www.instagram.com": 10}'
+    return raw, None
+
+
+def suggest(name: str) -> str:
+    """' (did you mean 'x'?)' for a misspelt setting name, else ''."""
+    close = difflib.get_close_matches(name, list(FIELDS), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def build(values: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, *,
+          file: str = "sources.yaml", lines: Mapping[str, int] | None = None) -> Settings:
+    """The effective settings: defaults, then `values` (as YAML typed them, from `file`, each at
+    `lines[name]`), then CRAWLER_<NAME> variables of `environ` (os.environ when None).
+
+    Raises SettingsError whose `problems` name the file and line, or the variable, of every problem.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    lines = lines or {}
+    merged = {name: getattr(_DEFAULTS, name) for name in FIELDS}
+    where: dict[str, str] = {}
+    problems: list[Problem] = []
+
+    def problem(name: str, message: str) -> Problem:
+        if where.get(name) == "env":
+            return Problem("environment", None, env_name(name), message)
+        return Problem(file, lines.get(name), f"settings.{name}", message)
+
+    for name, value in (values or {}).items():
+        if name not in FIELDS:
+            problems.append(Problem(file, lines.get(name), f"settings.{name}", f"unknown setting{suggest(name)}"))
+            continue
+        merged[name], where[name] = value, "file"
+    unreadable = set()
+    for name in FIELDS:
+        raw = env.get(env_name(name))
+        if raw is None:
+            continue
+        merged[name], bad = _from_env(name, raw)
+        where[name] = "env"
+        if bad:
+            problems.append(problem(name, bad))
+            unreadable.add(name)
+    found = [((n,), bad) for n in FIELDS if n not in unreadable and (bad := check_value(n, merged[n])[1])]
+    if not found and not unreadable:
+        found = _validate(merged)[1]  # the rules between settings
+    for names, message in found:
+        # Name where the value came from: the environment wins over the file; a default is not named.
+        origin = next((n for n in names if where.get(n) == "env"), None) or next(
+            (n for n in names if n in where), names[0])
+        problems.append(problem(origin, message))
+    if problems:
+        raise SettingsError(_listing(problems), problems=problems)
+    return Settings(**merged)
+
+
+_DEFAULTS = Settings()
+
+
+# --------------------------------------------------------------------------- the contact rule
 
 
 def contact_problem(settings: Settings) -> str | None:
-    """Why the contact is unfit for crawling real sites, or None when it is fine."""
+    """Why the contact is unfit for crawling real sites, or None when it is fine (the one rule)."""
     contact = settings.contact.strip()
-    if not contact or contact == PLACEHOLDER_CONTACT or "example.org" in contact or "CHANGE-ME" in contact:
+    if contact == PLACEHOLDER_CONTACT or "example.org" in contact or "CHANGE-ME" in contact:
         return (
             f"the contact in settings is still the placeholder ({settings.contact!r}).\n\n"
             "Set `settings: contact:` in sources.yaml to an e-mail address or URL where site owners "
@@ -173,3 +419,98 @@ def contact_problem(settings: Settings) -> str | None:
     if "@" not in contact and not contact.startswith(("http://", "https://")):
         return f"the contact {contact!r} is neither an e-mail address nor an http(s) URL"
     return None
+
+
+def require_contact(settings: Settings) -> None:
+    """Raise SettingsError unless the contact is fit for crawling real sites."""
+    problem = contact_problem(settings)
+    if problem:
+        raise SettingsError(f"refusing to crawl: {problem}")
+
+
+# --------------------------------------------------------------------------- the reference
+
+
+def _allowed(name: str) -> str:
+    kind, meta = _kind(name), FIELDS[name].metadata
+    if kind is bool:
+        return "true or false"
+    if kind is dict:
+        return "host name: seconds (≥ 0)"
+    if kind is str:
+        check = meta["check"]
+        return {_cron_problem: "crontab line (5 fields)", _zone_problem: "IANA time zone name",
+                _token_problem: "one word (HTTP token)"}.get(check, "text")
+    bounds = []
+    if meta["minimum"] is not None:
+        bounds.append(f"≥ {_num(meta['minimum'])}")
+    if meta["above"] is not None:
+        bounds.append(f"> {_num(meta['above'])}")
+    if meta["maximum"] is not None:
+        bounds.append(f"≤ {_num(meta['maximum'])}")
+    word = "whole number" if kind is int else "number"
+    return f"{word} {', '.join(bounds)}".strip()
+
+
+def _default_text(name: str) -> str:
+    value = getattr(_DEFAULTS, name)
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, dict):
+        return "none" if not value else f"`{json.dumps(value)}`"
+    if isinstance(value, float):
+        return f"`{_num(value)}`"
+    return f"`{value}`"
+
+
+CROSS_RULES = (
+    "`crawl_jitter` is shorter than the shortest wait between two runs of `crawl_cron` (a delayed start "
+    "must not swallow the next one).",
+    "`health_max_age_hours` is at least the longest wait between two runs of `crawl_cron` plus `crawl_jitter` "
+    "(otherwise `crawler status` would report stale between healthy cycles).",
+)
+
+
+def reference() -> str:
+    """The settings reference (docs/SETTINGS.md), generated from the declarations."""
+    out = [
+        "# Settings reference",
+        "",
+        "<!-- Generated from crawler/settings.py by `make docs` (python -m crawler.settings > docs/SETTINGS.md);",
+        "     tests/test_settings.py fails when this file is out of date. Do not edit by hand. -->",
+        "",
+        "Every setting has a default. Set it in the `settings:` section of `sources.yaml`, or in the",
+        "environment as `CRAWLER_<NAME>`, which wins over the file (for the service: `Environment=` lines",
+        "in the systemd unit). Durations are seconds unless the name says otherwise.",
+        "",
+        "```yaml",
+        "settings:",
+        "  contact: it-support@example.se",
+        "  active_days: 90",
+        "  host_delays:",
+        "    www.instagram.com: 10",
+        "```",
+        "",
+        "Every value is checked when it is read, by `crawler sources check` and by every command, and",
+        "each problem names its place: `sources.yaml:4: settings.retries: must be at least 1 (is 0)`",
+        "or `environment: CRAWLER_RETRIES: must be a whole number, not 'three'`. In the environment,",
+        "true/false may be written 1/0, yes/no or on/off, and `host_delays` as a JSON object.",
+    ]
+    groups: dict[str, list[str]] = {}
+    for name, f in FIELDS.items():
+        groups.setdefault(f.metadata["group"], []).append(name)
+    for group, names in groups.items():
+        out += ["", f"## {group}", "", "| setting | default | allowed | what it does |", "|---|---|---|---|"]
+        for name in names:
+            doc = FIELDS[name].metadata["doc"].replace("|", "\\|")
+            out.append(f"| `{name}` (`{env_name(name)}`) | {_default_text(name)} | {_allowed(name)} | {doc} |")
+    out += ["", "## Rules between settings", ""] + [f"- {rule}" for rule in CROSS_RULES]
+    out += ["", "The contact is also checked before any request to a real site: the placeholder "
+            f"(`{PLACEHOLDER_CONTACT}`) or a contact that is neither an e-mail address nor an http(s) URL "
+            "is refused by `crawler crawl`, `crawler serve` and `crawler inspect URL`, and `crawler sources "
+            "check` warns about it.", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(reference(), end="")

@@ -59,7 +59,7 @@ from yaml.events import (
 
 from crawler import platforms
 from crawler import settings as settings_mod
-from crawler.errors import Problem, RegistryError
+from crawler.errors import Problem, RegistryError, SettingsError
 from crawler.models import Account
 from crawler.settings import Settings
 
@@ -433,7 +433,7 @@ def _parse(events: _Events, file: str, environ: Mapping[str, str] | None) -> Reg
 
     problems: list[Problem] = []
     names = _Names(file)
-    overrides: dict[str, Any] = {}
+    overrides: tuple[dict[str, Any], dict[str, int]] = ({}, {})
     accounts: list[Account] | None = None
     seen: dict[str, int] = {}
     while type(key := events.next()) is not MappingEndEvent:
@@ -461,25 +461,28 @@ def _parse(events: _Events, file: str, environ: Mapping[str, str] | None) -> Reg
         raise events.error(_line(after), "not valid YAML: the registry is one document, but a second one ('---') starts here")
     if accounts is None:
         problems.append(Problem(file, None, "accounts", "missing: the registry needs an `accounts:` list"))
+    values, lines = overrides
+    try:
+        effective = settings_mod.build(values, environ, file=file, lines=lines)
+    except SettingsError as exc:  # every settings problem, each with its line or its variable
+        problems.extend(exc.problems)
     if problems:
         raise RegistryError(sorted(problems, key=lambda p: (p.line or 0)))
-    try:
-        effective = settings_mod.build(overrides, environ)
-    except ValueError as exc:  # only environment values can still be wrong here
-        raise RegistryError([Problem("environment", None, None, str(exc))]) from None
     return Registry(file, accounts, effective, tuple(names.warnings()))
 
 
-def _settings(events: _Events, key, value, problems: list[Problem]) -> dict[str, Any]:
+def _settings(events: _Events, key, value, problems: list[Problem]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The `settings:` values as YAML types them, and the line of each (crawler.settings.build checks them)."""
     file = events.file
     if type(value) is ScalarEvent and _is_null(value):
-        return {}
+        return {}, {}
     if type(value) is not MappingStartEvent:
         problems.append(Problem(file, _line(key), "settings", "must be a mapping of setting: value"))
         events.skip(value)
-        return {}
+        return {}, {}
     node = events.node(value)
     values: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     seen: dict[str, int] = {}
     for name_node, value_node in node.value:
         if not isinstance(name_node, yaml.ScalarNode):
@@ -490,14 +493,13 @@ def _settings(events: _Events, key, value, problems: list[Problem]) -> dict[str,
             problems.append(Problem(file, line, name, f"duplicate key (first at line {seen[name]})"))
             continue
         seen[name] = line
-        if name not in settings_mod.FIELDS:
-            problems.append(Problem(file, line, f"settings.{name}", f"unknown setting{_suggest(name, settings_mod.FIELDS)}"))
-            continue
         try:
-            values[name] = settings_mod.coerce(name, _plain(value_node))
-        except (ValueError, yaml.YAMLError) as exc:
+            values[name] = _plain(value_node)
+        except yaml.YAMLError as exc:
             problems.append(Problem(file, value_node.start_mark.line + 1, f"settings.{name}", str(exc)))
-    return values
+            continue
+        lines[name] = line if name not in settings_mod.FIELDS else value_node.start_mark.line + 1
+    return values, lines
 
 
 def _accounts(events: _Events, key, value, problems: list[Problem], names: _Names) -> list[Account]:

@@ -18,7 +18,7 @@ OWNERS = {
     "httpx_aiohttp": {"fetch/"},
     "sqlite3": {"store/"},
     "sqlite_utils": {"store/"},
-    "apscheduler": {"service.py"},
+    "apscheduler": {"service.py", "cron.py"},
 }
 # the simulated web is a separate world: it may use what it likes, but the crawler never reads it
 EXEMPT_DIRS = {"demo"}

@@ -18,7 +18,6 @@ from types import TracebackType
 import httpx
 
 from crawler.clock import utcnow
-from crawler.errors import SettingsError
 from crawler.fetch import guard
 from crawler.fetch.body import read_body
 from crawler.fetch.conditional import conditional_headers
@@ -28,7 +27,7 @@ from crawler.fetch.retries import Attempt, RetryPolicy, retry_after_seconds
 from crawler.fetch.robots import REDIRECT_STATUSES, RobotsCache, Rules
 from crawler.fetch.transport import REQUEST_ERRORS, classify_error, guarded_transport, short
 from crawler.models import Fetched
-from crawler.settings import Settings, contact_problem
+from crawler.settings import Settings, require_contact
 
 # Headers the later stages (parsers, store, the next conditional GET) may read. Everything else is
 # dropped so that nothing unexpected (cookies, tracking ids) travels further.
@@ -109,9 +108,7 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         wall: Callable[[], datetime] = utcnow,
     ):
-        problem = contact_problem(settings)
-        if problem:
-            raise SettingsError(f"fetch: refusing to crawl: {problem}")
+        require_contact(settings)  # the one door to the network refuses a placeholder contact
         self.settings = settings
         self.stats: dict[str, int] = {
             "fetches": 0,
