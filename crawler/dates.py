@@ -98,6 +98,12 @@ _TODAY = re.compile(r"(?<!\w)(?:i\s*dag|idag|today)(?!\w)" + _TIME, re.IGNORECAS
 _ISO_FIX_TZ = re.compile(r"([+-]\d\d)(\d\d)$")
 _ISO_MACHINE = re.compile(r"^\s*\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)?\s*(?:Z|z|UTC|[+-]\d\d:?\d\d)?\s*$")
 _UNIX = re.compile(r"^\s*(\d{10})(?:\d{3})?(?:\.\d+)?\s*$")
+# A machine date whose year no calendar holds: year 0000 (email.utils reads it as 2000) or more
+# than four digits (datetime overflows), in ISO ("0000-01-01", "99999999999-01-01") or RFC 822
+# ("Sat, 01 Jan 0000", "01 Jan 99999999999") order.
+_IMPOSSIBLE_YEAR = re.compile(
+    r"^\s*(?:[+-]?(?:0000|\d{5,})-\d|(?:[A-Za-z]{2,9}\.?,?\s*)?\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+(?:0000|\d{5,})(?!\d))"
+)
 
 
 def to_utc(value: datetime) -> datetime:
@@ -110,10 +116,9 @@ def to_utc(value: datetime) -> datetime:
 def local_day(year: int, month: int, day: int, hour: int | None = None, minute: int | None = None) -> datetime | None:
     """A Stockholm calendar date (at noon unless a time is given) in UTC, or None if invalid."""
     try:
-        value = datetime(year, month, day, NOON if hour is None else hour, minute or 0, tzinfo=STOCKHOLM)
-    except ValueError:
+        return datetime(year, month, day, NOON if hour is None else hour, minute or 0, tzinfo=STOCKHOLM).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return value.astimezone(UTC)
 
 
 def from_timestamp(value: float | int | str) -> datetime | None:
@@ -130,12 +135,20 @@ def from_timestamp(value: float | int | str) -> datetime | None:
         return None
 
 
+def impossible_year(text: str | None) -> bool:
+    """Whether a machine date names a year that cannot exist (0000, or five digits and more)."""
+    return bool(text) and len(text) <= 64 and _IMPOSSIBLE_YEAR.match(text) is not None
+
+
 def parse_machine(text: str | None) -> datetime | None:
-    """A machine-written date (ISO 8601, RFC 822/1123, unix seconds) in UTC, or None."""
+    """A machine-written date (ISO 8601, RFC 822/1123, unix seconds) in UTC, or None.
+
+    Never raises: an impossible year or an out-of-range value is None (see `impossible_year`).
+    """
     if not text:
         return None
     text = text.strip()
-    if not text or len(text) > 64:
+    if not text or len(text) > 64 or impossible_year(text):
         return None
     if _ISO_MACHINE.match(text):
         if len(text) == 10:  # a bare day: noon, so the UTC value stays on that day
@@ -144,7 +157,7 @@ def parse_machine(text: str | None) -> datetime | None:
         iso = _ISO_FIX_TZ.sub(r"\1:\2", iso)
         try:
             return to_utc(datetime.fromisoformat(iso))
-        except ValueError:
+        except (ValueError, OverflowError):  # 9999-12-31T23:00-05:00 is past datetime.max in UTC
             return None
     unix = _UNIX.match(text)
     if unix:
@@ -152,14 +165,14 @@ def parse_machine(text: str | None) -> datetime | None:
     if text[:1].isalpha() or text[:1].isdigit():
         try:
             value = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            value = None
-        if value is not None:
             # RFC 5322 "-0000" is UTC without a claim about the sender's zone (parsedate gives a
             # naive value for it); a date without any zone is local time.
-            if value.tzinfo is None and text.rstrip().endswith("-0000"):
+            if value is not None and value.tzinfo is None and text.rstrip().endswith("-0000"):
                 value = value.replace(tzinfo=UTC)
-            return to_utc(value)
+            if value is not None:
+                return to_utc(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
     # Sloppy machine dates ("2023-03-12 10:00:00 +0100" with odd spacing, "12 Mar 2023") fall
     # through to the visible-date reader without relative forms (there is no `now` here).
     return parse_visible(text, None)

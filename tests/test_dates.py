@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from crawler import dates
 from crawler.dates import STOCKHOLM, find_dates, from_timestamp, implausible, parse_machine, parse_visible
 
 NOW = datetime(2023, 4, 15, 12, 0, tzinfo=UTC)  # a Saturday
@@ -111,3 +112,37 @@ def test_implausible():
 def test_from_timestamp_rejects_nonsense():
     assert from_timestamp("abc") is None
     assert from_timestamp(1e20) is None
+
+
+# 17.5: one bad field never raises; impossible years are refused, not re-read as 2000.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 01 Jan 99999999999 00:00:00 +0000",  # 0.1: OverflowError, the whole feed lost
+        "99999999999-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "Sat, 01 Jan 0000 00:00:00 +0000",  # 0.1: read as 2000-01-01 (email.utils' two-digit years)
+        "01 Jan 0000",
+        "Mon, 01 Jan 10000 00:00:00 +0000",
+    ],
+)
+def test_impossible_years_are_none(text):
+    assert dates.impossible_year(text)
+    assert dates.parse_machine(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00", "1e400", "-99999999999", "nan", "2023-02-30",
+     "2023-03-01T10:00:00+99:00", "\x00" * 10, "9" * 64, "Mon, 32 Jan 2023 00:00:00 +0000"],
+)
+def test_out_of_range_values_never_raise(text):
+    assert dates.parse_machine(text) is None or dates.parse_machine(text).tzinfo is not None
+    assert dates.from_timestamp(text) is None or dates.from_timestamp(text).tzinfo is not None
+
+
+@pytest.mark.parametrize("text", ["Sun, 12 Mar 2023 10:00:00 +0000", "12 Mar 23 10:00 GMT", "2023-03-12", "1678613400",
+                                  "2023-03-12T10:00:00Z"])
+def test_possible_years_are_not_impossible(text):
+    assert not dates.impossible_year(text)
+    assert dates.parse_machine(text) is not None

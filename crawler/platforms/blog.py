@@ -339,7 +339,7 @@ def _meta_dates(tree: HTMLParser) -> dict[str, list[datetime]]:
             continue
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # broken, or nested deeper than the parser recurses
             continue
         for obj in _ld_objects(data):
             types = obj.get("@type")

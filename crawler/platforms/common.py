@@ -6,6 +6,7 @@ Pure: takes a Fetched and a `now`, never touches the network or the clock.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import html
 import re
@@ -18,6 +19,7 @@ from selectolax.lexbor import LexborNode as Node
 
 from crawler.dates import implausible
 from crawler.models import Fetched, Observation, Post, PublicText
+from crawler.platforms import nesting
 from crawler.settings import Settings
 
 MAX_HTML_BYTES = 2 * 1024 * 1024  # selectolax is fast on normal pages; hostile ones are capped
@@ -28,9 +30,9 @@ MAX_POSTS = 50  # posts kept on an observation (newest first)
 GONE_STATUSES = (404, 410)
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml")
 
-_CHARSET = re.compile(rb"""<\?xml[^>]*encoding=["']([\w.:-]+)["']""", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_CHARSET = re.compile(rb"""<\?xml[^<>]{0,256}?encoding=["']([\w.:-]{1,40})["']""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^<>]{1,512}?charset=["']?([\w.:-]{1,40})""", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]*>")  # stops at the next "<": one pass even over "<<<<" (a < b stays text)
 _SPACE = re.compile(r"\s+")
 _HEAD_SNIFF = 2048
 
@@ -76,9 +78,14 @@ def gone_by_status(fetched: Fetched, platform: str, reason: str | None = None) -
 
 
 def clean_bytes(body: bytes) -> bytes:
-    """Body bytes without NULs, re-encoded as UTF-8 when they claim UTF-8 but are not (cp1252)."""
+    """Body bytes for the feed readers: no NULs, an XML declaration naming a charset no decoder can
+    use rewritten to UTF-8, and UTF-8 re-encoded from cp1252 when the bytes claim UTF-8 but are not."""
     if b"\x00" in body:
         body = body.replace(b"\x00", b"")
+    m = _CHARSET.search(body[:_HEAD_SNIFF])
+    if m and usable_charset(m.group(1).decode("ascii", "replace")) is None:
+        # expat and feedparser would honour it and raise (idna, "undefined") or read garbage (utf-16).
+        body = body[: m.start(1)] + b"utf-8" + body[m.end(1):]
     try:
         body.decode("utf-8")
         return body
@@ -93,10 +100,39 @@ def clean_bytes(body: bytes) -> bytes:
     return text.encode("utf-8")
 
 
+_ASCII_PROBE = b'<?xml version="1.0" encoding="x"?><meta charset="x"> 09 az AZ'
+
+
+@functools.lru_cache(maxsize=256)
+def usable_charset(name: str | None) -> str | None:
+    """The codec name of a declared charset we can decode with, or None when it is unusable.
+
+    A declaration is read as ASCII, so the document is ASCII-compatible if it tells the truth: a
+    codec that is unknown, not a text encoding (base64, rot13), refuses errors="replace" (idna),
+    always fails ("undefined") or does not read ASCII as ASCII (utf-16, EBCDIC) is ignored.
+    """
+    if not name or len(name) > 40:
+        return None
+    try:
+        info = codecs.lookup(name)
+        if not getattr(info, "_is_text_encoding", True):
+            return None
+        if _ASCII_PROBE.decode(info.name, errors="replace") != _ASCII_PROBE.decode("ascii"):
+            return None
+        b"\xe5\xff\x80".decode(info.name, errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return None
+    return info.name
+
+
 def _declared_charset(body: bytes) -> str | None:
+    """The charset the document declares (XML declaration or <meta>), lower case, if usable."""
     head = body[:_HEAD_SNIFF]
     m = _CHARSET.search(head) or _META_CHARSET.search(head)
-    return m.group(1).decode("ascii", "replace").lower() if m else None
+    if not m:
+        return None
+    name = m.group(1).decode("ascii", "replace").lower()
+    return name if usable_charset(name) else None
 
 
 def decode(body: bytes, headers: dict | None = None) -> str:
@@ -109,11 +145,11 @@ def decode(body: bytes, headers: dict | None = None) -> str:
     declared = _declared_charset(body)
     if not declared and headers:
         m = re.search(r"charset=([\w.:-]+)", headers.get("content-type", ""), re.IGNORECASE)
-        declared = m.group(1).lower() if m else None
+        declared = m.group(1).lower() if m and usable_charset(m.group(1)) else None
     if declared and declared not in ("utf-8", "utf8"):
         try:
             return body.decode(declared, errors="replace")
-        except LookupError:
+        except (UnicodeError, LookupError):  # a codec that fails on these bytes only: as if undeclared
             pass
     return body.decode("cp1252", errors="replace")
 
@@ -154,41 +190,44 @@ def plain(fragment: str | None, limit: int = TEXT_LIMIT) -> str:
 
 
 class TooDeep(ValueError):
-    """The page nests block elements so deeply that parsing it would take seconds."""
+    """The page would keep the HTML parser busy for seconds (deep nesting, a tag with huge attributes)."""
 
 
-# Lexbor's cost grows faster than quadratically with the nesting depth of block elements (20,000
-# nested <div>s: 0.4 s, 40,000: 3 s, 100,000: 26 s) while inline ones cost nothing. Real pages stay
-# under a few hundred levels; the scan only runs on bodies big enough to hide a deep nest.
+# Lexbor's tree building costs the depth of its stack of open elements at every tag (20,000 nested
+# <div>s: 0.6 s, 100,000: 26 s; see crawler/platforms/nesting.py and scripts/hostile_parse.py).
+# Real pages stay under a few hundred levels and a few million units of work at 2 MiB.
+MAX_WORK = 100_000_000  # modelled stack depth summed over the tags: ~0.15-1.5 s of lexbor
 MAX_BLOCK_DEPTH = 4000
+MAX_ATTRIBUTES = 1000  # on one tag (lexbor checks duplicates quadratically)
+_SIMPLE_TAGS = 5000  # a page with fewer tags and no long tag cannot reach MAX_WORK (3 * 5000**2)
 _DEPTH_SCAN_FROM = 32 * 1024
-_BLOCK_TAG = re.compile(
-    rb"<(/?)(?:div|section|article|main|aside|nav|header|footer|ul|ol|dl|blockquote|fieldset|figure|"
-    rb"form|details|center|address|menu|summary|hgroup|figcaption|pre|listing)[\s>/]",
-    re.IGNORECASE,
-)
 
 
 def block_depth(body: bytes) -> int:
-    """The deepest nesting of block elements, counting tags (an upper bound: no tree is built)."""
-    depth = deepest = 0
-    for m in _BLOCK_TAG.finditer(body):
-        if m.group(1):
-            depth = max(0, depth - 1)
-        else:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-    return deepest
+    """The deepest nesting of block elements as the HTML parser would build it."""
+    return nesting.measure(body).deepest_block
+
+
+def too_slow(body: bytes) -> str | None:
+    """Why the HTML parser would take too long on this body, or None (the body as it will be parsed)."""
+    if len(body) <= _DEPTH_SCAN_FROM or not nesting.worth_measuring(body, _SIMPLE_TAGS):
+        return None
+    found = nesting.measure(body, work_limit=MAX_WORK)
+    if found.most_attributes > MAX_ATTRIBUTES:
+        return f"a tag has {found.most_attributes} attributes"
+    if found.stopped and found.most_options * 100 > found.deepest:
+        return f"a select holds {found.most_options} options"
+    if found.stopped or found.deepest_block > MAX_BLOCK_DEPTH:
+        return f"page nested {'at least ' if found.stopped else ''}{found.deepest} levels deep"
+    return None
 
 
 def parse_html(body: bytes, headers: dict | None = None) -> HTMLParser:
-    """A selectolax tree of the (capped, decoded) body; TooDeep for a pathological nest."""
+    """A selectolax tree of the (capped, decoded) body; TooDeep for a page that would take seconds."""
     capped = body[:MAX_HTML_BYTES]
-    if len(capped) > _DEPTH_SCAN_FROM:
-        depth = block_depth(capped)
-        if depth > MAX_BLOCK_DEPTH:
-            raise TooDeep(f"page nested {depth} levels deep")
+    why = too_slow(capped)
+    if why:
+        raise TooDeep(why)
     return HTMLParser(decode(capped, headers))
 
 

@@ -20,8 +20,8 @@ _GONE = re.compile(
     r"this page isn't available|sidan är inte tillgänglig"
 )
 _LOGIN_PATHS = ("/login", "/checkpoint", "/login.php")
-_JSON_TIMES = re.compile(r'"(?:publish_time|creation_time|created_time|backdated_time)"\s*:\s*"?(\d{10})"?')
-_JSON_ISO = re.compile(r'"(?:created_time|updated_time)"\s*:\s*"(\d{4}-\d\d-\d\dT[^"]{4,30})"')
+_JSON_TIMES = re.compile(r'"(?:publish_time|creation_time|created_time|backdated_time)"\s{0,64}:\s{0,64}"?(\d{10})"?')
+_JSON_ISO = re.compile(r'"(?:created_time|updated_time)"\s{0,64}:\s{0,64}"(\d{4}-\d\d-\d\dT[^"]{4,30})"')
 
 
 candidates = social.candidates

@@ -1,9 +1,16 @@
-"""Feeds: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed (json), read into an Observation.
+"""Feeds: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed and WordPress REST post lists (json),
+read into an Observation. Only feed bodies come here: `read.py` decides what a body is.
 
 The newest entry's date (published, else updated) is the last post; implausible dates are
-dropped and noted; duplicates count once. Big feeds (thousands of entries) take a fast path: a
-regex scan of every entry's dates and links, and feedparser only over the first entries for the
-texts the notice detector reads. Only bytes ever reach feedparser (a str may be opened as a path).
+dropped and noted; duplicates count once. A bad field costs that value only: a date with a year
+that cannot exist (0000, 99999999999) is ignored and noted, never the feed. Big feeds (thousands
+of entries) take a fast path: a regex scan of every entry's dates and links, and feedparser only
+over the first entries for the texts the notice detector reads. Only bytes ever reach feedparser
+(a str may be opened as a path).
+
+Linear on hostile input: entries are cut at their start tags (an unclosed <item> ends where the
+next one starts, instead of a lazy scan to the end of the body for each), and every pattern inside
+an entry is bounded, so a 5 MiB feed of unclosed tags is read in one pass.
 
 Speed: feedparser costs 0.3 ms per entry even without sanitising (3-9 ms for an ordinary feed),
 more than the whole HTTP request. A well-formed feed without a DOCTYPE is therefore read with the
@@ -13,6 +20,7 @@ encodings) goes to feedparser, which is lenient. Both readers agree on the corpu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -24,28 +32,34 @@ from typing import Any
 
 import feedparser
 
-from crawler.dates import parse_machine
+from crawler.dates import impossible_year, parse_machine
 from crawler.models import Observation, PublicText
 from crawler.platforms import common
 from crawler.settings import Settings
 
 BIG_FEED_ENTRIES = 200  # from this many entries on, the regex fast path reads the dates
-_ENTRY_START = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]", re.IGNORECASE)
-_ENTRY = re.compile(rb"<((?:\w+:)?(?:item|entry))[\s>](.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
-_PUBLISHED = re.compile(
-    rb"<((?:\w+:)?(?:pubDate|published|issued|date|created))(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</\1\s*>",
-    re.IGNORECASE | re.DOTALL,
-)
-_UPDATED = re.compile(
-    rb"<((?:\w+:)?(?:updated|modified))(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</\1\s*>",
-    re.IGNORECASE | re.DOTALL,
-)
-_RSS_LINK = re.compile(rb"<link>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</link>", re.IGNORECASE | re.DOTALL)
-_ATOM_LINK = re.compile(rb"<(?:\w+:)?link\b([^>]*)>", re.IGNORECASE)
-_HREF = re.compile(rb"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
-_REL = re.compile(rb"""rel\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
-_ID = re.compile(rb"<((?:\w+:)?(?:guid|id))(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</\1\s*>",
-                 re.IGNORECASE | re.DOTALL)
+# The big-feed scan. Every repetition is bounded and no value or attribute run crosses a "<", so
+# each byte is looked at a bounded number of times however the tags are (un)closed.
+_ENTRY_START = re.compile(rb"<(?:\w{1,32}:)?(?:item|entry)[\s>/]", re.IGNORECASE)
+_ENTRY_END = re.compile(rb"</(?:\w{1,32}:)?(?:item|entry)\s{0,64}>", re.IGNORECASE)
+
+
+def _field(names: bytes, value: int) -> re.Pattern[bytes]:
+    """<name attrs>value</name> (CDATA or not) with the value at most `value` bytes and no "<"."""
+    return re.compile(
+        rb"<((?:\w{1,32}:)?(?:" + names + rb"))(?:\s[^<>]{0,1024})?>\s{0,64}(?:<!\[CDATA\[)?"
+        rb"([^<]{0,%d}?)(?:\]\]>)?\s{0,64}</\1\s{0,64}>" % value,
+        re.IGNORECASE,
+    )
+
+
+_PUBLISHED = _field(rb"pubDate|published|issued|date|created", 256)
+_UPDATED = _field(rb"updated|modified", 256)
+_ID = _field(rb"guid|id", 4096)
+_RSS_LINK = re.compile(rb"<link>\s{0,64}(?:<!\[CDATA\[)?([^<]{0,4096}?)(?:\]\]>)?\s{0,64}</link>", re.IGNORECASE)
+_ATOM_LINK = re.compile(rb"<(?:\w{1,32}:)?link\b([^<>]{0,4096})>", re.IGNORECASE)
+_HREF = re.compile(rb"""href\s{0,64}=\s{0,64}["']([^"'<>]{1,4096})["']""", re.IGNORECASE)
+_REL = re.compile(rb"""rel\s{0,64}=\s{0,64}["']([^"'<>]{1,256})["']""", re.IGNORECASE)
 _TOTAL = re.compile(rb"<(?:\w+:)?totalResults>\s*(\d{1,9})\s*<", re.IGNORECASE)
 _CLOSERS = {"rss": b"</channel></rss>", "atom": b"</feed>", "rdf": b"</rdf:RDF>"}
 
@@ -53,6 +67,25 @@ _CLOSERS = {"rss": b"</channel></rss>", "atom": b"</feed>", "rdf": b"</rdf:RDF>"
 def candidates(url: str, feed: str | None) -> list[str]:
     """A feed account is read from its feed (declared, or the URL itself)."""
     return [u for u in dict.fromkeys([feed, url]) if u]
+
+
+class _Dates:
+    """Machine dates of one feed, counting the values whose year cannot exist (noted, then ignored)."""
+
+    def __init__(self) -> None:
+        self.impossible = 0
+
+    def read(self, raw: object) -> datetime | None:
+        if not isinstance(raw, str):
+            return None
+        if impossible_year(raw):
+            self.impossible += 1
+            return None
+        return parse_machine(raw)
+
+    def notes(self) -> list[str]:
+        n = self.impossible
+        return [f"ignored {n} {'date' if n == 1 else 'dates'} with an impossible year"] if n else []
 
 
 def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platform: str,
@@ -65,7 +98,8 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
     starts = _ENTRY_START.findall(body) if len(body) > 64 * 1024 else None
     if starts is not None and len(starts) >= BIG_FEED_ENTRIES:
         return _big_feed(body, url, now, settings, platform, kind)
-    quick = _strict_entries(body)
+    dates = _Dates()
+    quick = _strict_entries(body, dates)
     if quick is not None:
         entries, title = quick
         dated = [(link, when) for link, when, _t, _s in entries]
@@ -77,8 +111,8 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
                 texts.append((when, PublicText("summary", summary, link, when)))
         return common.assemble(
             platform, "feed parsed", dated, now, settings,
-            texts=_newest_texts(texts), post_count=_total(body), feed_url=url, source_url=url,
-            undated_note="feed has no entries" if not entries else "feed has no dated entries",
+            texts=_newest_texts(texts), notes=dates.notes(), post_count=_total(body), feed_url=url,
+            source_url=url, undated_note="feed has no entries" if not entries else "feed has no dated entries",
         )
     return _lenient(body, url, now, settings, platform)
 
@@ -88,9 +122,10 @@ def _lenient(body: bytes, url: str, now: datetime, settings: Settings, platform:
     parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.get("entries", [])
     dated = []
+    dates = _Dates()
     texts: list[tuple[datetime | None, PublicText]] = []
     for entry in entries:
-        when = _entry_date(entry)
+        when = _entry_date(entry, dates)
         link = entry.get("link") or entry.get("id") or None
         dated.append((link, when))
         texts.extend(_entry_texts(entry, link, when))
@@ -98,6 +133,7 @@ def _lenient(body: bytes, url: str, now: datetime, settings: Settings, platform:
         # Broken XML with nothing recognisable in it: not evidence that the account is there.
         return Observation(platform, None, "feed unreadable", source_url=url)
     notes = [f"feed not well-formed ({type(parsed.bozo_exception).__name__})"] if parsed.get("bozo") and entries else []
+    notes += dates.notes()
     return common.assemble(
         platform, "feed parsed", dated, now, settings,
         texts=_newest_texts(texts), notes=notes, post_count=_total(body),
@@ -115,16 +151,20 @@ def _struct(value: Any) -> datetime | None:
         return None
 
 
-def _entry_date(entry: Any) -> datetime | None:
+def _entry_date(entry: Any, dates: _Dates) -> datetime | None:
     # Our own reading of the raw string keeps naive times as Stockholm time (feedparser says UTC);
-    # feedparser's parsed tuple is the fallback for formats we do not know.
+    # feedparser's parsed tuple is the fallback for formats we do not know, when its year is the
+    # one written (it reads "Sat, 01 Jan 0000" as 2000).
     for raw_key, parsed_key in (("published", "published_parsed"), ("updated", "updated_parsed"),
                                 ("created", "created_parsed")):
         # dict.get: feedparser's own get() maps a missing "updated" to "published" with a warning
         raw = dict.get(entry, raw_key)
-        when = parse_machine(raw) if isinstance(raw, str) else None
-        if when is None:
+        before = dates.impossible
+        when = dates.read(raw)
+        if when is None and dates.impossible == before:
             when = _struct(dict.get(entry, parsed_key))
+            if when is not None and isinstance(raw, str) and str(when.year) not in raw and f"{when.year % 100:02d}" not in raw:
+                when = None
         if when is not None:
             return when
     return None
@@ -155,22 +195,41 @@ def _total(body: bytes) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _entry_blocks(body: bytes) -> list[tuple[int, int, int]]:
+    """(content start, content end, end of the closing tag) of each entry: from its start tag to its end tag, or to the next entry's start
+    when it is not closed before that (one pass over the body, however many tags are unclosed)."""
+    starts = [(m.start(), m.end()) for m in _ENTRY_START.finditer(body)]
+    ends = [(m.start(), m.end()) for m in _ENTRY_END.finditer(body)]
+    blocks = []
+    e = 0
+    for i, (_tag, content) in enumerate(starts):
+        limit = starts[i + 1][0] if i + 1 < len(starts) else len(body)
+        while e < len(ends) and ends[e][0] < content:
+            e += 1
+        if e < len(ends) and ends[e][0] <= limit:
+            blocks.append((content, ends[e][0], ends[e][1]))
+        else:
+            blocks.append((content, limit, limit))
+    return blocks
+
+
 def _big_feed(body: bytes, url: str, now: datetime, settings: Settings, platform: str, kind: str) -> Observation:
     dated = []
     ends = []
-    for m in _ENTRY.finditer(body):
-        block = m.group(2)
+    dates = _Dates()
+    for content, stop, after in _entry_blocks(body):
+        block = body[content:stop]
         when = None
         for pattern in (_PUBLISHED, _UPDATED):
             for dm in pattern.finditer(block):
-                when = parse_machine(dm.group(2).decode("utf-8", "replace"))
+                when = dates.read(dm.group(2).decode("utf-8", "replace"))
                 if when is not None:
                     break
             if when is not None:
                 break
         dated.append((_block_link(block), when))
         if len(ends) < common.MAX_TEXTS * 3:
-            ends.append(m.end())
+            ends.append(after)
     # The newest texts: feedparser over the head of the feed only (feeds list newest first).
     texts: list[tuple[datetime | None, PublicText]] = []
     if ends:
@@ -178,10 +237,10 @@ def _big_feed(body: bytes, url: str, now: datetime, settings: Settings, platform
         parsed = feedparser.parse(io.BytesIO(head), sanitize_html=False, resolve_relative_uris=False)
         for entry in parsed.get("entries", []):
             link = entry.get("link") or entry.get("id") or None
-            texts.extend(_entry_texts(entry, link, _entry_date(entry)))
+            texts.extend(_entry_texts(entry, link, _entry_date(entry, _Dates())))
     return common.assemble(
         platform, "feed parsed", dated, now, settings,
-        texts=_newest_texts(texts), notes=[f"big feed: {len(dated)} entries scanned"],
+        texts=_newest_texts(texts), notes=[f"big feed: {len(dated)} entries scanned", *dates.notes()],
         post_count=_total(body), feed_url=url, source_url=url,
         undated_note="feed has no dated entries",
     )
@@ -211,16 +270,16 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
     if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
         return Observation(platform, None, "json is not a feed", source_url=url)
     dated = []
+    dates = _Dates()
     texts: list[tuple[datetime | None, PublicText]] = []
     for item in data.get("items", []):
         if not isinstance(item, dict):
             continue
         when = None
         for key in ("date_published", "date_modified"):
-            if isinstance(item.get(key), str):
-                when = parse_machine(item[key])
-                if when is not None:
-                    break
+            when = dates.read(item.get(key))
+            if when is not None:
+                break
         link = next((item[k] for k in ("url", "external_url", "id") if isinstance(item.get(k), str)), None)
         dated.append((link, when))
         title = common.plain(item.get("title") if isinstance(item.get("title"), str) else None)
@@ -230,7 +289,7 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         if summary:
             texts.append((when, PublicText("summary", common.plain(summary), link, when)))
     return common.assemble(
-        platform, "feed parsed", dated, now, settings, texts=_newest_texts(texts),
+        platform, "feed parsed", dated, now, settings, texts=_newest_texts(texts), notes=dates.notes(),
         feed_url=url, source_url=url,
         undated_note="feed has no entries" if not dated else "feed has no dated entries",
     )
@@ -239,20 +298,19 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
 def parse_rest(data: list, url: str, now: datetime, settings: Settings, platform: str) -> Observation:
     """The REST API's list of posts: date_gmt (UTC) or date (local time), and link."""
     dated = []
+    dates = _Dates()
     texts = []
     for item in data[:100]:
         if not isinstance(item, dict):
             continue
-        when = None
         gmt = item.get("date_gmt")
-        if isinstance(gmt, str):
-            when = parse_machine(gmt)
-            if when is not None and not re.search(r"(Z|[+-]\d\d:?\d\d)$", gmt.strip()):
-                # date_gmt carries no zone but is UTC; parse_machine read it as Stockholm time.
-                naive = datetime.fromisoformat(gmt.strip()[:19])
-                when = naive.replace(tzinfo=UTC)
-        if when is None and isinstance(item.get("date"), str):
-            when = parse_machine(item["date"])
+        when = dates.read(gmt)
+        if when is not None and not re.search(r"(Z|[+-]\d\d:?\d\d)$", gmt.strip()):
+            # date_gmt carries no zone but is UTC; parse_machine read it as Stockholm time.
+            with contextlib.suppress(ValueError):  # not ISO after all (RFC 822 without a zone): keep it
+                when = datetime.fromisoformat(gmt.strip()[:19]).replace(tzinfo=UTC)
+        if when is None:
+            when = dates.read(item.get("date"))
         link = item.get("link") if isinstance(item.get("link"), str) else None
         dated.append((link, when))
         for key, kind in (("title", "title"), ("excerpt", "summary")):
@@ -263,7 +321,7 @@ def parse_rest(data: list, url: str, now: datetime, settings: Settings, platform
                 texts.append(PublicText(kind, text, link, when))
     return common.assemble(
         platform, "rest api parsed", dated, now, settings, texts=texts[: common.MAX_TEXTS * 2],
-        feed_url=url, source_url=url, undated_note="REST API lists no dated posts",
+        notes=dates.notes(), feed_url=url, source_url=url, undated_note="REST API lists no dated posts",
     )
 
 
@@ -279,7 +337,7 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _strict_entries(body: bytes) -> tuple[list[tuple[str | None, datetime | None, str, str]], str] | None:
+def _strict_entries(body: bytes, dates: _Dates) -> tuple[list[tuple[str | None, datetime | None, str, str]], str] | None:
     """(link, date, title, summary) per entry with expat, or None when the body needs feedparser."""
     head = body[:4096]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in body[:65536]:
@@ -313,7 +371,7 @@ def _strict_entries(body: bytes) -> tuple[list[tuple[str | None, datetime | None
         for group in (_PUBLISHED_TAGS, _UPDATED_TAGS):
             for name in group:
                 if name in fields:
-                    when = parse_machine(fields[name])
+                    when = dates.read(fields[name])
                     if when is not None:
                         break
             if when is not None:

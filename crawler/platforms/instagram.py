@@ -23,13 +23,15 @@ _GONE = re.compile(
 )
 _LOGIN_PATHS = ("/accounts/login", "/challenge", "/accounts/suspended")
 # "1,234 Posts", "789 inlägg", "1.2K Posts", "1,2 tn inlägg", "12,5 mn inlägg"
+# Bounded and anchored at the start of a number, so a page of digits is scanned once (and int()
+# never meets a number longer than Python converts).
 _POSTS = re.compile(
-    r"(?P<num>\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+|\d+)(?:[.,](?P<dec>\d{1,2}))?\s*"
-    r"(?P<suf>k|m|b|tn|mn|md|mio|mil|tusen|miljoner)?\.?\s+(?:posts?|inlägg|publications|beiträge|innlegg|opslag)\b",
+    r"(?<![\d,.])(?P<num>\d{1,3}(?:[,.\u00a0\u202f ]\d{3}){1,4}|\d{1,12})(?:[.,](?P<dec>\d{1,2}))?\s{0,8}"
+    r"(?P<suf>k|m|b|tn|mn|md|mio|mil|tusen|miljoner)?\.?\s{1,8}(?:posts?|inlägg|publications|beiträge|innlegg|opslag)\b",
     re.IGNORECASE,
 )
-_TAKEN_AT = re.compile(r'"(?:taken_at_timestamp|taken_at)"\s*:\s*(\d{10})')
-_BIO = re.compile(r'"biography"\s*:\s*("(?:[^"\\]|\\.){0,2000}")')
+_TAKEN_AT = re.compile(r'"(?:taken_at_timestamp|taken_at)"\s{0,64}:\s{0,64}(\d{10})')
+_BIO = re.compile(r'"biography"\s{0,64}:\s{0,64}("(?:[^"\\]|\\.){0,2000}")')
 
 
 candidates = social.candidates

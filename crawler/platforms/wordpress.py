@@ -59,7 +59,8 @@ def _page(fetched: Fetched, now: datetime, settings: Settings, platform: str) ->
 
 def _wp_total(fetched: Fetched) -> int | None:
     raw = fetched.headers.get("x-wp-total")
-    return int(raw) if raw and raw.strip().isdigit() else None
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
 
 
 def canonical(url: Url) -> Url:
