@@ -360,7 +360,7 @@ def crawl(obj: Context, only: tuple[str, ...], platforms: tuple[str, ...], areas
 
     Example: crawler crawl --platform wordpress --area "Område Centrum"
     """
-    from crawler import service
+    from crawler import progress, service
     from crawler.crawl import Selection, interleave_by_host
 
     registry = obj.registry()
@@ -371,8 +371,8 @@ def crawl(obj: Context, only: tuple[str, ...], platforms: tuple[str, ...], areas
             click.echo(f"{a.id}\t{a.platform}\t{a.url}" + (f"\t{a.feed}" if a.feed else ""))
         click.echo(f"{len(chosen)} of {len(registry.accounts)} accounts would be visited", err=True)
         return
-    result = service.crawl_once(obj.db_path(), registry, selection=selection,
-                                progress=service.progress_printer())
+    with progress.display() as show:  # a bar on a terminal, log lines otherwise
+        result = service.crawl_once(obj.db_path(), registry, selection=selection, progress=show)
     click.echo(result.summary)
     if result.state != "finished":
         raise SystemExit(1 if result.state == "failed" else 130)

@@ -1,7 +1,7 @@
 """Running crawl cycles: once (`crawler crawl`) or on a schedule (`crawler serve`).
 
 Owns the crawl lock's use, signal handling, the APScheduler jobs, the registry re-read at each
-cycle (keeping the last valid one), the progress display and the service state file.
+cycle (keeping the last valid one) and the service state file (progress: crawler/progress.py).
 
     crawl_once ── CrawlLock("crawl") ── asyncio.run(cycle) ── SIGINT/SIGTERM: stop, grace, cancel
     Service    ── CrawlLock("serve") for its whole life
@@ -24,17 +24,16 @@ import json
 import logging
 import os
 import signal
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from crawler import log
+from crawler import progress as progress_mod
 from crawler import sources as sources_mod
 from crawler.clock import local_zone, utcnow
 from crawler.crawl import CycleResult, Progress, Selection, run_cycle
@@ -47,7 +46,6 @@ from crawler.store import Store
 
 HEARTBEAT = 60.0  # seconds between state-file heartbeats of the service
 GRACE = 25.0  # seconds visits in flight may take after SIGTERM before the cycle is cancelled
-PROGRESS_LOG_EVERY = 30.0  # seconds between progress log lines when stderr is not a terminal
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -128,39 +126,6 @@ class RegistrySource:
         self.problem = None
         self.last_valid = registry
         return registry
-
-
-# --------------------------------------------------------------------------- progress
-
-
-def progress_printer(stream: TextIO | None = None, tty: bool | None = None,
-                     every: float = PROGRESS_LOG_EVERY) -> Callable[[Progress], None]:
-    """A progress callback: a one-line bar on a terminal, else a log line every `every` seconds."""
-    stream = stream or sys.stderr
-    tty = stream.isatty() if tty is None else tty
-    last = [0.0]
-
-    def on_terminal(p: Progress) -> None:
-        width = 30
-        filled = int(width * p.done / p.total) if p.total else width
-        eta = p.eta_seconds
-        eta_text = f"{int(eta) // 60}:{int(eta) % 60:02d}" if eta is not None else "-:--"
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  errors {p.errors}  "
-                     f"{p.rate:.1f}/s  ETA {eta_text} ")
-        if p.done >= p.total:
-            stream.write("\n")
-        stream.flush()
-
-    def as_log(p: Progress) -> None:
-        now = time.monotonic()
-        if p.done < p.total and now - last[0] < every:
-            return
-        last[0] = now
-        eta = p.eta_seconds
-        log.event("cycle.progress", done=p.done, total=p.total, errors=p.errors, rate=round(p.rate, 2),
-                  eta_s=None if eta is None else int(eta))
-
-    return on_terminal if tty else as_log
 
 
 # --------------------------------------------------------------------------- one cycle
@@ -343,7 +308,7 @@ class Service:
         self._write_state()
         try:
             registry = self.registries.load()
-            result = await cycle(self.db_path, registry, trigger="schedule", progress=progress_printer(tty=False),
+            result = await cycle(self.db_path, registry, trigger="schedule", progress=progress_mod.display(tty=False),
                                  stop=self._stop)
             self._last_run = {"run": result.run_id, "state": result.state, "ended": _iso(utcnow())}
             log.event("cycle.summary", summary=result.summary)

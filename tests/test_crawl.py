@@ -7,7 +7,6 @@ Instagram, Facebook) on 127.0.0.x; the kill and signal tests are in test_service
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import sqlite3
 from collections import Counter
@@ -23,7 +22,6 @@ from crawler.demo.server import DemoWeb
 from crawler.demo.world import World, cycle_time, demo_settings
 from crawler.fetch import Fetcher
 from crawler.lock import CrawlLock
-from crawler.service import progress_printer
 from crawler.store import Store
 
 from .conftest import execute, sql_rows
@@ -217,33 +215,6 @@ def test_disk_full_fails_the_run_keeps_the_inventory_consistent_and_status_degra
     assert crawl(registry).exit_code == 0
     assert_consistent(db)
     assert CliRunner().invoke(cli, ["--sources", str(registry), "--db", str(db), "status"]).exit_code == 0
-
-
-def test_progress_bar_on_a_terminal_and_log_lines_otherwise(caplog):
-    out = io.StringIO()
-    bar = progress_printer(out, tty=True)
-    p = Progress(total=10)
-    for _ in range(10):
-        p.done += 1
-        bar(p)
-    text = out.getvalue()
-    assert "\r[###" in text and " 10/10 " in text and "ETA" in text and text.endswith("\n")
-
-    caplog.set_level("INFO", logger="crawler")
-    import logging
-
-    logging.getLogger("crawler").addHandler(caplog.handler)
-    try:
-        lines = progress_printer(io.StringIO(), tty=False, every=3600)
-        p = Progress(total=5)
-        for _ in range(5):
-            p.done += 1
-            lines(p)
-    finally:
-        logging.getLogger("crawler").removeHandler(caplog.handler)
-    # the first line, then nothing for an hour, then the last one
-    done = [r.fields["done"] for r in caplog.records if r.getMessage() == "cycle.progress"]
-    assert done == [1, 5]
 
 
 def test_a_parser_bug_on_one_account_is_recorded_and_the_cycle_goes_on(registry: Path, monkeypatch):
