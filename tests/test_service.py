@@ -1,7 +1,9 @@
 """crawler/service.py: `crawler crawl` and `crawler serve` as processes, killed, signalled, locked.
 
-A small threaded HTTP server on 127.0.0.1 serves blog pages after a settable delay, so that a
-cycle is still running when the test kills or signals it. Every wait is bounded.
+A small threaded HTTP server on 127.0.0.1 serves blog pages through a gate: a test lets a given
+number of requests through and holds the rest, so a cycle is mid-way exactly where the test wants
+it when it kills or signals the process, however busy the CPU is. No assertion depends on how fast
+anything runs; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -30,17 +32,40 @@ from crawler.lock import holder
 from crawler.store import Store
 from tests.test_crawl import assert_consistent
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 N = 40
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class SlowBlogs(ThreadingHTTPServer):
-    """Blog pages at /blog-NN/, each answered after `delay` seconds; robots.txt is 404."""
+class GatedBlogs(ThreadingHTTPServer):
+    """Blog pages at /blog-NN/; robots.txt is 404. Each blog request passes the gate first:
+    `hold(n)` lets n more through and holds the rest (`waiting` counts them), `open()` lets all by."""
 
     daemon_threads = True
-    delay = 0.2
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._gate = threading.Condition()
+        self._allowance: int | None = None  # None: open
+        self.waiting = 0
+
+    def hold(self, allowance: int = 0) -> None:
+        with self._gate:
+            self._allowance = allowance
+
+    def open(self) -> None:
+        with self._gate:
+            self._allowance = None
+            self._gate.notify_all()
+
+    def pass_gate(self) -> None:
+        with self._gate:
+            self.waiting += 1
+            self._gate.wait_for(lambda: self._allowance is None or self._allowance > 0)
+            self.waiting -= 1
+            if self._allowance is not None:
+                self._allowance -= 1
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,18 +73,18 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/blog-"):
             self.send_error(404)
             return
-        time.sleep(self.server.delay)
+        self.server.pass_gate()
         body = (
             "<!doctype html><html lang=sv><head><meta charset=utf-8><title>Förskolan</title></head><body>"
             "<article class=post><h2 class=entry-title>Veckobrev</h2>"
             '<time class="published entry-date" datetime="2026-11-02T09:00:00+00:00">2 november 2026</time>'
             "<p>Vi har haft en fin vecka.</p></article></body></html>"
         ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
         with contextlib.suppress(OSError):  # the crawler was killed meanwhile
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
             self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
@@ -67,18 +92,19 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def slow():
-    server = SlowBlogs(("127.0.0.1", 0), Handler)
+def blogs():
+    server = GatedBlogs(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
+    server.open()  # nothing stays held after the test
     server.shutdown()
     server.server_close()
 
 
 @pytest.fixture
-def registry(tmp_path: Path, slow: SlowBlogs) -> Path:
-    port = slow.server_address[1]
+def registry(tmp_path: Path, blogs: GatedBlogs) -> Path:
+    port = blogs.server_address[1]
     lines = [
         "settings:",
         "  contact: crawler-tests@localhost.invalid",
@@ -87,7 +113,7 @@ def registry(tmp_path: Path, slow: SlowBlogs) -> Path:
         "  concurrency: 4",
         "  per_host_concurrency: 4",
         "  retries: 1",
-        "  deadline: 30",
+        "  deadline: 600",  # a held request is never ended by the deadline during a test
         "accounts:",
     ]
     for i in range(N):
@@ -98,14 +124,60 @@ def registry(tmp_path: Path, slow: SlowBlogs) -> Path:
     return path
 
 
-def start(registry: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAWLER_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--sources", str(registry), "--db", str(registry.parent / "inv.sqlite"),
-         *args],
-        cwd=registry.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+class Running:
+    """A `crawler` process whose stdout and stderr are read as they come (so a test can wait for a
+    log line) and kept."""
+
+    def __init__(self, registry: Path, *args: str):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRAWLER_")}
+        env["PYTHONPATH"] = str(ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "--sources", str(registry), "--db", str(registry.parent / "inv.sqlite"),
+             *args],
+            cwd=registry.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.pid = self.proc.pid
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.proc.stdout, self._out), (self.proc.stderr, self._err))]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+
+    @property
+    def out(self) -> str:
+        return "".join(self._out)
+
+    @property
+    def err(self) -> str:
+        return "".join(self._err)
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        """The exit code; a process still running after `timeout` fails the test (a hang, not slowness)."""
+        code = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(10)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait(10)
+
+
+def start(registry: Path, *args: str) -> Running:
+    return Running(registry, *args)
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -120,16 +192,17 @@ def query(db: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-def wait_until(condition, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_until(condition, timeout: float = 60.0, proc: Running | None = None) -> None:
+    """Poll `condition` until it holds; the timeout only bounds a hang."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"process ended early ({proc.returncode}): {out}\n{err}")
+            proc.wait()
+            raise AssertionError(f"process ended early ({proc.proc.returncode}): {proc.out}\n{proc.err}")
         time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    raise AssertionError("condition not met in time" + (f": {proc.err[-2000:]}" if proc is not None else ""))
 
 
 def checks(db: Path) -> int:
@@ -142,17 +215,21 @@ def cli_in_process(registry: Path, *args: str):
                               env={})
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate(timeout=10)
+def stop(proc: Running) -> None:
+    proc.kill()
 
 
-def test_sigkill_mid_cycle_leaves_every_account_whole_and_the_next_cycle_completes(registry: Path, slow):
+def held_mid_cycle(blogs: GatedBlogs, db: Path, proc: Running, done: int, in_flight: int = 4) -> None:
+    """Wait until `done` visits are stored and `in_flight` requests wait at the gate (concurrency 4)."""
+    wait_until(lambda: checks(db) == done and blogs.waiting == in_flight, proc=proc)
+
+
+def test_sigkill_mid_cycle_leaves_every_account_whole_and_the_next_cycle_completes(registry: Path, blogs):
     db = registry.parent / "inv.sqlite"
+    blogs.hold(5)
     proc = start(registry, "crawl")
     try:
-        wait_until(lambda: checks(db) >= 5, proc=proc)
+        held_mid_cycle(blogs, db, proc, done=5)
         # while it runs: a second cycle is refused, naming the holder; status shows the running cycle
         second = cli_in_process(registry, "crawl")
         assert second.exit_code == 1
@@ -160,15 +237,14 @@ def test_sigkill_mid_cycle_leaves_every_account_whole_and_the_next_cycle_complet
         status = json.loads(cli_in_process(registry, "status", "--json").output)
         assert status["running"]["pid"] == proc.pid and status["running"]["accounts_total"] == N
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.wait()
     finally:
         stop(proc)
     assert query(db, "SELECT state FROM runs") == [("running",)]
-    killed_at = checks(db)
-    assert 5 <= killed_at < N
+    assert checks(db) == 5  # the four held visits died with the process, unstored
     assert_consistent(db)
 
-    slow.delay = 0
+    blogs.open()
     result = cli_in_process(registry, "crawl")
     assert result.exit_code == 0, result.output
     assert query(db, "SELECT state, error FROM runs ORDER BY id") == [
@@ -179,32 +255,31 @@ def test_sigkill_mid_cycle_leaves_every_account_whole_and_the_next_cycle_complet
     assert cli_in_process(registry, "status").exit_code == 0
 
 
-def test_sigterm_stops_serve_cleanly_and_marks_the_run_interrupted(registry: Path):
+def test_sigterm_stops_serve_cleanly_and_marks_the_run_interrupted(registry: Path, blogs):
     db = registry.parent / "inv.sqlite"
+    blogs.hold(3)
     proc = start(registry, "serve", "--run-now")
     try:
-        wait_until(lambda: checks(db) >= 3, proc=proc)
+        held_mid_cycle(blogs, db, proc, done=3)
         # a second service and a manual crawl are refused while this one runs
         again = start(registry, "serve")
-        out, err = again.communicate(timeout=20)
-        assert again.returncode == 1
-        assert f"pid {proc.pid}" in err and "(serve, since" in err
+        assert again.wait() == 1
+        assert f"pid {proc.pid}" in again.err and "(serve, since" in again.err
         manual = cli_in_process(registry, "crawl")
         assert manual.exit_code == 1 and "crawler serve --run-now" in manual.output
         state = service.read_state(str(db))
         assert state["pid"] == proc.pid and state["state"] == "crawling"
         assert datetime.fromisoformat(state["next_run"]) > datetime.now(timezone.utc)
-        began = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-        took = time.monotonic() - began
+        wait_until(lambda: "service.stopping signal=SIGTERM" in proc.err, proc=proc)
+        blogs.open()  # the four visits in flight may now end: the service waits for them
+        code = proc.wait()
     finally:
         stop(proc)
-    assert proc.returncode == 0, err
-    assert took < 10
-    assert "service.stopping signal=SIGTERM" in err and "service.stop " in err
+    assert code == 0, proc.err
+    assert "service.stop " in proc.err
     ((state_, done, total),) = query(db, "SELECT state, accounts_done, accounts_total FROM runs")
-    assert state_ == "interrupted" and 3 <= done < total == N
+    assert (state_, done, total) == ("interrupted", 3 + 4, N)  # no new account after SIGTERM
     assert done == checks(db)  # visits in flight were let finish and counted
     assert_consistent(db)
     assert service.read_state(str(db))["state"] == "stopped"
@@ -213,39 +288,40 @@ def test_sigterm_stops_serve_cleanly_and_marks_the_run_interrupted(registry: Pat
     assert status["service"]["running"] is False and status["last_run"]["state"] == "interrupted"
 
 
-def test_sigterm_cancels_visits_that_outlast_the_grace(registry: Path, slow):
-    slow.delay = 20  # far beyond the grace: the cycle must be cancelled, not waited for
+def test_sigterm_cancels_visits_that_outlast_the_grace(registry: Path, blogs):
+    # The gate never opens and the deadline is 600 s: only the grace's cancel can end these visits,
+    # so a service that waited for them would hang here until the bounded wait fails the test.
+    blogs.hold(0)
     db = registry.parent / "inv.sqlite"
     proc = start(registry, "serve", "--run-now", "--grace", "0.5")
     try:
-        wait_until(lambda: query(db, "SELECT state FROM runs") == [("running",)], proc=proc)
-        time.sleep(0.3)  # the first requests are in flight
-        began = time.monotonic()
+        held_mid_cycle(blogs, db, proc, done=0)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-        took = time.monotonic() - began
+        code = proc.wait()
     finally:
         stop(proc)
-    assert proc.returncode == 0, err
-    assert took < 8
-    assert "service.cancel_cycle" in err
+    assert code == 0, proc.err
+    assert "service.cancel_cycle" in proc.err
     assert query(db, "SELECT state, accounts_done FROM runs") == [("interrupted", 0)]
     assert_consistent(db)
 
 
-def test_ctrl_c_stops_a_manual_crawl_as_interrupted(registry: Path):
+def test_ctrl_c_stops_a_manual_crawl_as_interrupted(registry: Path, blogs):
     db = registry.parent / "inv.sqlite"
+    blogs.hold(3)
     proc = start(registry, "crawl")
     try:
-        wait_until(lambda: checks(db) >= 3, proc=proc)
+        held_mid_cycle(blogs, db, proc, done=3)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        wait_until(lambda: "cycle.stopping signal=SIGINT" in proc.err, proc=proc)
+        blogs.open()
+        code = proc.wait()
     finally:
         stop(proc)
-    assert proc.returncode == 130, err
-    assert "interrupted in" in out  # the summary: "Cycle 1 interrupted in 0m01s: ..."
+    assert code == 130, proc.err
+    assert "interrupted in" in proc.out  # the summary: "Cycle 1 interrupted in 0m01s: ..."
     ((state_, done),) = query(db, "SELECT state, accounts_done FROM runs")
-    assert state_ == "interrupted" and done < N
+    assert (state_, done) == ("interrupted", 3 + 4)
     assert_consistent(db)
 
 
@@ -296,10 +372,9 @@ def test_a_deeply_nested_edit_keeps_the_last_valid_registry_and_is_written_into_
     assert service.read_state(str(db))["registry"] is None
 
 
-def test_a_scheduled_cycle_after_a_broken_edit_crawls_the_last_valid_registry(registry: Path, slow):
+def test_a_scheduled_cycle_after_a_broken_edit_crawls_the_last_valid_registry(registry: Path):
     # Regression (17.6): a deeply nested sources.yaml raised RecursionError in the cycle job, which
     # skipped the cycle. Now the job crawls every account of the last valid registry.
-    slow.delay = 0
     db = registry.parent / "inv.sqlite"
     svc = service.Service(str(registry), str(db), sources.load(registry))
     registry.write_text(registry.read_text(encoding="utf-8") + "  - notes: " + "[" * 3000 + "]" * 3000 + "\n",
