@@ -29,7 +29,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from crawler import notice_model
 from crawler.models import NoticeHit, PublicText
+
+KINDS = ("move", "closing", "elsewhere")
 
 SNIPPET_CHARS = 200
 # Texts are titles, summaries and bios; a longer one is read only this far (bounds the work a
@@ -84,7 +87,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 # only counts next to a move or closing phrase.
 # A compound ("Tempus Hemma-kvällen", "tempus-utbildning") names an event about the app, not where
 # communication goes: the lookaheads refuse a hyphenated tail other than the app itself.
-_TEMPUS_HEMMA = _rx(r"\btempus[\s-]?hemma(?:s|[\s-]?appen?s?)?\b(?!-\w)")
+_TEMPUS_HEMMA = _rx(r"\btemp[ou]s[\s-]?hem+[ae](?:s|[\s-]?appen?s?)?\b(?!-\w)")
 _TEMPUS_APP = _rx(r"\btempus[\s-]?app(?:en|ens)?\b(?!-\w)|\bappen tempus\b|\bthe tempus app\b")
 _TEMPUS = _rx(r"\btempus\b(?!-\w)")
 _APPEN = _rx(r"\bappens?\b|\bthe app\b")
@@ -119,6 +122,9 @@ _MOVE = _rx(
         r"\bwe'?re moving\b|\bwe are moving\b|\bmoving (?:to|our)\b|\bswitch(?:ed|ing)? to\b",
         r"\bfind us\b|\bfollow (?:us|our \w+) (?:in|on)\b",
         r"\bwill be (?:\w+ )?(?:in|on|via) (?=(?:\w+ ){0,2}?(?:tempus|the app))",
+        r"\b(?:nu|numera|framover|hadanefter|i framtiden|fortsattningsvis|from now on|now|in future)\b"
+        r"(?: \w+){0,4}? (?:via|genom|i|pa|in|through) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen|the app))",
+        r"\b(?:bara|enbart|endast|uteslutande|only)\b(?: \w+){0,3}? (?:i |via |av |pa )?(?=tempus|appen|the app)",
     ])
 )
 # "You find X in Tempus" is a move only when it is about everything or from now on; "information
@@ -138,6 +144,7 @@ _FIND_ALL = _rx(
 _TIME = _rx(
     r"\bfran och med\b|\bfr\.?\s?o\.?\s?m\b|\bframover\b|\bi fortsattningen\b|\bhadanefter\b|"
     r"\bfortsattningsvis\b|\befter sommaren\b|\bfran (?:den )?\d|\bnumera\b|\bi stallet\b|\bistallet\b|\bfrom now on\b|"
+    r"\bi framtiden\b|\bkommande\b|\bin (?:the )?future\b|\bgoing forward\b|\bnasta (?:termin|lasar)\b|"
     r"\bfrom \d|\bfrom (?:january|february|march|april|may|june|july|august|september|october|"
     r"november|december)\b|\binstead\b"
 )
@@ -174,11 +181,15 @@ _CLOSING = _rx(
         r"\bslutat? (?:vi )?(?:att )?blogga\b|\bslut(?:bloggat|postat)\b",
         rf"\binte (?:att )?(?:fortsatta|fortsatter) (?:med )?(?:\w+ )?{_OBJ}",
         r"\bstop (?:updating|posting)\b",
+        r"\bstangd(?:a|t)? for (?:nya |fler )?(?:inlagg|posts|publicering|uppdateringar)\b|"
+        r"\bclosed (?:for|to) new posts\b",
+        r"\bsista gangen (?:vi |som vi )?(?:skriver|bloggar|postar|lagger)\b|\blast time (?:we|that we) (?:write|post)",
+        r"\bslutar (?:vi )?(?:att )?(?:skriva|posta)\b(?=.{0,40}?(?:har|" + _OBJ + r"))",
     ])
 )
 # "no longer updated" in any order inside one sentence: an update verb and a negation.
 _UPDATE_VERB = _rx(
-    r"\b(?:uppdateras|uppdatera[r]?|publicera[rs]?|lagg\w* (?:\w+ ){0,2}?(?:ut|upp)|blogga|anvanda|anvands|"
+    r"\b(?:skriv(?:a|er|s)|uppdateras|uppdatera[r]?|publicera[rs]?|lagg\w* (?:\w+ ){0,2}?(?:ut|upp)|blogga|anvanda|anvands|"
     r"updated?|post(?:ing)?)\b"
 )
 _NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer)\b|\bno longer\b")
@@ -209,7 +220,8 @@ _TEMPORARY = _rx(
     r"\b(?:innan|fore|for|under|over) (?:\w+ ){0,3}?(?:sommar\w*|jul\w*|terminen|lovet|\w+lovet|pask\w*|"
     r"semester\w*)|"
     r"\bvi ses (?:i|igen|efter)\b|\btillbaka (?:i|efter)\b|\bsommaruppehall\w*|\bpaus\b|\buppehall\w*|"
-    r"\bsista inlagget (?:om|i serien|i temat|pa temat)\b|\bbefore the (?:summer|holidays?)\b|\bsee you\b"
+    r"\bsista inlagget (?:om|i serien|i temat|pa temat)\b|\bbefore the (?:\w+ )?(?:summer|holidays?|break)\b|\bsee you\b|"
+    r"\bfor (?:den har |denna )?veckan\b|\bidag\b|\bfor i ar\b|\bi helgen\b|\bnu ar det helg\b|\bpa mandag\b"
 )
 _NEW_ADDRESS = _rx(
     r"\b(?:ny|nya|new) (?:adress|address|plattform|platform|blogg|blog)\b|\bbytt adress\b|"
@@ -219,42 +231,84 @@ _SOCIAL_DEST = _rx(
     r"\b(?:pa|on|via|till|to) (?:var |vart |our |forskolans )?(?:instagram|facebook)\w*"
 )
 _NEGATED = _rx(
+    r"\b(?:stangs|stanger|laggs|lagger|avslutas|avslutar|tas|raderas|upphor) (?:\w+ )?inte\b|"
+    r"\binte (?:att )?(?:stang\w*|lagga\w* ner|avsluta\w*|ta bort|tas bort|radera\w*|lamna\w*|sluta\w*)|\bstammer inte\b|"
+    r"\bnot true\b|\bnot (?:be )?(?:closing|closed|leaving|stopping)|\bdon'?t worry\b|"
     r"\binte ner\b|\binte stang\w*|\bfinns kvar\b|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
     r"\bsom vanligt\b|\bnot closing\b|\bstill here\b"
 )
+# Where else an account says it goes (the `elsewhere` kind): another social platform, another school
+# platform or app, a new address or website, e-mail or paper, another account's @handle.
+_OTHER_NAMES = (
+    r"(?:instagram\w*|insta|facebook\w*|fb|tiktok|youtube|snapchat|blogger|wordpress|blogg\.se|"
+    r"vklass|unikum|schoolsoft|infomentor|skolplattformen|skolwebben|itslearning|"
+    r"hemsida\w*|webbplats\w*|website|webpage|web|malmo\.se|nyhetsbrev\w*|newsletter|e-?post|mejl\w*|"
+    r"e-?mail\w*|papper\w*|paper|(?:ny|nya|nytt|new|andra|annan|another) (?:blogg\w*|blog|konto\w*|account|"
+    r"sida\w*|page|grupp\w*|group|adress|address|plattform|platform|kanal|channel))"
+)
+_OTHER_DEST = _rx(
+    rf"\b(?:pa|till|via|i|genom|av|mot|on|to|at|in|via|by)\s+(?:(?:var|vart|vara|forskolans|skolans|"
+    rf"stadens|omradets|our|the|en|ett|a)\s+)?{_OTHER_NAMES}|"
+    rf"[➡→⇒👉]\ufe0f?\s*{_OTHER_NAMES}|{_OTHER_NAMES}\s*[✅✔☑]|"
+    r"@\w{3,}|\b[\w-]+\.(?:se|com|nu|net|org)\b|\bhttps?://"
+)
+# Words that make a mention of another platform an addition, not a move ("vi finns nu även på Instagram").
+_ALSO = _rx(r"\b(?:aven|ocksa|too|also|as well)\b")
+# The account the text is on ("här", "den här bloggen", "this page").
+_HERE = _rx(r"\b(?:har|here|(?:den har|denna|detta|det har|this) \w+)\b")
+# Any move or pointer, to anywhere (the `elsewhere` kind's verbs are those of `move` without Tempus).
+_GOING = _rx(
+    r"\b(?:flytta[rt]?|flyttas|byt(?:er|t|a|s)|gar over|gatt over|overgar|moved?|moving|switch\w*|"
+    r"hittar ni oss|hitta oss|find us|folj (?:oss|forskolan)|follow us|finns (?:nu|numera)|vi finns|ersatt?s|"
+    r"replace[sd]?|fortsatter (?:pa|i|via)|continue (?:on|in))\b"
+)
+_INSTEAD = _rx(r"\bi ?stallet\b|\binstead\b|\binte har\b|\bnot here\b|\bistallet for\b")
+# Information about one thing ("information om föräldramötet kommer i Tempus Hemma") is no move.
+_ABOUT = _rx(r"\b(?:information|info|mer info\w*|mer information|details|more information) (?:om|kring|about)\b")
+_COMMENTS = _rx(r"\bkommentar\w*|\bcomments?\b")
+_REASON = _rx(r"\b(?:pa grund av|pga|p\.g\.a|eftersom|darfor|med anledning av|enligt|av \w+skal|because|due to)\b")
+# Contrasting the old channel with the new with arrows, crosses and ticks ("Blogg ❌ Tempus Hemma ✅").
+_CONTRAST = re.compile(r"[❌✖✗✘⛔🚫✅✔☑➡→⇒👉⏩▶]")
 _SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
+# Longer texts are read in windows of a few sentences (a notice at the end of a long post is not
+# drowned by the rest), and only this far: the first part of a post is where notices sit.
+WINDOW_CHARS = 400
+READ_CHARS = 3_000
 
 
 @dataclass(frozen=True)
-class _Evidence:
+class _Rules:
+    """What the hand-written rules see in one text: a score and kind of their own, spans, signals."""
+
     score: float
     kind: str | None
     spans: tuple[tuple[int, int], ...]
+    signals: frozenset[str]
 
 
 def _spans(rx: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     return [m.span() for m in rx.finditer(text) if m.end() > m.start()]
 
 
-def _destination(folded: str, original: str) -> tuple[float, list[tuple[int, int]], bool]:
-    """Weight of the named destination, its spans, and whether Tempus itself is named."""
+def _destination(folded: str, original: str) -> tuple[float, list[tuple[int, int]], str | None]:
+    """Weight of the named Tempus destination, its spans, and which name it is (hemma, tempus, app)."""
     # Every pattern below needs the literal "tempus" or "app": most posts have neither and skip
     # the scans (a third of the detector's time per text).
     if "tempus" in folded:
         for rx, weight in ((_TEMPUS_HEMMA, 0.45), (_TEMPUS_APP, 0.45)):
             spans = _spans(rx, folded)
             if spans:
-                return weight, spans, True
+                return weight, spans, "hemma"
         spans = _spans(_TEMPUS, folded)
         if spans:
-            return 0.3, spans, True
+            return 0.3, spans, "tempus"
     if "app" not in folded:
-        return 0.0, [], False
+        return 0.0, [], None
     spans = _spans(_APPEN, folded)
     named_other = any(m.group(1).lower() != "tempus" for m in _APPEN_NAMED.finditer(original))
     if spans and not named_other and not _OTHER_APP.search(folded):
-        return 0.3, spans, False
-    return 0.0, [], False
+        return 0.3, spans, "app"
+    return 0.0, [], None
 
 
 def _no_longer_updated(folded: str) -> list[tuple[int, int]]:
@@ -267,13 +321,10 @@ def _no_longer_updated(folded: str) -> list[tuple[int, int]]:
     return found
 
 
-def _evaluate(folded: str, original: str) -> _Evidence:
-    dest, dest_spans, tempus_named = _destination(folded, original)
+def _rules(folded: str, original: str) -> _Rules:
+    dest, dest_spans, dest_name = _destination(folded, original)
     closing_spans = _spans(_CLOSING, folded) + _no_longer_updated(folded)
-    if not dest and not closing_spans:
-        # Neither a destination nor a closing: both scores below are 0 whatever else matches, and
-        # this is nearly every post, so the other patterns are not run.
-        return _Evidence(0.0, None, ())
+    other_spans = _spans(_OTHER_DEST, folded)
     move_spans = _spans(_MOVE, folded)
     time_spans = _spans(_TIME, folded)
     universal = bool(_FIND_ALL.search(folded))
@@ -282,10 +333,29 @@ def _evaluate(folded: str, original: str) -> _Evidence:
     if universal:
         move_spans += _spans(_SEE, folded)
     content = bool(_CONTENT.search(folded))
-
     attendance = bool(_ATTENDANCE.search(folded))
     grammar = bool(_GRAMMAR.search(folded))
     negated = bool(_NEGATED.search(folded))
+    one_off = bool(_ONE_OFF.search(folded))
+    building = bool(_BUILDING.search(folded))
+    temporary = bool(_TEMPORARY.search(folded))
+    new_address = bool(_NEW_ADDRESS.search(folded))
+    social = bool(_SOCIAL_DEST.search(folded))
+    thanks = bool(_THANKS.search(folded))
+    signals = {
+        name
+        for name, present in (
+            (f"dest {dest_name}", dest_name is not None), ("other", bool(other_spans)), ("move", bool(move_spans)),
+            ("time", bool(time_spans)), ("universal", universal), ("content", content),
+            ("closing", bool(closing_spans)), ("thanks", thanks), ("attendance", attendance),
+            ("grammar", grammar), ("negated", negated), ("one-off", one_off), ("building", building),
+            ("temporary", temporary), ("new address", new_address), ("social", social),
+            ("also", bool(_ALSO.search(folded))), ("going", bool(_GOING.search(folded))), ("here", bool(_HERE.search(folded))),
+            ("instead", bool(_INSTEAD.search(folded))), ("comments", bool(_COMMENTS.search(folded))), ("about", bool(_ABOUT.search(folded))),
+            ("reason", bool(_REASON.search(folded))), ("contrast", bool(_CONTRAST.search(original))),
+        )
+        if present
+    }
 
     move = 0.0
     if dest:
@@ -295,35 +365,53 @@ def _evaluate(folded: str, original: str) -> _Evidence:
         # absence"; without one it is the everyday use of Tempus.
         move -= (0.15 if move_spans else 0.5) if attendance else 0.0
         move -= 0.6 if grammar else 0.0
-        move -= 0.3 if _BUILDING.search(folded) and not tempus_named else 0.0
+        move -= 0.3 if building and dest_name == "app" else 0.0
         move -= 0.5 if negated else 0.0
-        move -= 0.3 if _ONE_OFF.search(folded) else 0.0
+        move -= 0.3 if one_off else 0.0
 
     closing = 0.0
+    elsewhere = 0.0
     if closing_spans:
-        closing = 0.65 + (0.2 if dest else 0.0) + (0.1 if _THANKS.search(folded) else 0.0)
+        closing = 0.65 + (0.2 if dest else 0.0) + (0.1 if thanks else 0.0)
         if not dest:
-            # With no Tempus/app destination, a closing is only a notice if nothing points elsewhere
-            # (a new address, Instagram/Facebook) and it is not a break.
-            closing -= 0.5 if _TEMPORARY.search(folded) else 0.0
-            closing -= 0.5 if _NEW_ADDRESS.search(folded) else 0.0
-            closing -= 0.5 if _SOCIAL_DEST.search(folded) else 0.0
-            closing -= 0.5 if _BUILDING.search(folded) else 0.0
-        elif not tempus_named and _SOCIAL_DEST.search(folded):
+            # With no Tempus/app destination a closing that points elsewhere is a move elsewhere, and
+            # a break or a move of premises is no notice.
+            closing -= 0.5 if temporary else 0.0
+            closing -= 0.5 if building else 0.0
+            if new_address or social or other_spans:
+                elsewhere, closing = closing, 0.0
+        elif dest_name == "app" and social:
             closing -= 0.3
         closing -= 0.5 if negated else 0.0
         closing -= 0.3 if grammar else 0.0
+        elsewhere -= 0.5 if negated else 0.0
+    elif other_spans and move_spans and not dest:
+        elsewhere = 0.6 - (0.5 if negated or temporary or building else 0.0)
 
-    score = max(move, closing)
+    best = max(move, closing, elsewhere)
     if move >= 0.5 and closing >= 0.5:
-        score += 0.1
-    score = round(min(max(score, 0.0), 1.0), 2)
-    if score <= 0.0:
-        return _Evidence(0.0, None, ())
-    # The account closing is the stronger news for the board, whatever else the text says.
-    kind = "closing" if closing >= 0.5 else "move"
+        best += 0.1
+    best = round(min(max(best, 0.0), 1.0), 2)
+    # Moving to Tempus Hemma is what the board counts, whatever else the text says.
+    kind = None
+    if best > 0.0:
+        kind = "move" if dest and move >= 0.5 or (dest and closing >= 0.5) else (
+            "elsewhere" if elsewhere >= closing and elsewhere >= move else "closing" if closing >= move else "move")
+    for name, value in (("move", move), ("closing", closing), ("elsewhere", elsewhere)):
+        if value >= 0.6:
+            signals.add(f"{name} high")
+        elif value >= 0.4:
+            signals.add(f"{name} mid")
     spans = closing_spans + move_spans + dest_spans + time_spans
-    return _Evidence(score, kind, tuple(sorted(set(spans))))
+    if kind == "elsewhere":
+        spans += other_spans
+    return _Rules(best, kind, tuple(sorted(set(spans))), frozenset(signals))
+
+
+def signals(text: str) -> frozenset[str]:
+    """The rules' signals for `text` (what the learned model reads beside the words)."""
+    original = _collapse(text)
+    return _rules(_fold(original), original).signals
 
 
 def _matched(original: str, spans: Iterable[tuple[int, int]]) -> tuple[str, ...]:
@@ -331,51 +419,115 @@ def _matched(original: str, spans: Iterable[tuple[int, int]]) -> tuple[str, ...]
     return tuple(dict.fromkeys(mask_names(p) for p in (original[a:b].strip(" ,.!?:;-") for a, b in spans) if p))
 
 
+def _model_spans(model: notice_model.Model, folded: str, sigs: frozenset[str], kind: str) -> list[tuple[int, int]]:
+    """Where the words that pushed the model most towards `kind` sit in the text."""
+    words = []
+    for weight, feature in model.contributions(folded, kind, sigs)[:12]:
+        if weight <= 0.3:
+            break
+        if feature.startswith(("w ", "b ")):
+            words.extend(w for w in feature[2:].split(" ") if w not in ("<s>", "</s>"))
+    wanted = set(dict.fromkeys(words))
+    spans = []
+    for m in notice_model.TOKEN.finditer(folded):
+        if notice_model.normalise(m.group(0)) in wanted and len(m.group(0)) > 2:
+            spans.append(m.span())
+    return spans
+
+
+def _windows(original: str) -> list[tuple[int, int]]:
+    """The parts of a text read on their own: the whole when short, else runs of whole sentences."""
+    if len(original) <= WINDOW_CHARS:
+        return [(0, len(original))]
+    text = original[:READ_CHARS]
+    bounds = [m.span() for m in _SENTENCE.finditer(text)]
+    windows = []
+    for i, (start, end) in enumerate(bounds):
+        j = i
+        while j + 1 < len(bounds) and bounds[j + 1][1] - start <= WINDOW_CHARS:
+            j += 1
+            end = bounds[j][1]
+        windows.append((start, min(end, start + WINDOW_CHARS)))
+        if end >= len(text):
+            break
+    return windows
+
+
 # ---------------------------------------------------------------------------------- public API
 
 
+@dataclass(frozen=True)
+class Finding:
+    """What the detector makes of one text.
+
+    kind: "move" (to Tempus Hemma or "the app"), "closing" (no destination) or "elsewhere" (a named
+    other platform or channel); None when the text is no notice. score: 0..1, how likely the text is
+    a notice at all (flagged from `notice_threshold`). matched: the evidence phrases, names masked.
+    snippet: at most SNIPPET_CHARS characters around the evidence, names masked.
+    """
+
+    kind: str | None
+    score: float
+    matched: tuple[str, ...]
+    snippet: str
+
+
+NOTHING = Finding(None, 0.0, (), "")
+
+
+def read(text: str, model: notice_model.Model | None = None) -> Finding:
+    """The detector's finding for one public text (pure: the same text gives the same finding)."""
+    original = _collapse(text or "")
+    if not original:
+        return NOTHING
+    model = model or notice_model.shipped()
+    folded_all = _fold(original)
+    best = None
+    for start, end in _windows(original):
+        folded = folded_all[start:end]
+        rules = _rules(folded, original[start:end])
+        p = model.probabilities(folded, rules.signals)
+        value = 1.0 - p["none"]
+        if best is None or value > best[0]:
+            best = (value, start, end, folded, rules, p)
+    value, start, end, folded, rules, p = best
+    kind = max(KINDS, key=p.__getitem__)
+    value = round(value, 2)
+    if value < 0.05:
+        return Finding(None, value, (), "")
+    spans = [s for s in rules.spans] if rules.kind == kind else []
+    spans += _model_spans(model, folded, rules.signals, kind)
+    spans = sorted({(a + start, b + start) for a, b in spans})
+    return Finding(kind, value, _matched(original, spans), snippet(original, spans))
+
+
 def score(text: str) -> tuple[float, tuple[str, ...], str | None]:
-    """Score 0..1 that `text` announces a move to Tempus Hemma or a closing; matched phrases; kind."""
-    original = _collapse(text)
-    evidence = _evaluate(_fold(original), original)
-    matched = _matched(original, evidence.spans)
-    return evidence.score, matched, evidence.kind
+    """Score 0..1 that `text` is a notice, the matched phrases, and the kind (see `read`)."""
+    found = read(text)
+    return found.score, found.matched, found.kind
 
 
 def detect(texts: Iterable[PublicText], threshold: float = 0.6) -> list[NoticeHit]:
     """One NoticeHit per text scoring at least `threshold`, with a short masked snippet."""
     hits = []
     for item in texts:
-        original = _collapse(item.text or "")
-        if not original:
+        found = read(item.text or "")
+        if found.kind is None or found.score < threshold:
             continue
-        evidence = _evaluate(_fold(original), original)
-        if evidence.kind is None or evidence.score < threshold:
-            continue
-        matched = _matched(original, evidence.spans)
-        hits.append(
-            NoticeHit(
-                score=evidence.score,
-                matched=matched,
-                snippet=snippet(original, evidence.spans),
-                kind=evidence.kind,
-                post_url=item.url,
-                published_at=item.published_at,
-            )
-        )
+        hits.append(NoticeHit(score=found.score, matched=found.matched, snippet=found.snippet,
+                              kind=found.kind, post_url=item.url, published_at=item.published_at))
     return hits
 
 
 def snippet(text: str, spans: Iterable[tuple[int, int]] = (), limit: int = SNIPPET_CHARS) -> str:
     """At most `limit` characters of `text` around the matched spans, whitespace collapsed, names masked."""
-    text = mask_names(_collapse(text))
-    if len(text) <= limit:
-        return text
+    text = _collapse(text)
     spans = sorted(spans)
-    first = spans[0][0] if spans else 0
-    # Masking can shorten the text a little; the spans are only a guide to where the window goes.
-    first = min(first, len(text))
-    start = max(0, first - 40)
+    if len(text) > limit and spans:
+        # The window starts a little before the first decisive phrase.
+        start = max(0, min(spans[0][0], len(text)) - 40)
+    else:
+        start = 0
     end = min(len(text), start + limit)
     start = max(0, end - limit)
     cut = text[start:end]
@@ -385,7 +537,7 @@ def snippet(text: str, spans: Iterable[tuple[int, int]] = (), limit: int = SNIPP
     if end < len(text):
         space = cut.rfind(" ")
         cut = (cut[:space] if space > len(cut) - 30 else cut[:-1]) + "…"
-    return cut[:limit]
+    return mask_names(cut)[:limit]
 
 
 # -------------------------------------------------------------------------------- name masking
@@ -443,3 +595,8 @@ def mask_names(text: str) -> str:
     text = _NAME_AFTER.sub(after, text)
     text = _NAME_BEFORE.sub(before, text)
     return _LISTED.sub(lambda m: "[namn]" if m.group(0) in _FIRST_NAMES else m.group(0), text)
+
+
+def fold(text: str) -> str:
+    """`text` as the detector reads it: entities decoded, whitespace collapsed, lower case, å ä ö → a a o."""
+    return _fold(_collapse(text))
