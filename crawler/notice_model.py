@@ -34,6 +34,7 @@ MODEL_FILE = "notice_model.json"
 TOKEN = re.compile(r"[@#]?\w+|[^\w\s\x00-\x7f\ufe0f\u200d]")
 _DIGIT = re.compile(r"\d+")
 NGRAMS = (3, 4, 5)
+MIN_FEATURES = 80
 SIGNAL = "r "  # prefix of the rules' signals among the features
 
 
@@ -70,7 +71,9 @@ def features(folded: str) -> set[str]:
 def vector(folded: str, signals: Iterable[str] = ()) -> dict[str, float]:
     """The feature vector: the words' features scaled to unit length, and each rule signal at 1."""
     found = features(folded)
-    scale = 1.0 / math.sqrt(len(found)) if found else 0.0
+    # A title of two words is not made more certain than a sentence: short texts are scaled as if
+    # they had MIN_FEATURES features.
+    scale = 1.0 / math.sqrt(max(len(found), MIN_FEATURES))
     out = dict.fromkeys(found, scale)
     out.update(dict.fromkeys((SIGNAL + s for s in signals), 1.0))
     return out

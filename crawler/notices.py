@@ -87,15 +87,16 @@ def _rx(pattern: str) -> re.Pattern[str]:
 # only counts next to a move or closing phrase.
 # A compound ("Tempus Hemma-kvällen", "tempus-utbildning") names an event about the app, not where
 # communication goes: the lookaheads refuse a hyphenated tail other than the app itself.
-_TEMPUS_HEMMA = _rx(r"\btemp[ou]s[\s-]?hem+[ae](?:s|[\s-]?appen?s?)?\b(?!-\w)")
+# Misspelt too: "Tempus Hema", "Temus Hemma", "Tempo Hemma", "Tempus Hämma", "Tempus Hemam", "TempusHemma".
+_TEMPUS_HEMMA = _rx(r"\bte(?:mpu|mpo|mu)s?[\s-]?h[ae]m{1,3}[ae]m?(?:s|[\s-]?appen?s?)?\b(?!-\w)")
 _TEMPUS_APP = _rx(r"\btempus[\s-]?app(?:en|ens)?\b(?!-\w)|\bappen tempus\b|\bthe tempus app\b")
-_TEMPUS = _rx(r"\btempus\b(?!-\w)")
-_APPEN = _rx(r"\bappens?\b|\bthe app\b")
+_TEMPUS = _rx(r"\btemp[ou]s\b(?!-\w)(?! fugit)")
+_APPEN = _rx(r"\bappens?\b|\b(?:the|our|var) app\b")
 
 # Another named app nearby means "appen" is not Tempus.
 _OTHER_APP = _rx(
     r"\b(?:unikum|vklass|schoolsoft|infomentor|skolmaten|kivra|spotify|bankid|swish|"
-    r"skolplattformen|scratchjr|puppet pals|youtube|tiktok)\b|\b(?:en|ny|nya) app\b|\bappen heter\b"
+    r"skolplattformen|scratchjr|puppet pals|youtube|tiktok|edlevo|ist|padlet|skola24|teams|classroom)\b|\b(?:en|ny|nya) app\b|\bappen heter\b"
 )
 _APPEN_NAMED = re.compile(r"\b[Aa]ppen\s+([A-ZÅÄÖ][\wåäöÅÄÖ]+)")
 
@@ -181,6 +182,8 @@ _CLOSING = _rx(
         r"\bslutat? (?:vi )?(?:att )?blogga\b|\bslut(?:bloggat|postat)\b",
         rf"\binte (?:att )?(?:fortsatta|fortsatter) (?:med )?(?:\w+ )?{_OBJ}",
         r"\bstop (?:updating|posting)\b",
+        rf"\bsatter (?:vi )?(?:nu )?punkt\b|\bnot (?:active|updated|maintained)(?: here)? any ?more\b|"
+        r"\bno longer (?:maintained|active|updated)\b|\binte (?:langre )?(?:aktiv|aktiva|underhall\w*)\b(?: har)?",
         r"\bstangd(?:a|t)? for (?:nya |fler )?(?:inlagg|posts|publicering|uppdateringar)\b|"
         r"\bclosed (?:for|to) new posts\b",
         r"\bsista gangen (?:vi |som vi )?(?:skriver|bloggar|postar|lagger)\b|\blast time (?:we|that we) (?:write|post)",
@@ -192,7 +195,8 @@ _UPDATE_VERB = _rx(
     r"\b(?:skriv(?:a|er|s)|uppdateras|uppdatera[r]?|publicera[rs]?|lagg\w* (?:\w+ ){0,2}?(?:ut|upp)|blogga|anvanda|anvands|"
     r"updated?|post(?:ing)?)\b"
 )
-_NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer)\b|\bno longer\b")
+_NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer|anymore)\b|\bno longer\b|"
+              r"\bnot \w+ (?:here )?any ?more\b")
 _NOT_UPDATED = _rx(rf"\b{_OBJ}\b.{{0,40}}?\buppdateras inte\b")
 _THANKS = _rx(r"\btack for att ni (?:har )?(?:foljt|folj)|\bthanks? (?:you )?for following\b")
 
@@ -235,13 +239,15 @@ _NEGATED = _rx(
     r"\binte (?:att )?(?:stang\w*|lagga\w* ner|avsluta\w*|ta bort|tas bort|radera\w*|lamna\w*|sluta\w*)|\bstammer inte\b|"
     r"\bnot true\b|\bnot (?:be )?(?:closing|closed|leaving|stopping)|\bdon'?t worry\b|"
     r"\binte ner\b|\binte stang\w*|\bfinns kvar\b|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
-    r"\bsom vanligt\b|\bnot closing\b|\bstill here\b"
+    r"\bsom vanligt\b|\btas over av\b|\bfortsatter (?:som|precis|har)\b|\bkvar har\b|\bcontinues\b|"
+    r"\bkeeps? (?:going|running)\b|\bnot closing\b|\bstill here\b"
 )
 # Where else an account says it goes (the `elsewhere` kind): another social platform, another school
 # platform or app, a new address or website, e-mail or paper, another account's @handle.
 _OTHER_NAMES = (
     r"(?:instagram\w*|insta|facebook\w*|fb|tiktok|youtube|snapchat|blogger|wordpress|blogg\.se|"
-    r"vklass|unikum|schoolsoft|infomentor|skolplattformen|skolwebben|itslearning|"
+    r"vklass|unikum|schoo?ll?soft|infomentor|skolplattformen|skolwebben|itslearning|edlevo|ist(?:-appen)?|"
+    r"padlet|skola24|google classroom|teams|"
     r"hemsida\w*|webbplats\w*|website|webpage|web|malmo\.se|nyhetsbrev\w*|newsletter|e-?post|mejl\w*|"
     r"e-?mail\w*|papper\w*|paper|(?:ny|nya|nytt|new|andra|annan|another) (?:blogg\w*|blog|konto\w*|account|"
     r"sida\w*|page|grupp\w*|group|adress|address|plattform|platform|kanal|channel))"
@@ -255,6 +261,7 @@ _OTHER_DEST = _rx(
 # Words that make a mention of another platform an addition, not a move ("vi finns nu även på Instagram").
 _ALSO = _rx(r"\b(?:aven|ocksa|too|also|as well)\b")
 # The account the text is on ("här", "den här bloggen", "this page").
+_MY = _rx(r"\b(?:mitt|min|jag|my|i'm|i am)\b")
 _HERE = _rx(r"\b(?:har|here|(?:den har|denna|detta|det har|this) \w+)\b")
 # Any move or pointer, to anywhere (the `elsewhere` kind's verbs are those of `move` without Tempus).
 _GOING = _rx(
@@ -265,6 +272,11 @@ _GOING = _rx(
 _INSTEAD = _rx(r"\bi ?stallet\b|\binstead\b|\binte har\b|\bnot here\b|\bistallet for\b")
 # Information about one thing ("information om föräldramötet kommer i Tempus Hemma") is no move.
 _ABOUT = _rx(r"\b(?:information|info|mer info\w*|mer information|details|more information) (?:om|kring|about)\b")
+# A parent asking ("Är det sant att ni ska sluta med Facebook?") is no announcement.
+_QUESTION = _rx(r"\bar det sant\b|\bstammer det\b|\bundrar\b|\bis it true\b|\bwondering\b|\bfraga\w*\b|"
+                r"\bska ni\b[^.!?]*\?|\bkommer ni\b[^.!?]*\?|\bwill you\b[^.!?]*\?|\bforalder\b|\bparent\b")
+# "stänger" about a gate, a door, a sandpit or a shed, not an account.
+_THING_CLOSED = _rx(r"\b(?:grind\w*|dorr\w*|sandlad\w*|plaskdamm\w*|pool\w*|forrad\w*|skjul\w*|gate|door|sandpit|shed)\b")
 _COMMENTS = _rx(r"\bkommentar\w*|\bcomments?\b")
 _REASON = _rx(r"\b(?:pa grund av|pga|p\.g\.a|eftersom|darfor|med anledning av|enligt|av \w+skal|because|due to)\b")
 # Contrasting the old channel with the new with arrows, crosses and ticks ("Blogg ❌ Tempus Hemma ✅").
@@ -294,7 +306,7 @@ def _destination(folded: str, original: str) -> tuple[float, list[tuple[int, int
     """Weight of the named Tempus destination, its spans, and which name it is (hemma, tempus, app)."""
     # Every pattern below needs the literal "tempus" or "app": most posts have neither and skip
     # the scans (a third of the detector's time per text).
-    if "tempus" in folded:
+    if "tem" in folded:
         for rx, weight in ((_TEMPUS_HEMMA, 0.45), (_TEMPUS_APP, 0.45)):
             spans = _spans(rx, folded)
             if spans:
@@ -351,7 +363,8 @@ def _rules(folded: str, original: str) -> _Rules:
             ("grammar", grammar), ("negated", negated), ("one-off", one_off), ("building", building),
             ("temporary", temporary), ("new address", new_address), ("social", social),
             ("also", bool(_ALSO.search(folded))), ("going", bool(_GOING.search(folded))), ("here", bool(_HERE.search(folded))),
-            ("instead", bool(_INSTEAD.search(folded))), ("comments", bool(_COMMENTS.search(folded))), ("about", bool(_ABOUT.search(folded))),
+            ("instead", bool(_INSTEAD.search(folded))), ("comments", bool(_COMMENTS.search(folded))), ("question", bool(_QUESTION.search(folded))),
+            ("thing closed", bool(_THING_CLOSED.search(folded))), ("first person", bool(_MY.search(folded))), ("about", bool(_ABOUT.search(folded))),
             ("reason", bool(_REASON.search(folded))), ("contrast", bool(_CONTRAST.search(original))),
         )
         if present
@@ -436,21 +449,19 @@ def _model_spans(model: notice_model.Model, folded: str, sigs: frozenset[str], k
 
 
 def _windows(original: str) -> list[tuple[int, int]]:
-    """The parts of a text read on their own: the whole when short, else runs of whole sentences."""
-    if len(original) <= WINDOW_CHARS:
-        return [(0, len(original))]
+    """The parts of a text read on their own: the whole when short, and every two sentences in a row.
+
+    A notice is a sentence or two; in a long post the rest would drown it, so each pair of
+    sentences is also read alone (pairs, not single sentences, so that "Bloggen stängs… nej då,
+    skojar bara!" is read together).
+    """
     text = original[:READ_CHARS]
     bounds = [m.span() for m in _SENTENCE.finditer(text)]
-    windows = []
-    for i, (start, end) in enumerate(bounds):
-        j = i
-        while j + 1 < len(bounds) and bounds[j + 1][1] - start <= WINDOW_CHARS:
-            j += 1
-            end = bounds[j][1]
-        windows.append((start, min(end, start + WINDOW_CHARS)))
-        if end >= len(text):
-            break
-    return windows
+    windows = [(0, len(text))] if len(text) <= WINDOW_CHARS else []
+    if len(bounds) > 2 or not windows:
+        for (start, _), (_, end) in zip(bounds, bounds[1:] or bounds, strict=False):
+            windows.append((start, min(end, start + WINDOW_CHARS)))
+    return windows or [(0, min(len(text), WINDOW_CHARS))]
 
 
 # ---------------------------------------------------------------------------------- public API

@@ -24,10 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from crawler import notice_model, notices  # noqa: E402
 
-LABELLED = ROOT / "tests" / "fixtures" / "notices" / "labelled.jsonl"
+FIXTURES = ROOT / "tests" / "fixtures" / "notices"
+LABELLED = FIXTURES / "labelled.jsonl"
 OUT = ROOT / "crawler" / notice_model.MODEL_FILE
 C = 16.0         # inverse regularisation strength (chosen by --cv on the labelled set)
 MIN_WEIGHT = 0.2  # features whose weights all stay below this are dropped (size, not accuracy)
@@ -35,9 +37,23 @@ TYPO_VARIANTS = 1  # per text, this many copies with one or two typing slips
 SEED = 14
 
 
-def load(path: Path = LABELLED) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def training_files() -> list[Path]:
+    """The labelled set and every blind set already scored (committed beside it once its first score is recorded)."""
+    return [LABELLED, *sorted(FIXTURES.glob("fresh_*.jsonl"))]
+
+
+def load() -> list[dict]:
+    from notice_accuracy import load as load_labelled
+
+    return [row for path in training_files() for row in load_labelled(path)]
+
+
+def fingerprint() -> str:
+    """SHA-256 over the training files' names and bytes (what the model file records)."""
+    digest = hashlib.sha256()
+    for path in training_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def kind_of(row: dict) -> str:
@@ -98,11 +114,10 @@ def train(rows: list[dict], c: float = C, meta: dict | None = None) -> notice_mo
 def build() -> notice_model.Model:
     import sklearn
 
-    data = LABELLED.read_bytes()
     rows = load()
     meta = {
-        "trained_on": str(LABELLED.relative_to(ROOT)),
-        "trained_on_sha256": hashlib.sha256(data).hexdigest(),
+        "trained_on": [str(p.relative_to(ROOT)) for p in training_files()],
+        "trained_on_sha256": fingerprint(),
         "rows": len(rows),
         "c": C,
         "min_weight": MIN_WEIGHT,
