@@ -240,7 +240,7 @@ _NEGATED = _rx(
     r"\bnot true\b|\bnot (?:be )?(?:closing|closed|leaving|stopping)|\bdon'?t worry\b|"
     r"\binte ner\b|\binte stang\w*|\bfinns kvar\b|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
     r"\bsom vanligt\b|\btas over av\b|\bfortsatter (?:som|precis|har)\b|\bkvar har\b|\bcontinues\b|"
-    r"\bkeeps? (?:going|running)\b|\bnot closing\b|\bstill here\b"
+    r"\bkeeps? (?:going|running)\b|\bfortfarande\b|\bstill (?:post\w*|here|share\w*|be)\b|\bnot closing\b|\bstill here\b"
 )
 # Where else an account says it goes (the `elsewhere` kind): another social platform, another school
 # platform or app, a new address or website, e-mail or paper, another account's @handle.
@@ -435,8 +435,8 @@ def _matched(original: str, spans: Iterable[tuple[int, int]]) -> tuple[str, ...]
 def _model_spans(model: notice_model.Model, folded: str, sigs: frozenset[str], kind: str) -> list[tuple[int, int]]:
     """Where the words that pushed the model most towards `kind` sit in the text."""
     words = []
-    for weight, feature in model.contributions(folded, kind, sigs)[:12]:
-        if weight <= 0.3:
+    for weight, feature in [c for c in model.contributions(folded, kind, sigs) if c[1].startswith(("w ", "b "))][:4]:
+        if weight <= 0.0:
             break
         if feature.startswith(("w ", "b ")):
             words.extend(w for w in feature[2:].split(" ") if w not in ("<s>", "</s>"))
@@ -446,6 +446,17 @@ def _model_spans(model: notice_model.Model, folded: str, sigs: frozenset[str], k
         if notice_model.normalise(m.group(0)) in wanted and len(m.group(0)) > 2:
             spans.append(m.span())
     return spans
+
+
+def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans joined where they overlap or only spaces lie between ("följ" "oss" → "följ oss")."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and (a <= out[-1][1] or not text[out[-1][1]:a].strip()):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _windows(original: str) -> list[tuple[int, int]]:
@@ -506,9 +517,13 @@ def read(text: str, model: notice_model.Model | None = None) -> Finding:
     value = round(value, 2)
     if value < 0.05:
         return Finding(None, value, (), "")
-    spans = [s for s in rules.spans] if rules.kind == kind else []
+    if kind != "move" and rules.kind == "move" and rules.score >= 0.6:
+        # The text names Tempus Hemma (or the app) as where to go: whatever it closes or leaves, that
+        # is the move the board counts.
+        kind = "move"
+    spans = list(rules.spans) if rules.kind == kind else []
     spans += _model_spans(model, folded, rules.signals, kind)
-    spans = sorted({(a + start, b + start) for a, b in spans})
+    spans = _merge(original, sorted({(a + start, b + start) for a, b in spans}))
     return Finding(kind, value, _matched(original, spans), snippet(original, spans))
 
 
