@@ -182,6 +182,9 @@ _CLOSING = _rx(
         r"\bslutat? (?:vi )?(?:att )?blogga\b|\bslut(?:bloggat|postat)\b",
         rf"\binte (?:att )?(?:fortsatta|fortsatter) (?:med )?(?:\w+ )?{_OBJ}",
         r"\bstop (?:updating|posting)\b",
+        r"\b(?:closing|shutting down|retiring|archiving) (?:down )?(?:this|our|the) (?:page|blog|account|group|channel)\b|"
+        r"\b(?:this|our|the) (?:page|blog|account|group|channel) is (?:now )?(?:retired|archived|closed|inactive)\b|"
+        r"\b(?:kvar|ligger kvar|sparas) som arkiv\b",
         rf"\bsatter (?:vi )?(?:nu )?punkt\b|\bnot (?:active|updated|maintained)(?: here)? any ?more\b|"
         r"\bno longer (?:maintained|active|updated)\b|\binte (?:langre )?(?:aktiv|aktiva|underhall\w*)\b(?: har)?",
         r"\bstangd(?:a|t)? for (?:nya |fler )?(?:inlagg|posts|publicering|uppdateringar)\b|"
@@ -238,7 +241,7 @@ _NEGATED = _rx(
     r"\b(?:stangs|stanger|laggs|lagger|avslutas|avslutar|tas|raderas|upphor) (?:\w+ )?inte\b|"
     r"\binte (?:att )?(?:stang\w*|lagga\w* ner|avsluta\w*|ta bort|tas bort|radera\w*|lamna\w*|sluta\w*)|\bstammer inte\b|"
     r"\bnot true\b|\bnot (?:be )?(?:closing|closed|leaving|stopping)|\bdon'?t worry\b|"
-    r"\binte ner\b|\binte stang\w*|\bfinns kvar\b|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
+    r"\binte ner\b|\binte stang\w*|\bfinns kvar\b(?! som arkiv)|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
     r"\bsom vanligt\b|\btas over av\b|\bfortsatter (?:som|precis|har)\b|\bkvar har\b|\bcontinues\b|"
     r"\bkeeps? (?:going|running)\b|\bfortfarande\b|\bstill (?:post\w*|here|share\w*|be)\b|\bnot closing\b|\bstill here\b"
 )
@@ -285,6 +288,8 @@ _SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
 # Longer texts are read in windows of a few sentences (a notice at the end of a long post is not
 # drowned by the rest), and only this far: the first part of a post is where notices sit.
 WINDOW_CHARS = 400
+# Below this score a text is far from flagged: the model's evidence words are not looked for.
+EVIDENCE_FROM = 0.3
 READ_CHARS = 3_000
 
 
@@ -435,7 +440,7 @@ def _matched(original: str, spans: Iterable[tuple[int, int]]) -> tuple[str, ...]
 def _model_spans(model: notice_model.Model, folded: str, sigs: frozenset[str], kind: str) -> list[tuple[int, int]]:
     """Where the words that pushed the model most towards `kind` sit in the text."""
     words = []
-    for weight, feature in [c for c in model.contributions(folded, kind, sigs) if c[1].startswith(("w ", "b "))][:4]:
+    for weight, feature in model.contributions(folded, kind, sigs, words_only=True)[:4]:
         if weight <= 0.0:
             break
         if feature.startswith(("w ", "b ")):
@@ -522,7 +527,8 @@ def read(text: str, model: notice_model.Model | None = None) -> Finding:
         # is the move the board counts.
         kind = "move"
     spans = list(rules.spans) if rules.kind == kind else []
-    spans += _model_spans(model, folded, rules.signals, kind)
+    if value >= EVIDENCE_FROM:
+        spans += _model_spans(model, folded, rules.signals, kind)
     spans = _merge(original, sorted({(a + start, b + start) for a, b in spans}))
     return Finding(kind, value, _matched(original, spans), snippet(original, spans))
 
