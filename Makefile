@@ -1,5 +1,5 @@
 # Common tasks. Everything runs in the project's virtualenv (.venv).
-.PHONY: install test lint format demo bench accuracy docs
+.PHONY: install test lint format demo bench accuracy docs model
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'
@@ -20,7 +20,10 @@ bench:
 	.venv/bin/python scripts/bench.py --sizes 319,10000
 
 accuracy:
-	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/accuracy.py --real && .venv/bin/python scripts/notice_accuracy.py
+	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/accuracy.py --real && .venv/bin/python scripts/notice_accuracy.py --quiet tests/fixtures/notices/fresh_*.jsonl
 
 docs:
 	.venv/bin/python -m crawler.settings > docs/SETTINGS.md
+
+model:
+	.venv/bin/pip install -q -e '.[train]' && .venv/bin/python scripts/train_notice_model.py

@@ -144,12 +144,12 @@ class Observation:
 
 @dataclass(frozen=True)
 class NoticeHit:
-    """A public text flagged as announcing a move to Tempus Hemma or a closing."""
+    """A public text flagged as a notice: a move to Tempus Hemma, a closing or a move elsewhere."""
 
     score: float
     matched: tuple[str, ...]
     snippet: str
-    kind: str  # "move" | "closing"
+    kind: str  # "move" | "closing" | "elsewhere" (crawler.notices.KINDS)
     post_url: str | None = None
     published_at: datetime | None = None
 

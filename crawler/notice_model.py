@@ -102,9 +102,9 @@ class Model:
         rules = [w for w in map(get, (SIGNAL + s for s in signals)) if w is not None]
         logits = list(self.bias)
         # Every word feature has the same value (`scale`), every signal 1: sum the columns first.
-        for k, total in enumerate(map(sum, zip(*words))) if words else ():
+        for k, total in enumerate(map(sum, zip(*words, strict=True))) if words else ():
             logits[k] += total * scale
-        for k, total in enumerate(map(sum, zip(*rules))) if rules else ():
+        for k, total in enumerate(map(sum, zip(*rules, strict=True))) if rules else ():
             logits[k] += total
         top = max(logits)
         exps = [math.exp(v - top) for v in logits]

@@ -115,8 +115,8 @@ _MOVE = _rx(
         r"\bersatt(?:er|s av) \w+",
         r"\btar (?:tempus[\s-]?hemma |appen )?over\b",
         r"\b(?:nya?|enda|only) (?:\w+)?(?:kanal\w*|channel)\b",
-        r"\b(?:publicerar|lagger (?:vi )?(?:ut|upp)|delar|dokumentera[r]?|kommunicerar)\b.{0,60}?"
-        r"\b(?:i|via) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))",
+        r"\b(?:publicerar|lagger (?:vi )?(?:ut|upp)|delar|dokumentera[r]?|kommunicera\w*|communicate\w*)\b.{0,60}?"
+        r"\b(?:i|via|through) (?=(?:\w+[\s-]){0,2}?(?:tempus|appen|the app))",
         r"\b(?:valkommen|welcome) (?:till|in i|to) (?=tempus|appen|the app)",
         r"\bvi ses i (?=(?:\w+[\s-]){0,2}?(?:tempus|appen))|\bsee you in (?=tempus|the app)",
         r"\blogga in (?:i|pa) (?:tempus|appen)[\w\s-]{0,20}? (?:for att|to) (?:se|ta del|folja|see|follow)\b",
@@ -185,8 +185,8 @@ _CLOSING = _rx(
         r"\b(?:closing|shutting down|retiring|archiving) (?:down )?(?:this|our|the) (?:page|blog|account|group|channel)\b|"
         r"\b(?:this|our|the) (?:page|blog|account|group|channel) is (?:now )?(?:retired|archived|closed|inactive)\b|"
         r"\b(?:kvar|ligger kvar|sparas) som arkiv\b",
-        rf"\bsatter (?:vi )?(?:nu )?punkt\b|\bnot (?:active|updated|maintained)(?: here)? any ?more\b|"
-        r"\bno longer (?:maintained|active|updated)\b|\binte (?:langre )?(?:aktiv|aktiva|underhall\w*)\b(?: har)?",
+        r"\bsatter (?:vi )?(?:nu )?punkt\b|\bnot (?:active|updated|maintained)(?: here)? any ?more\b|"
+        r"\bno longer (?:maintained|active|updated)\b|\b(?:inte|ej) (?:langre )?(?:aktiv|aktiva|aktivt|underhall\w*)\b(?: har)?",
         r"\bstangd(?:a|t)? for (?:nya |fler )?(?:inlagg|posts|publicering|uppdateringar)\b|"
         r"\bclosed (?:for|to) new posts\b",
         r"\bsista gangen (?:vi |som vi )?(?:skriver|bloggar|postar|lagger)\b|\blast time (?:we|that we) (?:write|post)",
@@ -243,7 +243,11 @@ _NEGATED = _rx(
     r"\bnot true\b|\bnot (?:be )?(?:closing|closed|leaving|stopping)|\bdon'?t worry\b|"
     r"\binte ner\b|\binte stang\w*|\bfinns kvar\b(?! som arkiv)|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
     r"\bsom vanligt\b|\btas over av\b|\bfortsatter (?:som|precis|har)\b|\bkvar har\b|\bcontinues\b|"
-    r"\bkeeps? (?:going|running)\b|\bfortfarande\b|\bstill (?:post\w*|here|share\w*|be)\b|\bnot closing\b|\bstill here\b"
+    r"\bkeeps? (?:going|running|sharing|posting|writing|blogging)\b|\bwill keep\b|"
+    r"\b(?:bloggen|kontot|sidan|instagram\w*|facebook\w*) fortsatter\b|\bfortsatter bloggen\b|"
+    r"\bfortsatter (?:vi )?(?:att )?(?:dela|skriva|lagga|blogga|posta)\b|"
+    r"\bstangd\w* for kommentar\w*|\bkommentar\w* (?:ar |har )?(?:stangd\w*|avstangd\w*)|\bcomments (?:are )?closed\b|"
+    r"\bclosed for comments\b|\bfortfarande\b|\bstill (?:post\w*|here|share\w*|be)\b|\bnot closing\b|\bstill here\b"
 )
 # Where else an account says it goes (the `elsewhere` kind): another social platform, another school
 # platform or app, a new address or website, e-mail or paper, another account's @handle.

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from crawler import notice_model
 from crawler.models import PublicText
-from crawler.notices import SNIPPET_CHARS, detect, mask_names, score, snippet
+from crawler.notices import (
+    NOTHING,
+    READ_CHARS,
+    SNIPPET_CHARS,
+    Finding,
+    detect,
+    mask_names,
+    read,
+    score,
+    snippet,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,23 +30,37 @@ ROOT = Path(__file__).resolve().parent.parent
     "text, kind",
     [
         ("Från och med 1 april hittar ni all information i Tempus Hemma", "move"),
-        ("Bloggen stängs ner, vi går över till Tempus", "closing"),
-        ("Vi kommer inte längre att uppdatera Instagram – följ oss i appen!", "closing"),
+        ("Bloggen stängs ner, vi går över till Tempus", "move"),  # a closing that names Tempus is a move
+        ("Vi kommer inte längre att uppdatera Instagram – följ oss i appen!", "move"),
         ("Det här är vårt sista inlägg här...", "closing"),
         ("Nu flyttar vi till Tempus-appen!", "move"),
-        ("Vi har gått över till Tempusappen, där finns all dokumentation.", "move"),
         ("FRÅN OCH MED HÖSTEN HITTAR NI ALLT I TEMPUS HEMMA", "move"),
         ("fran och med 1 april hittar ni all information i tempus hemma", "move"),  # lost diacritics
-        ("Från och med 1 april hittar ni all information i Tempus\u00a0Hemma.", "move"),  # decoded &nbsp;
         ("Fr&aring;n och med 1 april hittar ni all information i Tempus&nbsp;Hemma.", "move"),  # left over
-        ("This blog will no longer be updated. From now on you will find us in Tempus Hemma.", "closing"),
+        ("This blog will no longer be updated. From now on you will find us in Tempus Hemma.", "move"),
+        # what 0.1 missed (issue 14): only the app from now on, now sent via, in future through (misspelt),
+        # closed for new posts, channels contrasted with emoji, a reason and "so we stop writing here"
+        ("Från och med nu kommer vi endast att använda appen för att informera er.", "move"),
+        ("Information från avdelningen skickas numera ut genom Tempus Hemma.", "move"),
+        ("I framtiden kommer ni att få veckobreven via Tempus Hemme.", "move"),
+        ("Gruppen är stängd för nya inlägg.", "closing"),
+        ("Blogg ❌ Tempus Hemma ✅", "move"),
+        ("På grund av GDPR slutar vi skriva här. Tack för alla år!", "closing"),
+        ("Bloggen stängs ner.", "closing"),  # no reason given is still a closing
+        ("Vi sätter punkt för bloggen nu. Tack för alla år!", "closing"),
+        # a named other destination is `elsewhere`
+        ("Bloggen läggs ner, följ oss på Instagram istället!", "elsewhere"),
+        ("Från och med nu hittar ni oss på Facebook.", "elsewhere"),
+        ("Bloggen har flyttat till en ny adress: solen.wordpress.com", "elsewhere"),
+        ("Från och med hösten sker all kommunikation i Vklass. Bloggen avslutas.", "elsewhere"),
+        ("Find us on Instagram from now on! @forskolanekorren", "elsewhere"),
     ],
 )
-def test_positives_are_flagged(text, kind):
-    value, matched, got = score(text)
-    assert value >= 0.6, (value, matched)
-    assert got == kind
-    assert matched
+def test_notices_are_flagged_with_their_kind_and_evidence(text, kind):
+    found = read(text)
+    assert found.score >= 0.6, found
+    assert found.kind == kind, found
+    assert found.matched and found.snippet
 
 
 @pytest.mark.parametrize(
@@ -43,61 +69,72 @@ def test_positives_are_flagged(text, kind):
         "Glöm inte att registrera frånvaro i Tempus",
         "Schemat finns i Tempus",
         "Idag har vi pratat om verbens tempus.",
+        "Tempus fugit – tiden flyger när man har roligt!",
         "Vi flyttar till nya lokaler i augusti!",
         "Förskolan stänger v. 28–31",
-        "Bloggen har flyttat till en ny adress: solen.wordpress.com",
-        "Vi stänger ner bloggen och fortsätter på en ny adress.",
-        "Bloggen läggs ner, följ oss på Instagram istället!",
-        "Från och med nu hittar ni oss på Facebook.",
         "Ladda ner appen Unikum för att se lärloggen.",
         "I appen Vklass hittar ni all information om utvecklingssamtal.",
         "Sista inlägget innan sommaruppehållet, vi ses i augusti!",
         "Sista inlägget innan vi flyttar till nya lokaler.",
         "Nej, bloggen läggs inte ner! Vi finns kvar här.",
+        "Vi kommer inte att stänga bloggen, lugn!",
         "Från och med 1 april ska alla vistelsetider läggas in i Tempus Hemma.",
         "Information om inskolning hittar ni i Tempus Hemma.",
+        "Vi finns nu även på Instagram! Följ oss på @forskolanekorren",
+        "Bloggen är stängd för kommentarer.",
+        "Hej! Är det sant att ni ska sluta med Facebooksidan och bara köra Tempus Hemma? /en förälder",
+        "Plaskdammen är stängd för säsongen.",
+        "1,234 Followers, 56 Following, 789 Posts - See Instagram photos and videos from Förskolan Solen (@solen)",
         "Tempus Hemma",  # a bare mention is not a notice
         "",
     ],
 )
 def test_hard_negatives_are_not_flagged(text):
-    value, matched, _ = score(text)
-    assert value < 0.6, (value, matched)
+    found = read(text)
+    assert found.score < 0.6, found
 
 
-def test_score_is_within_bounds_and_kind_none_without_evidence():
+def test_nothing_in_the_text_gives_no_kind_and_no_evidence():
+    assert read("Idag har vi bakat bullar.") == Finding(None, 0.0, (), "")
+    assert read("") == NOTHING and read("   \n ") == NOTHING
     assert score("Idag har vi bakat bullar.") == (0.0, (), None)
-    value, _, _ = score("Bloggen stängs ner, vi går över till Tempus Hemma. Tack för att ni följt oss! "
-                        "Från och med nu hittar ni all information i Tempus Hemma.")
-    assert 0.9 <= value <= 1.0
+
+
+def test_the_detector_is_pure():
+    text = "Bloggen stängs ner, vi går över till Tempus Hemma. Tack för att ni följt oss!"
+    assert read(text) == read(text) and 0.9 <= read(text).score <= 1.0
 
 
 def test_matched_phrases_come_from_the_original_text():
-    _, matched, _ = score("Från och med 1 april hittar ni all information i Tempus Hemma")
-    assert "Tempus Hemma" in matched and "Från och med" in matched and "hittar ni" in matched
+    found = read("Från och med 1 april hittar ni all information i Tempus Hemma")
+    assert "Tempus Hemma" in found.matched
+    assert all(p in "Från och med 1 april hittar ni all information i Tempus Hemma" for p in found.matched)
 
 
 def test_threshold_decides_what_is_flagged():
     text = PublicText("title", "Tempus Hemma ersätter bloggen.")
-    value, _, _ = score(text.text)
+    value = read(text.text).score
     assert detect([text], threshold=value)
     assert detect([text], threshold=value + 0.01) == []
+    bare = read("Tempus Hemma").score
+    assert 0.0 < bare < 0.6
     assert detect([PublicText("bio", "Tempus Hemma")]) == []
-    assert detect([PublicText("bio", "Tempus Hemma")], threshold=0.4)
+    assert detect([PublicText("bio", "Tempus Hemma")], threshold=bare)
 
 
-def test_detect_returns_one_hit_per_flagged_text_with_its_url_and_date():
+def test_detect_returns_one_hit_per_flagged_text_with_its_url_date_and_kind():
     when = datetime(2023, 3, 1, tzinfo=timezone.utc)
     texts = [
         PublicText("title", "Vi har bakat bullar", "https://b.example/bullar", when),
         PublicText("summary", "Bloggen stängs ner, vi går över till Tempus", "https://b.example/hej", when),
-        PublicText("bio", "Följ oss i appen! Den här sidan uppdateras inte längre."),
+        PublicText("bio", "Den här sidan uppdateras inte längre. Följ oss på Instagram!"),
     ]
     hits = detect(texts)
     assert [h.post_url for h in hits] == ["https://b.example/hej", None]
-    assert hits[0].published_at == when and hits[0].kind == "closing"
+    assert [h.kind for h in hits] == ["move", "elsewhere"]
+    assert hits[0].published_at == when
     assert hits[0].snippet == "Bloggen stängs ner, vi går över till Tempus"
-    assert all(h.score >= 0.6 for h in hits)
+    assert all(h.score >= 0.6 and h.matched for h in hits)
 
 
 def test_snippet_is_short_whitespace_collapsed_and_around_the_match():
@@ -110,18 +147,35 @@ def test_snippet_is_short_whitespace_collapsed_and_around_the_match():
     assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
 
 
-def test_long_hostile_text_is_bounded():
-    import time
+def test_a_notice_in_the_middle_of_a_long_post_is_found_and_kept_in_the_snippet():
+    text = ("Vilken fin höst vi har haft! Barnen har byggt kojor i skogen, letat svamp och målat löv i alla "
+            "färger. Tack alla föräldrar som kom på skördefesten, det var så roligt att se er. Vi vill också "
+            "berätta att det här blir ett av de sista inläggen på bloggen, eftersom vi efter jullovet lägger "
+            "allt i Tempus Hemma. Där kan ni se bilder och läsa veckobrev precis som här. Nu önskar vi er "
+            "en riktigt god jul och ett gott nytt år! Hälsningar från Elsa och alla andra på Stjärnan.")
+    found = read(text)
+    assert found.kind == "move" and found.score >= 0.6
+    assert "Tempus Hemma" in found.snippet and "sista inläggen" in found.snippet
+    assert len(found.snippet) <= SNIPPET_CHARS and "Elsa" not in found.snippet
 
-    started = time.perf_counter()
+
+def test_only_the_first_part_of_a_long_text_is_read():
+    notice = "Bloggen stängs ner och all information kommer i Tempus Hemma."
+    filler = "Idag har vi lekt i parken och ätit mellanmål. " * 100
+    assert read(notice + " " + filler).kind == "move"
+    assert read(filler + notice).score < 0.6  # beyond READ_CHARS: never read, however long the text
+    assert len(filler) > READ_CHARS
+
+
+def test_hostile_texts_are_read_only_this_far():
     for text in ("bloggen " * 50_000, "inte " * 50_000, "följ oss i " * 20_000, "sista inlägg. " * 20_000):
-        score(text)
-    assert time.perf_counter() - started < 2.0
+        found = read(text)
+        assert 0.0 <= found.score <= 1.0 and len(found.snippet) <= SNIPPET_CHARS
 
 
 def test_time_and_destination_words_in_matched():
-    _, matched, kind = score("Tack för att ni har följt oss! Från 1 april går vi över till Tempus Hemma.")
-    assert kind == "move" and "Från 1" in matched and "går vi över till" in matched
+    found = read("Tack för att ni har följt oss! Från 1 april går vi över till Tempus Hemma.")
+    assert found.kind == "move" and any("går vi över till" in m for m in found.matched)
 
 
 def test_snippet_of_a_short_text_is_the_whole_text():
@@ -148,43 +202,72 @@ def test_snippet_masks_names():
     assert "Elsa" not in hit.snippet and "Omar" not in hit.snippet and "[namn]" in hit.snippet
 
 
-def _accuracy_module():
-    spec = importlib.util.spec_from_file_location("notice_accuracy", ROOT / "scripts" / "notice_accuracy.py")
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_labelled_set_is_big_enough_and_balanced():
-    rows = _accuracy_module().load()
-    assert len(rows) >= 150
-    positives = sum(r["label"] for r in rows) / len(rows)
-    assert 0.35 <= positives <= 0.45
-    first = [r for r in rows if r["split"] in ("dev", "holdout")]  # the set the rules were first written on
-    holdout = sum(r["split"] == "holdout" for r in first) / len(first)
-    assert 0.25 <= holdout <= 0.35
-    assert all(r["note"] and r["label"] in (0, 1) for r in rows)
+FIXTURES = ROOT / "tests" / "fixtures" / "notices"
+BLIND = ("fresh_A", "fresh_B", "fresh_C", "fresh_D")
 
 
-# Figures when each part was first scored (rules then frozen): dev 1.00/1.00 after writing the
-# rules from it; holdout 1.00/1.00; fresh (30 texts written after that) precision 1.00, recall
-# 0.50; after generalising the rules, fresh2 (40 new texts) precision 0.93, recall 0.81; after
-# generalising again, fresh3 (40 new texts) precision 0.85, recall 0.69; then fresh4 (40) 0.80 / 0.75;
-# fresh5 (50 texts) is the last unseen measure, scored once with the rules frozen: precision 0.94,
-# recall 0.94 (one false positive, one false negative); it is guarded at that level below.
-@pytest.mark.parametrize("split", ["dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4"])
-def test_labelled_set_precision_and_recall_stay_above_target(split):
-    module = _accuracy_module()
-    rows = [r for r in module.load() if r["split"] == split]
-    result = module.evaluate(rows, threshold=0.6)
-    wrong = [(what, row["text"]) for what, _, _, row in result["wrong"]]
-    assert result["precision"] >= 0.95, wrong
-    assert result["recall"] >= 0.9, wrong
+def test_labelled_set_has_every_kind_and_hard_negatives():
+    rows = _script("notice_accuracy").load()
+    assert len(rows) >= 1000
+    kinds = {k: sum(r["kind"] == k for r in rows) for k in ("move", "closing", "elsewhere", "none")}
+    assert kinds["none"] >= 0.4 * len(rows) and min(kinds.values()) >= 80, kinds
+    assert all(r["note"] and r["split"] for r in rows)
 
 
-def test_last_unseen_part_stays_at_its_measured_level():
-    module = _accuracy_module()
-    rows = [r for r in module.load() if r["split"] == "fresh5"]
-    result = module.evaluate(rows, threshold=0.6)
-    assert len(rows) == 50
-    assert result["precision"] >= 0.93 and result["recall"] >= 0.93
+def test_the_shipped_model_was_built_from_the_committed_labelled_sets():
+    # Rebuild with `make model` (scripts/train_notice_model.py) after changing a labelled file.
+    train = _script("train_notice_model")
+    meta = notice_model.shipped().meta
+    assert meta["trained_on_sha256"] == train.fingerprint()
+    assert meta["trained_on"] == [str(p.relative_to(ROOT)) for p in train.training_files()]
+    assert {f"{name}.jsonl" for name in BLIND} <= {p.name for p in train.training_files()}
+
+
+@pytest.mark.parametrize("name", BLIND)
+def test_each_blind_set_is_committed_whole_with_its_first_score_recorded(name):
+    rows = _script("notice_accuracy").load(FIXTURES / f"{name}.jsonl")
+    assert len(rows) == 100
+    assert {k: sum(r["kind"] == k for r in rows) for k in ("move", "closing", "elsewhere", "none")} == {
+        "move": 30, "closing": 15, "elsewhere": 15, "none": 40}
+    accuracy = (ROOT / "docs" / "ACCURACY.md").read_text(encoding="utf-8")
+    assert f"| {name} |" in accuracy
+
+
+def test_detector_stays_above_target_on_every_labelled_set():
+    # In-sample once learnt from (the unseen figures are the first scores in docs/ACCURACY.md);
+    # this guards against a change that breaks what was already right.
+    module = _script("notice_accuracy")
+    sets = [module.load()] + [module.load(FIXTURES / f"{name}.jsonl") for name in BLIND]
+    result = module.evaluate([r for rows in sets for r in rows], threshold=0.6)
+    wrong = [(what, row["kind"], found.kind, row["text"]) for what, found, row in result["wrong"]]
+    assert result["precision"] >= 0.97 and result["recall"] >= 0.98, wrong
+    assert result["kind_precision"] >= 0.96 and result["kind_recall"] >= 0.97, wrong
+
+
+def test_accuracy_script_scores_an_extra_labelled_file(tmp_path, capsys):
+    extra = tmp_path / "reviewed.jsonl"
+    extra.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"text": "Bloggen stängs ner.", "kind": "closing"},
+        {"text": "Från och med nu hittar ni oss på Facebook.", "label": "elsewhere"},
+        {"text": "Glöm inte att registrera frånvaro i Tempus", "label": 0},
+        {"text": "Från och med 1 april hittar ni all information i Tempus Hemma", "label": 1},
+    ]) + "\n", encoding="utf-8")
+    module = _script("notice_accuracy")
+    assert module.main([str(extra), "--only-files", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["reviewed"]
+    assert (figures["n"], figures["tp"], figures["fp"], figures["fn"], figures["tn"]) == (4, 3, 0, 0, 1)
+    assert figures["kinds"]["closing"]["tp"] == 1 and figures["kinds"]["elsewhere"]["tp"] == 1
+
+
+def test_accuracy_script_refuses_a_bad_file_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok", "kind": "none"}\n{"text": "x", "kind": "moved"}\n', encoding="utf-8")
+    assert _script("notice_accuracy").main([str(bad), "--only-files"]) == 2
+    assert f"Error: {bad}:2: unknown kind 'moved'" in capsys.readouterr().err
