@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import crawl, sources
+from crawler import settings as settings_mod
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import (
     AS_OF,
@@ -31,6 +32,7 @@ from crawler.demo.world import (
     BoardTruth,
     World,
     cycle_time,
+    demo_settings,
 )
 from crawler.fetch import Fetcher
 from crawler.store import Store
@@ -141,6 +143,18 @@ def crawler_board(views: dict[int, dict[str, AccountView]], flagged: dict[str, d
     )
 
 
+def _gone_confirmable(world: World, deleted_at: datetime | None, k: int) -> bool:
+    """Whether weekly visits up to cycle k have seen a deleted account missing often and long
+    enough for the crawler's gone rule (gone_after visits spanning gone_min_hours)."""
+    if deleted_at is None:
+        return True
+    missing = [j for j in range(k + 1) if cycle_time(j) >= deleted_at]
+    if not missing:
+        return True  # not deleted yet at cycle k: truth is the status itself
+    span = cycle_time(k) - cycle_time(missing[0])
+    return len(missing) >= world.rules.gone_after and span >= timedelta(hours=world.rules.gone_min_hours)
+
+
 def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dict[str, datetime]) -> CheckReport:
     """--check: the inventory after the given cycles against the world's truth at those times."""
     agreement: dict[int, tuple[int, int]] = {}
@@ -155,8 +169,8 @@ def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dic
             expected = "unknown" if hidden else truth.status
             got = view[acc.id].status if acc.id in view else None
             allowed = {expected}
-            if acc.deleted_at is not None and cycle_time(k - 1) < acc.deleted_at <= at:
-                # Seen missing once: gone needs a second visit, so the earlier status still holds.
+            if not _gone_confirmable(world, acc.deleted_at, k):
+                # Seen missing too few times (or too briefly) for gone: the earlier status still holds.
                 allowed.add(world.truth(acc.index, acc.deleted_at - timedelta(seconds=1)).status)
             if got in allowed:
                 good += 1
@@ -221,7 +235,10 @@ def run_demo(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    world = World(accounts, seed=seed)
+    values = dict(settings or demo_settings())
+    # The world's truth follows the rules the crawler is given (the environment included).
+    rules = settings_mod.build(values)
+    world = World(accounts, seed=seed, rules=rules)
     started = time.perf_counter()
     say = progress or (lambda line: None)
     sources_path = out / "sources.yaml"
@@ -229,8 +246,10 @@ def run_demo(
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)  # a demo always starts from an empty inventory
     with DemoWeb(world, cycle_time(0), faults=faults, slow_seconds=slow_seconds) as web:
-        sources_path.write_text(world.sources_yaml(web, settings), encoding="utf-8")
+        sources_path.write_text(world.sources_yaml(web, values), encoding="utf-8")
         registry = sources.load(sources_path)
+        if registry.settings != rules:
+            raise RuntimeError("the demo registry's settings differ from the rules of the world's truth")
         store = Store.open(db_path)
         try:
             results, views = asyncio.run(_cycles(store, registry, web, cycles, say))
@@ -240,7 +259,9 @@ def run_demo(
             store.close()
     truth = world.board_truth(BASELINE, AS_OF)
     board = crawler_board(views, flagged) if BASELINE_CYCLE in views and AS_OF_CYCLE in views else None
-    report = compare(world, views, flagged) if check else None
+    # The check reads the board's cycles and the last one; `views` keeps every cycle for tests.
+    checked = {k: views[k] for k in (BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1) if k in views}
+    report = compare(world, checked, flagged) if check else None
     result = DemoResult(out, sources_path, db_path, results, board, truth, report,
                         time.perf_counter() - started, requests, views=views)
     result.text = render_text(result, world)
@@ -252,7 +273,6 @@ async def _cycles(
 ) -> tuple[list[crawl.CycleResult], dict[int, dict[str, AccountView]]]:
     results: list[crawl.CycleResult] = []
     views: dict[int, dict[str, AccountView]] = {}
-    keep = {BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1}
     for k in range(cycles):
         at = cycle_time(k)
         web.set_clock(at)
@@ -268,8 +288,7 @@ async def _cycles(
                 store, registry.accounts, registry.settings, clock=clock, trigger="demo", fetcher=fetcher
             )
         results.append(result)
-        if k in keep:
-            views[k] = _views(store)
+        views[k] = _views(store)
         s = result.statuses
         say(
             f"{at:%Y-%m-%d} cycle {k:2d}: {result.done}/{result.total} accounts, "

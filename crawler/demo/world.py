@@ -18,7 +18,7 @@ baseline (2023-03-01, the launch of Tempus Hemma; crawler snapshot 2023-03-02 02
 
 Every decisive moment (a last post, a deletion, a notice) is placed inside a weekly window
 [cycle + 3 days 03:00, cycle + 5 days 16:00] (Sunday to Tuesday). A last post there makes the
-account turn dormant 90 days later on a Saturday to Monday, at least two days away from any cycle,
+account turn dormant 90 days later (the default `active_days`; any value 7k days away keeps this) on a Saturday to Monday, at least two days away from any cycle,
 so a date read with day precision (Swedish "6 mars 2023", midnight local time) classifies the same.
 
 Instagram shows only a post count. A crawler that dates a rise of the count at the visit that saw
@@ -45,6 +45,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+from crawler.settings import Settings
+
 DAY = 86_400.0
 WEEK = 7 * DAY
 CYCLE0 = datetime(2022, 12, 1, 2, 0, tzinfo=UTC)
@@ -54,7 +56,6 @@ AS_OF = datetime(2023, 4, 15, tzinfo=UTC)
 BASELINE_CYCLE = 13  # 2023-03-02 02:00, the crawler snapshot nearest the baseline
 AS_OF_CYCLE = 19  # 2023-04-13 02:00
 SIM_END = datetime(2023, 6, 1, tzinfo=UTC)  # nobody posts after this
-ACTIVE_DAYS = 90
 N_DEFAULT = 319
 
 
@@ -286,11 +287,14 @@ def _window(rng: random.Random, week: int) -> float:
 class World:
     """N simulated accounts; `truth(id, at)` says what is really true at any moment."""
 
-    def __init__(self, accounts: int = N_DEFAULT, seed: int = 1):
+    def __init__(self, accounts: int = N_DEFAULT, seed: int = 1, rules: Settings | None = None):
         if accounts < 1:
             raise ValueError("a world needs at least one account")
         self.n = accounts
         self.seed = seed
+        # The rules of truth are the crawler's own settings (active_days, gone_after, gone_min_hours):
+        # the demo hands the same ones to the crawler, so a changed rule changes both.
+        self.rules = rules or Settings()
         self._width = max(3, len(str(accounts)))
         rng = random.Random(seed)
         self._kinds = self._assign_kinds(rng)
@@ -566,7 +570,7 @@ class World:
         exists = acc.deleted_at is None or at < acc.deleted_at
         if not exists:
             status = "gone"
-        elif last is not None and at_ts - last <= ACTIVE_DAYS * DAY:
+        elif last is not None and at_ts - last <= self.rules.active_days * DAY:
             status = "active"
         else:
             status = "dormant"
@@ -610,7 +614,7 @@ class World:
 
     def sources_yaml(self, web: UrlSource, settings: dict[str, Any] | None = None) -> str:
         """A sources.yaml registry of every account at the URLs `web` serves them on."""
-        import yaml  # only here: the world itself needs nothing outside the standard library
+        import yaml  # only here: the world needs nothing else outside the standard library
 
         accounts = []
         for acc in self.accounts():
