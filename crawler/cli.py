@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from crawler import __version__, log, platforms
+from crawler import __version__, log, notices, platforms
 from crawler import sources as sources_mod
 from crawler.clock import utcnow
 from crawler.errors import CrawlerError, RegistryError
@@ -310,6 +310,26 @@ def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment:
                f"{'yes' if n.announced_move else 'no'}")
 
 
+@review.command("export-labels")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@pass_ctx
+def review_export_labels(obj: Context, file: str) -> None:
+    """Write the reviewed notices as a labelled file for scripts/notice_accuracy.py.
+
+    One JSON line per confirmed or rejected notice: its snippet, the kind the reviewer settled on
+    ("none" for a rejection), the notice id and the reviewer. Pending notices are left out. The
+    file holds snippets of public posts: keep it with the inventory, do not commit or ship it.
+
+    Example: crawler review export-labels reviewed.jsonl && python scripts/notice_accuracy.py reviewed.jsonl --only-files
+    """
+    from crawler import review as review_mod
+
+    with obj.open_store(readonly=True) as store:
+        rows = review_mod.export_labels(store)
+    Path(file).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    click.echo(f"wrote {len(rows)} reviewed notices to {file}")
+
+
 @review.command("confirm")
 @click.argument("notice_id", type=int)
 @click.option("--by", "reviewer", required=True, help="Your name, recorded with the decision.")
@@ -544,6 +564,9 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     else:
         raise CrawlerError(f"{target}: no such file, and not an http(s) URL")
     data = platforms.observation_to_dict(obs)
+    # The notice exactly as a crawl would flag it: the strongest text at the inventory's threshold.
+    hit = notices.strongest(obs.texts, settings.notice_threshold)
+    data["notice"] = notices.hit_to_dict(hit)
     if as_json:
         click.echo(_json(data))
         return
@@ -552,6 +575,8 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     click.echo(f"{'posts':>13}: {len(data['posts'])}")
     for note in data["notes"]:
         click.echo(f"{'note':>13}: {note}")
+    notice = f"{hit.kind} {hit.score:.2f}: {hit.snippet}" if hit else f"none (threshold {settings.notice_threshold})"
+    click.echo(f"{'notice':>13}: {notice}")
 
 
 async def _inspect_url(url: str, platform: str, settings):

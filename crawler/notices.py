@@ -51,12 +51,16 @@ _FOLD = str.maketrans({
 })
 
 
+# Control characters and bidi overrides never reach a snippet (it is shown on terminals and in CSV).
+_UNSAFE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _collapse(text: str) -> str:
     # Parsers decode entities; one left over ("&amp;nbsp;" double-encoded, "&aring;") costs little to undo.
     text = text[: MAX_TEXT_CHARS * 2]
     if "&" in text:
         text = html.unescape(text)
-    return " ".join(text.split())[:MAX_TEXT_CHARS]
+    return " ".join(_UNSAFE.sub("", text).split())[:MAX_TEXT_CHARS]
 
 
 # str.translate with a dict costs ~60 ns a character; one replace per folded character present is
@@ -553,6 +557,23 @@ def detect(texts: Iterable[PublicText], threshold: float = 0.6) -> list[NoticeHi
         hits.append(NoticeHit(score=found.score, matched=found.matched, snippet=found.snippet,
                               kind=found.kind, post_url=item.url, published_at=item.published_at))
     return hits
+
+
+def strongest(texts: Iterable[PublicText], threshold: float = 0.6) -> NoticeHit | None:
+    """The flagged text a crawl keeps for one visit: the highest-scoring hit (the first of equals), or None."""
+    best = None
+    for hit in detect(texts, threshold):
+        if best is None or hit.score > best.score:
+            best = hit
+    return best
+
+
+def hit_to_dict(hit: NoticeHit | None, source: str | None = None) -> dict | None:
+    """A hit as JSON-ready data (`crawler inspect --json`): kind, score, matched, snippet, post."""
+    if hit is None:
+        return None
+    return {"kind": hit.kind, "score": hit.score, "matched": list(hit.matched), "snippet": hit.snippet,
+            "post_url": hit.post_url, "published_at": hit.published_at.isoformat() if hit.published_at else None}
 
 
 def snippet(text: str, spans: Iterable[tuple[int, int]] = (), limit: int = SNIPPET_CHARS) -> str:

@@ -46,6 +46,22 @@ def to_dict(notice: Notice) -> dict[str, Any]:
             for k, v in ((k, getattr(notice, k)) for k in keys)}
 
 
+def export_labels(store: Store) -> list[dict[str, Any]]:
+    """The decided notices as labelled rows for scripts/notice_accuracy.py (oldest first).
+
+    A confirmed notice is labelled with the kind the decision settled on (the detector's when the
+    reviewer kept it); a rejected one with "none". The text is the stored snippet, all that is kept.
+    """
+    rows = []
+    for notice in store.notices(None):
+        if notice.state == "pending":
+            continue
+        kind = (notice.decided_kind or notice.kind) if notice.state == "confirmed" else "none"
+        rows.append({"text": notice.snippet, "kind": kind, "detected_kind": notice.kind, "score": notice.score,
+                     "note": f"notice {notice.id} {notice.state} by {notice.reviewer}", "split": "reviewed"})
+    return rows
+
+
 @dataclass(frozen=True)
 class Decision:
     """The result of one review: the notice after it and whether the account is now flagged."""
