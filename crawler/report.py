@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import platforms
+from crawler.clock import utcnow
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso, parse_iso
 from crawler.store.analysts import canned_queries
@@ -394,7 +395,7 @@ def build_report(store: Store, baseline: str | None = None, as_of: str | None = 
     until = last.at or snapshots[-1]["taken_at"]
     series = [{k: s[k] for k in ("id", "taken_at", *SERIES, "registered")}
               for s in snapshots if s["taken_at"] <= until]
-    return Report(base, last, tolerance_days, rule, iso(now or datetime.now(timezone.utc)), store.path,
+    return Report(base, last, tolerance_days, rule, iso(now or utcnow()), store.path,
                   cohort, changes, series, notes)
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from crawler.clock import utcnow
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso
 from crawler.store.records import NoticeRecord, ReviewRecord
@@ -101,7 +102,7 @@ def decide(store: Store, notice_id: int, decision: str, reviewer: str, *, commen
         raise ReviewError("a review needs the reviewer's name (--by NAME)")
     comment = comment.strip() if comment and comment.strip() else None
     new = DECISIONS[decision]
-    at = now or datetime.now(timezone.utc)
+    at = now or utcnow()
     notice = get(store, notice_id)
     if notice.state != "pending" and not force:
         raise ReviewError(

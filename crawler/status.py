@@ -14,10 +14,11 @@ runs do not make a stale inventory healthy.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crawler.clock import utcnow
 from crawler.errors import CrawlerError
 from crawler.lock import holder
 from crawler.models import STATUSES
@@ -61,7 +62,7 @@ def _cycle_ended(lock: dict[str, Any], service: dict[str, Any] | None) -> bool:
 
 def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Everything `crawler status` shows, as plain data (also its --json output)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     if not Path(db_path).exists():
         raise CrawlerError(f"no inventory at {db_path}.\n\nRun `crawler crawl` (or `crawler sources sync`) first.")
     lock = holder(db_path)

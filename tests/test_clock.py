@@ -37,3 +37,15 @@ def test_dates_read_naive_times_in_the_clock_modules_zone():
     from crawler import dates
 
     assert dates.STOCKHOLM is clock.local_zone()
+
+
+def test_only_the_clock_module_reads_the_wall_clock():
+    """Everything else takes a `clock` or a `now` (crawler/clock.py owns utcnow)."""
+    import re
+    from pathlib import Path
+
+    package = Path(clock.__file__).parent
+    reads = re.compile(r"datetime\.now\(|datetime\.utcnow\(|date\.today\(|datetime\.today\(")
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.name != "clock.py" and p.relative_to(package).parts[0] != "demo" and reads.search(p.read_text())]
+    assert not offenders, offenders
