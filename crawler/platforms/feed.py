@@ -38,6 +38,7 @@ from crawler.platforms import common
 from crawler.settings import Settings
 
 BIG_FEED_ENTRIES = 200  # from this many entries on, the regex fast path reads the dates
+LENIENT_MAX_BYTES = 512 * 1024  # feedparser reads at most this much (~0.5 s); broken feeds beyond: the scan
 # The big-feed scan. Every repetition is bounded and no value or attribute run crosses a "<", so
 # each byte is looked at a bounded number of times however the tags are (un)closed.
 _ENTRY_START = re.compile(rb"<(?:\w{1,32}:)?(?:item|entry)[\s>/]", re.IGNORECASE)
@@ -100,6 +101,8 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         return _big_feed(body, url, now, settings, platform, kind)
     dates = _Dates()
     quick = _strict_entries(body, dates)
+    if quick is None and len(body) > LENIENT_MAX_BYTES:
+        return _big_feed(body, url, now, settings, platform, kind)  # broken and big: feedparser takes seconds
     if quick is not None:
         entries, title = quick
         dated = [(link, when) for link, when, _t, _s in entries]
@@ -233,14 +236,14 @@ def _big_feed(body: bytes, url: str, now: datetime, settings: Settings, platform
     # The newest texts: feedparser over the head of the feed only (feeds list newest first).
     texts: list[tuple[datetime | None, PublicText]] = []
     if ends:
-        head = body[: ends[-1]] + _CLOSERS.get(kind, b"")
+        head = body[: min(ends[-1], LENIENT_MAX_BYTES)] + _CLOSERS.get(kind, b"")
         parsed = feedparser.parse(io.BytesIO(head), sanitize_html=False, resolve_relative_uris=False)
         for entry in parsed.get("entries", []):
             link = entry.get("link") or entry.get("id") or None
             texts.extend(_entry_texts(entry, link, _entry_date(entry, _Dates())))
     return common.assemble(
         platform, "feed parsed", dated, now, settings,
-        texts=_newest_texts(texts), notes=[f"big feed: {len(dated)} entries scanned", *dates.notes()],
+        texts=_newest_texts(texts), notes=[f"big feed: {len(dated)} {'entry' if len(dated) == 1 else 'entries'} scanned", *dates.notes()],
         post_count=_total(body), feed_url=url, source_url=url,
         undated_note="feed has no dated entries",
     )
