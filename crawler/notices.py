@@ -548,15 +548,23 @@ def score(text: str) -> tuple[float, tuple[str, ...], str | None]:
 
 
 def detect(texts: Iterable[PublicText], threshold: float = 0.6) -> list[NoticeHit]:
-    """One NoticeHit per text scoring at least `threshold`, with a short masked snippet."""
-    hits = []
+    """The flagged texts of one visit: per post the strongest (title, summary or text), and the strongest
+    of the account's own texts (bio, description, tagline), each scoring at least `threshold`.
+
+    A post's title can be weak where its excerpt is decisive ("Viktig information" over "Bloggen
+    stängs, all information kommer i Tempus Hemma"): the evidence kept is the decisive one. In the
+    order the posts were first seen.
+    """
+    best: dict[str | None, NoticeHit] = {}
     for item in texts:
         found = read(item.text or "")
         if found.kind is None or found.score < threshold:
             continue
-        hits.append(NoticeHit(score=found.score, matched=found.matched, snippet=found.snippet,
-                              kind=found.kind, post_url=item.url, published_at=item.published_at))
-    return hits
+        hit = NoticeHit(score=found.score, matched=found.matched, snippet=found.snippet,
+                        kind=found.kind, post_url=item.url, published_at=item.published_at)
+        if item.url not in best or hit.score > best[item.url].score:
+            best[item.url] = hit
+    return list(best.values())
 
 
 def strongest(texts: Iterable[PublicText], threshold: float = 0.6) -> NoticeHit | None:

@@ -137,6 +137,22 @@ def test_detect_returns_one_hit_per_flagged_text_with_its_url_date_and_kind():
     assert all(h.score >= 0.6 and h.matched for h in hits)
 
 
+def test_per_post_the_strongest_text_is_kept_a_weak_title_gives_way_to_a_decisive_excerpt():
+    # As seen on real WordPress: 0.1 kept a title scoring 0.65 and dropped the excerpt's 1.00.
+    when = datetime(2023, 3, 1, tzinfo=timezone.utc)
+    url = "https://b.example/viktigt"
+    title, excerpt = "Tempus Hemma", "Bloggen stängs ner. Från och med 1 april hittar ni all information i Tempus Hemma."
+    weak = read(title).score
+    assert 0.0 < weak < read(excerpt).score
+    texts = [PublicText("title", title, url, when), PublicText("summary", excerpt, url, when),
+             PublicText("bio", "Vi har flyttat! Följ oss på Instagram @solen"),
+             PublicText("description", "Den här sidan uppdateras inte längre. Följ oss på Instagram!")]
+    hits = detect(texts, threshold=weak)
+    assert [(h.post_url, h.snippet) for h in hits[:1]] == [(url, excerpt)]
+    assert len(hits) == 2 and hits[1].post_url is None  # one for the account's own texts: the strongest
+    assert hits[1].score == max(read(t.text).score for t in texts[2:])
+
+
 def test_snippet_is_short_whitespace_collapsed_and_around_the_match():
     filler = "Idag har vi lekt i parken och   ätit\n\nmellanmål. " * 12
     text = filler + "Från och med 1 april hittar ni all information i Tempus Hemma. " + filler
