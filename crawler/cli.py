@@ -19,6 +19,7 @@ from crawler import sources as sources_mod
 from crawler.clock import utcnow
 from crawler.errors import CrawlerError, RegistryError
 from crawler.store import Store
+from crawler.store.schema import NOTICE_KINDS
 
 DEFAULT_SOURCES = "sources.yaml"
 
@@ -237,8 +238,10 @@ def review(ctx: click.Context, reviewer: str | None) -> None:
         if not queue:
             click.echo("no pending notices")
             return
-        if not reviewer:
-            reviewer = click.prompt("Your name (recorded with each decision)").strip()
+        if reviewer is not None:
+            reviewer = review_mod.reviewer_name(reviewer)  # a blank --by fails now, not at each decision
+        else:
+            reviewer = click.prompt("Your name (recorded with each decision)", value_proc=_reviewer_answer)
         done = {"confirmed": 0, "rejected": 0, "skipped": 0}
         for position, notice in enumerate(queue, 1):
             click.echo(f"\n[{position}/{len(queue)}] " + review_mod.format_notice(notice))
@@ -266,6 +269,16 @@ def review(ctx: click.Context, reviewer: str | None) -> None:
             done[result.notice.state] += 1
             click.echo(f"notice {notice.id}: {result.notice.state}")
     click.echo(f"{done['confirmed']} confirmed, {done['rejected']} rejected, {done['skipped']} skipped")
+
+
+def _reviewer_answer(text: str) -> str:
+    """The prompt's check of a reviewer's name: asked again until it names someone."""
+    from crawler import review as review_mod
+
+    try:
+        return review_mod.reviewer_name(text)
+    except review_mod.ReviewError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @review.command("list")
@@ -299,11 +312,12 @@ def review_show(obj: Context, notice_id: int) -> None:
         click.echo(review_mod.format_notice(review_mod.get(store, notice_id), review_mod.history(store, notice_id)))
 
 
-def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment: str | None, force: bool) -> None:
+def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment: str | None, force: bool,
+            kind: str | None = None) -> None:
     from crawler import review as review_mod
 
     with obj.open_store() as store:
-        result = review_mod.decide(store, notice_id, decision, reviewer, comment=comment, force=force)
+        result = review_mod.decide(store, notice_id, decision, reviewer, comment=comment, force=force, kind=kind)
     n = result.notice
     was = f" (was {result.old_state})" if result.old_state != "pending" else ""
     click.echo(f"notice {n.id}: {n.state}{was} by {n.reviewer}; {n.unit} ({n.account_id}) announced move: "
@@ -335,13 +349,17 @@ def review_export_labels(obj: Context, file: str) -> None:
 @click.option("--by", "reviewer", required=True, help="Your name, recorded with the decision.")
 @click.option("--comment", default=None, help="Why, for the audit trail.")
 @click.option("--force", is_flag=True, help="Change the decision on an already reviewed notice.")
+@click.option("--kind", type=click.Choice(NOTICE_KINDS), default=None,
+              help="Correct what the notice announces: a move to Tempus Hemma, a closing, a move elsewhere.")
 @pass_ctx
-def review_confirm(obj: Context, notice_id: int, reviewer: str, comment: str | None, force: bool) -> None:
-    """Confirm a notice: the account announced a move to Tempus Hemma (sets its announced_move flag).
+def review_confirm(obj: Context, notice_id: int, reviewer: str, comment: str | None, force: bool,
+                   kind: str | None) -> None:
+    """Confirm a notice: the account announced a move to Tempus Hemma or its closing (sets its
+    announced_move flag); with --kind elsewhere, a move to another platform (no flag).
 
     Example: crawler review confirm 12 --by "Anna Svensson" --comment "blog says so on 1 April"
     """
-    _decide(obj, "confirm", notice_id, reviewer, comment, force)
+    _decide(obj, "confirm", notice_id, reviewer, comment, force, kind)
 
 
 @review.command("reject")

@@ -5,13 +5,17 @@ so a crawl never flags the same post twice, and a rejected notice never comes ba
 
 - confirm: the account announced a move to Tempus Hemma (or its closing); sets the account's
   `announced_move` flag, which follows the confirmed notices (a later rejection of the only
-  confirmed one clears it);
+  confirmed one clears it). The reviewer may correct the notice's kind (move | closing |
+  elsewhere); a confirmed move or closing sets the flag, a confirmed move elsewhere does not;
 - reject: not such an announcement;
 - skip: leave it pending.
 
-A notice that was already reviewed changes only with `force=True`; every decision, forced or not,
-is appended to `notice_reviews` with the reviewer, time and comment (nothing there is ever updated
-or deleted). SQL lives in crawler.store; this module holds the rules and the text the CLI prints.
+A notice that was already reviewed changes only with `force=True`. Every decision, forced or not,
+is one entry appended to `notice_reviews` with the reviewer, time, kind and comment; that trail is
+the record: the database applies its last entry to the notice and the flag, refuses any other
+change of them, and never updates or deletes an entry. A reviewer's name must name someone (not
+blank, not spaces). SQL lives in crawler.store; this module holds the rules and the text the CLI
+prints.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from crawler.clock import utcnow
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso
 from crawler.store.records import NoticeRecord, ReviewRecord
+from crawler.store.review_writes import clean_reviewer
+from crawler.store.schema import NOTICE_KINDS
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected"}
 STATES = ("pending", "confirmed", "rejected")
@@ -69,7 +75,15 @@ class Decision:
 
     notice: Notice
     old_state: str
-    changed: bool  # False when the decision repeated the current state (forced)
+    changed: bool  # False when the decision repeated the current state and kind (forced)
+
+
+def reviewer_name(name: str | None) -> str:
+    """The reviewer's name as it will be recorded; ReviewError when it names nobody (blank, spaces)."""
+    cleaned = clean_reviewer(name)
+    if cleaned is None:
+        raise ReviewError("a review needs the reviewer's name (--by NAME); spaces alone name nobody")
+    return cleaned
 
 
 def list_notices(store: Store, state: str | None = "pending") -> list[Notice]:
@@ -93,13 +107,14 @@ def history(store: Store, notice_id: int) -> list[ReviewRecord]:
 
 
 def decide(store: Store, notice_id: int, decision: str, reviewer: str, *, comment: str | None = None,
-           force: bool = False, now: datetime | None = None) -> Decision:
-    """Confirm or reject a notice. An already reviewed notice needs `force`; every decision is audited."""
+           force: bool = False, kind: str | None = None, now: datetime | None = None) -> Decision:
+    """Confirm or reject a notice, optionally correcting its kind. An already reviewed notice needs
+    `force`; every decision is audited."""
     if decision not in DECISIONS:
         raise ReviewError(f"unknown decision {decision!r}; use confirm or reject")
-    reviewer = (reviewer or "").strip()
-    if not reviewer:
-        raise ReviewError("a review needs the reviewer's name (--by NAME)")
+    if kind is not None and kind not in NOTICE_KINDS:
+        raise ReviewError(f"unknown kind {kind!r}; use one of {', '.join(NOTICE_KINDS)}")
+    reviewer = reviewer_name(reviewer)
     comment = comment.strip() if comment and comment.strip() else None
     new = DECISIONS[decision]
     at = now or utcnow()
@@ -109,10 +124,11 @@ def decide(store: Store, notice_id: int, decision: str, reviewer: str, *, commen
             f"notice {notice_id} was already {notice.state} by {notice.reviewer} on {_day(notice.reviewed_at)}.\n\n"
             f"To change that decision, run the command again with --force (the change is recorded)."
         )
-    if not store.set_notice_state(notice_id, notice.state, new, reviewer, at, comment):
+    before = notice.decided_kind or notice.kind
+    if not store.set_notice_state(notice_id, notice.state, new, reviewer, at, comment, kind or before):
         raise ReviewError(f"notice {notice_id} was reviewed by someone else just now; look at it again "
                           f"with `crawler review show {notice_id}`")
-    return Decision(get(store, notice_id), notice.state, notice.state != new)
+    return Decision(get(store, notice_id), notice.state, notice.state != new or (kind or before) != before)
 
 
 def confirm(store: Store, notice_id: int, reviewer: str, **options: Any) -> Decision:
@@ -153,7 +169,8 @@ def format_list(items: Sequence[Notice], snippet_width: int = 70) -> str:
 def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = ()) -> str:
     """Everything about one notice, the link to open, and its audit trail."""
     lines = [
-        f"notice {notice.id} ({notice.kind}, score {notice.score:.2f}) — {notice.state}",
+        f"notice {notice.id} ({notice.kind}, score {notice.score:.2f}) — {notice.state}"
+        + (f" as {notice.decided_kind}" if notice.decided_kind not in (None, notice.kind) else ""),
         f"unit:       {notice.unit} ({notice.area})",
         f"account:    {notice.account_id} on {notice.platform}: {notice.account_url}",
         f"post:       {notice.post_url or '(none: bio or page description)'}",
@@ -171,5 +188,6 @@ def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = ()) -> str:
         lines.append("history:")
         for t in trail:
             lines.append(f"  {iso(t.at)}  {t.reviewer}: {t.old_state} → {t.new_state}"
+                         + (f" as {t.kind}" if t.kind and t.kind != notice.kind else "")
                          + (f" — {t.comment}" if t.comment else ""))
     return "\n".join(lines)

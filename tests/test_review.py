@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from crawler import review
 from crawler.cli import cli
-from crawler.errors import NotFound
+from crawler.errors import NotFound, StoreError
 from crawler.models import Account, Fetched, NoticeHit, Observation, PublicText, Verdict
 from crawler.notices import detect
 from crawler.store import Store, Visit
@@ -199,3 +200,153 @@ def test_cli_interactive_with_an_empty_queue(db):
     run(db, "reject", "2", "--by", "A")
     run(db, "reject", "3", "--by", "A")
     assert run(db).output.strip() == "no pending notices"
+
+
+# ------------------------------------------------------------- the trail is the record (17.11)
+
+
+def analyst(db: Path) -> sqlite3.Connection:
+    """Someone with the sqlite3 shell on the inventory (foreign keys off, as the shell starts)."""
+    return sqlite3.connect(db, isolation_level=None)
+
+
+def agree(store: Store, notice_id: int) -> tuple[str, bool, bool, bool]:
+    """(state, in the pending queue, account flagged, counted as announced by the report's read)."""
+    n = review.get(store, notice_id)
+    return (n.state, notice_id in [m.id for m in review.list_notices(store)],
+            store.account(n.account_id).announced_move, n.account_id in store.announced_accounts(NOW + timedelta(days=1)))
+
+
+def test_a_direct_edit_of_a_notice_or_the_flag_is_refused(db):
+    with Store.open(db) as store:
+        review.reject(store, 1, "Anna", comment="about absence")
+    con = analyst(db)
+    for forgery in ("UPDATE notices SET state = 'confirmed', reviewer = 'Mallory' WHERE id = 1",
+                    "UPDATE notices SET state = 'confirmed' WHERE id = 2",
+                    "UPDATE notices SET comment = 'fine' WHERE id = 1"):
+        with pytest.raises(sqlite3.IntegrityError, match="only through a notice_reviews entry"):
+            con.execute(forgery)
+    with pytest.raises(sqlite3.IntegrityError, match="announced_move follows the confirmed notices"):
+        con.execute("UPDATE accounts SET announced_move = 1 WHERE id = 'solen'")
+    with pytest.raises(sqlite3.IntegrityError, match="stored pending"):
+        con.execute("INSERT INTO notices (account_id, key_sha256, detected_at, score, kind, matched, snippet, state) "
+                    "VALUES ('pilen', 'k', '2023-03-01', 1, 'move', '[]', 's', 'confirmed')")
+    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        con.execute("DELETE FROM notices WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="evidence of a reviewed notice"):
+        con.execute("UPDATE notices SET snippet = 'Vi flyttar till Tempus Hemma' WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="never changed"):
+        con.execute("UPDATE notices SET account_id = 'pilen' WHERE id = 1")
+    # a trail entry must name a reviewer and follow the notice's current state
+    entry = "INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state) VALUES (1, '2023-03-09', ?, ?, ?)"
+    with pytest.raises(sqlite3.IntegrityError, match="reviewer's name"):
+        con.execute(entry, (" \u00a0\u200b ", "rejected", "confirmed"))
+    with pytest.raises(sqlite3.IntegrityError, match="no longer in old_state"):
+        con.execute(entry, ("Mallory", "pending", "confirmed"))
+    con.close()
+    with Store.open(db, readonly=True) as store:
+        assert agree(store, 1) == ("rejected", False, False, False)
+        assert agree(store, 2) == ("pending", True, False, False)
+        assert [t.new_state for t in review.history(store, 1)] == ["rejected"]
+
+
+def test_a_trail_entry_is_the_decision_wherever_it_comes_from(db):
+    # a later web app (or anyone) that appends a proper entry makes a decision the whole inventory follows
+    con = analyst(db)
+    con.execute("INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state, comment) "
+                "VALUES (1, '2023-03-09T10:00:00+00:00', 'Cecilia', 'pending', 'confirmed', 'in the app')")
+    con.close()
+    with Store.open(db, readonly=True) as store:
+        assert agree(store, 1) == ("confirmed", False, True, True)
+        n = review.get(store, 1)
+        assert (n.reviewer, n.comment, n.decided_kind) == ("Cecilia", "in the app", "closing")
+
+
+def test_an_edit_made_before_the_upgrade_gives_way_to_the_trail(tmp_path):
+    # issue 17.11's case: the trail said rejected, an edit of the row said confirmed, the report counted it
+    from crawler.store import MIGRATIONS, _statements
+
+    path = tmp_path / "v3.sqlite"
+    con = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in _statements(script):
+            con.execute(statement)
+    con.execute("PRAGMA user_version = 3")
+    con.close()
+    with Store.open(path, migrate=False, readonly=True):
+        pass
+    # the 0.1 code wrote the decision on the row and appended the trail; do what it did, then forge
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("INSERT INTO accounts (id, unit, area, platform, url, registered_at) VALUES "
+                "('solen', 'Förskolan Solen', 'Norr', 'wordpress', 'https://solen.example.se/', '2023-01-01')")
+    con.execute("INSERT INTO notices (account_id, key_sha256, detected_at, score, kind, matched, snippet, state, "
+                "reviewer, reviewed_at) VALUES ('solen', 'k', '2023-02-01T00:00:00+00:00', 0.9, 'move', '[]', "
+                "'Vi flyttar till Tempus Hemma', 'rejected', 'Anna', '2023-02-02T00:00:00+00:00')")
+    con.execute("INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state) "
+                "VALUES (1, '2023-02-02T00:00:00+00:00', 'Anna', 'pending', 'rejected')")
+    con.execute("UPDATE notices SET state = 'confirmed', reviewer = 'Mallory' WHERE id = 1")
+    con.execute("UPDATE accounts SET announced_move = 1")
+    con.close()
+    with Store.open(path, readonly=True) as old:  # a reader of the not yet migrated inventory sees the row
+        assert old.announced_accounts(NOW) == ["solen"]
+    with Store.open(path) as store:
+        assert agree(store, 1) == ("rejected", False, False, False)
+        assert review.get(store, 1).reviewer == "Anna"
+        review.confirm(store, 1, "Bo", force=True)  # and decisions work on the migrated inventory
+        assert agree(store, 1) == ("confirmed", False, True, True)
+
+
+def test_the_reviewer_corrects_the_kind_and_only_moves_and_closings_flag_the_account(store):
+    result = review.confirm(store, 3, "Anna", kind="elsewhere", comment="they went to Instagram")
+    assert (result.notice.state, result.notice.decided_kind, result.notice.kind) == ("confirmed", "elsewhere", "closing")
+    assert agree(store, 3) == ("confirmed", False, False, False)
+    assert review.history(store, 3)[-1].kind == "elsewhere"
+    again = review.confirm(store, 3, "Bo", kind="move", force=True)
+    assert again.changed and again.old_state == "confirmed" and agree(store, 3) == ("confirmed", False, True, True)
+    assert [t.kind for t in review.history(store, 3)] == ["elsewhere", "move"]
+    shown = review.format_notice(result.notice, review.history(store, 3)[:1])
+    assert "— confirmed as elsewhere" in shown and "pending → confirmed as elsewhere" in shown
+    with pytest.raises(review.ReviewError, match="unknown kind"):
+        review.confirm(store, 1, "Anna", kind="gone")
+    cli_result = run(store.path, "confirm", "2", "--by", "Anna", "--kind", "elsewhere")
+    assert "notice 2: confirmed" in cli_result.output and "announced move: no" in cli_result.output
+
+
+def test_a_stronger_text_replaces_a_weaker_pending_notice_but_never_a_reviewed_one(store):
+    url = "https://solen.example.se/2023/03/hej-da"
+    weak = review.get(store, 1)
+    stronger = NoticeHit(weak.score + 0.05, ("Tempus Hemma", "inte längre"), "Vi skriver inte längre här: Tempus Hemma",
+                         "move", post_url=url, published_at=NOW)
+    assert store.strengthen_notice("solen", NoticeHit(weak.score - 0.1, (), "svag", "move", post_url=url)) is None
+    assert store.strengthen_notice("solen", stronger) == 1
+    now = review.get(store, 1)
+    assert (now.snippet, now.kind, now.score, now.detected_at) == (stronger.snippet, "move", stronger.score,
+                                                                 weak.detected_at)
+    assert now.matched == ("Tempus Hemma", "inte längre")
+    review.reject(store, 2, "Anna")
+    decided = NoticeHit(0.99, (), "starkare", "move", post_url="https://solen.example.se/2023/03/tack")
+    assert store.strengthen_notice("solen", decided) is None
+    assert review.get(store, 2).snippet != "starkare"
+    assert store.strengthen_notice("pilen", stronger) is None  # another account's post
+
+
+def test_a_blank_reviewer_is_refused_everywhere(store, db):
+    for name in ("", "   ", "\t\n", "\u200b\u00a0", "--", None):
+        with pytest.raises(review.ReviewError, match="reviewer's name"):
+            review.confirm(store, 1, name)
+        with pytest.raises(StoreError, match="reviewer's name"):
+            store.set_notice_state(1, "pending", "confirmed", name, NOW, None)
+    assert review.history(store, 1) == []
+    assert review.confirm(store, 1, "  Anna \x1b[31m Svensson ").notice.reviewer == "Anna [31m Svensson"
+
+
+def test_cli_interactive_walk_asks_again_for_a_name_made_of_spaces(db):
+    result = run(db, input="   \nBo\nc\n\nq\n")
+    assert result.exit_code == 0, result.output
+    assert "spaces alone name nobody" in result.output
+    assert result.output.rstrip().endswith("1 confirmed, 0 rejected, 0 skipped")
+    with Store.open(db) as store:
+        assert [(t.reviewer, t.new_state) for t in review.history(store, 1)] == [("Bo", "confirmed")]
+    blank = CliRunner().invoke(cli, ["--db", str(db), "review", "--by", "  "], input="c\n\n")
+    assert blank.exit_code == 1 and "Error: a review needs the reviewer's name" in blank.output
+    assert "[1/" not in blank.output  # refused before the walk, not after each decision

@@ -227,6 +227,7 @@ def test_readers_accept_an_inventory_the_service_has_not_migrated_yet(tmp_path):
     with Store.open(path, readonly=True) as reader:
         assert reader.schema_version() == 2
         assert sql_rows(reader, "SELECT count(*) AS n FROM current_inventory")[0]["n"] == 0
+        assert reader.notices() == [] and reader.announced_accounts(NOW) == [] and reader.decisions_by("x") == []
     with Store.open(path) as writer:  # the next writer migrates
         assert writer.schema_version() == SCHEMA_VERSION
 

@@ -50,6 +50,7 @@ class Connection:
         self._conn = conn
         self._db = sqlite_utils.Database(conn)
         self.path = path
+        self._version = 0  # the schema version, once opened (readers adapt to an older one)
 
     # ------------------------------------------------------------------ opening and migrations
 
@@ -82,6 +83,7 @@ class Connection:
             store.migrate()
         elif version < (MIN_READABLE_VERSION if readonly else SCHEMA_VERSION):
             raise StoreError(f"{path} needs a schema upgrade; run `crawler sources sync` once to migrate it")
+        store._version = store.schema_version()
         return store
 
     def close(self) -> None:

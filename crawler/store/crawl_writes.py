@@ -66,7 +66,6 @@ class Visit:
     notices: Sequence[NoticeHit] = ()
 
 
-
 class CrawlWrites(Connection):
     """The crawl's side of the store."""
 
@@ -280,14 +279,34 @@ class CrawlWrites(Connection):
 
     def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
         """Store a flagged notice once per (account, post); returns its id, None if already known."""
-        key = sha256(hit.post_url or f"{hit.kind}:{hit.snippet}")
         cur = self._conn.execute(
             "INSERT OR IGNORE INTO notices (account_id, key_sha256, post_url, published_at, detected_at, score, "
             "kind, matched, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (account_id, key, hit.post_url, iso(hit.published_at), iso(at), hit.score, hit.kind,
+            (account_id, _notice_key(hit), hit.post_url, iso(hit.published_at), iso(at), hit.score, hit.kind,
              json.dumps(list(hit.matched), ensure_ascii=False), hit.snippet),
         )
         return cur.lastrowid if cur.rowcount else None
+
+    def strengthen_notice(self, account_id: str, hit: NoticeHit) -> int | None:
+        """Let a stronger text of the same post replace a weaker *pending* notice's evidence (score,
+        kind, matched phrases, snippet; the published date when the new text has one).
+
+        Returns the notice's id when it was replaced, None otherwise (no such notice, not stronger, or
+        already reviewed: a reviewed notice's evidence never changes, and the database refuses it too).
+        The detection time stays that of the first flag. Texts without a post URL are keyed by their
+        snippet, so for them there is no "same post" to strengthen.
+        """
+        key = _notice_key(hit)
+        cur = self._conn.execute(
+            "UPDATE notices SET score = ?, kind = ?, matched = ?, snippet = ?, published_at = coalesce(?, published_at) "
+            "WHERE account_id = ? AND key_sha256 = ? AND state = 'pending' AND score < ?",
+            (hit.score, hit.kind, json.dumps(list(hit.matched), ensure_ascii=False), hit.snippet,
+             iso(hit.published_at), account_id, key, hit.score),
+        )
+        if cur.rowcount != 1:
+            return None
+        return self._conn.execute("SELECT id FROM notices WHERE account_id = ? AND key_sha256 = ?",
+                                  (account_id, key)).fetchone()[0]
 
     def take_snapshot(self, run_id: int | None, at: datetime) -> int:
         """Counts by status (overall, by platform, by area) of the registered accounts at `at`."""
@@ -339,3 +358,8 @@ class CrawlWrites(Connection):
 
     def integrity(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _notice_key(hit: NoticeHit) -> str:
+    """A notice is one per (account, key): the post's URL, or the kind and text when there is none."""
+    return sha256(hit.post_url or f"{hit.kind}:{hit.snippet}")

@@ -32,6 +32,7 @@ from crawler.store.records import (
     StatusChange,
     make,
 )
+from crawler.store.schema import ANNOUNCING_KINDS
 
 _ACCOUNT_COLUMNS = (
     "id, unit, area, platform, url, feed_url, added, notes, registered_at, deregistered_at, status, status_since, "
@@ -40,14 +41,16 @@ _ACCOUNT_COLUMNS = (
 )
 _RUN_COLUMNS = ("id, started_at, finished_at, clock_at, state, trigger, pid, accounts_total, accounts_done, errors, "
                 "requests, bytes, summary, error")
+# {decided_kind} and {kind} are the columns of schema version 4, NULL in an older inventory.
 _NOTICE_SELECT = (
     "SELECT n.id, n.account_id, a.unit, a.area, a.platform, a.url AS account_url, a.announced_move, "
     "n.post_url, n.published_at, n.detected_at, n.score, n.kind, n.matched, n.snippet, n.state, "
-    "NULL AS decided_kind, n.reviewer, n.reviewed_at, n.comment FROM notices n JOIN accounts a ON a.id = n.account_id"
+    "{decided_kind} AS decided_kind, n.reviewer, n.reviewed_at, n.comment "
+    "FROM notices n JOIN accounts a ON a.id = n.account_id"
 )
 _REVIEW_SELECT = (
-    "SELECT r.id, r.notice_id, n.account_id, a.unit, r.at, r.reviewer, r.old_state, r.new_state, NULL AS kind, r.comment "
-    "FROM notice_reviews r JOIN notices n ON n.id = r.notice_id JOIN accounts a ON a.id = n.account_id"
+    "SELECT r.id, r.notice_id, n.account_id, a.unit, r.at, r.reviewer, r.old_state, r.new_state, {kind} AS kind, "
+    "r.comment FROM notice_reviews r JOIN notices n ON n.id = r.notice_id JOIN accounts a ON a.id = n.account_id"
 )
 _STATUS_CHANGE_SELECT = (
     "SELECT c.id, c.account_id, a.unit, a.area, a.platform, c.at, c.old, c.new, c.reason, c.run_id "
@@ -83,9 +86,6 @@ ORDER BY a.id
 # The columns the inventory may be sorted by (a web page's "sort" parameter is checked against it).
 INVENTORY_SORTS = ("id", "unit", "area", "platform", "status", "status_since", "last_post_at", "last_checked_at",
                    "consecutive_failures", "registered_at")
-# The kinds of notice whose confirmation counts as "announced the move" (the account's announced_move).
-# 0.1's detector called a notice that also ends the account a "closing"; it counts as before.
-ANNOUNCING_KINDS = ("move", "closing")
 
 
 def _ids(ids: Iterable[str]) -> str:
@@ -162,7 +162,7 @@ class Reads(Connection):
             f"SELECT {_CHECK_COLUMNS} FROM checks WHERE account_id = ? ORDER BY started_at DESC, id DESC LIMIT ?",
             [ident, checks])]
         notices = [make(NoticeRecord, r) for r in self._query(
-            f"{_NOTICE_SELECT} WHERE n.account_id = ? ORDER BY n.detected_at, n.id", [ident])]
+            f"{self._notice_select} WHERE n.account_id = ? ORDER BY n.detected_at, n.id", [ident])]
         return AccountDetail(account, tuple(history), tuple(registry), tuple(recent), tuple(notices))
 
     def status_changes(self, since: datetime | None = None, until: datetime | None = None, *,
@@ -210,10 +210,11 @@ class Reads(Connection):
 
     def announced_accounts(self, detected_by: datetime) -> list[str]:
         """Accounts with a notice confirmed (now) as an announcement, detected at or before `detected_by`."""
-        kinds = ", ".join(f"'{k}'" for k in ANNOUNCING_KINDS)
+        decided = "coalesce(decided_kind, kind)" if self._version >= 4 else "kind"
         return [r["account_id"] for r in self._query(
-            f"SELECT DISTINCT account_id FROM notices WHERE state = 'confirmed' AND kind "
-            f"IN ({kinds}) AND detected_at <= ? ORDER BY account_id", [iso(detected_by)])]
+            f"SELECT DISTINCT account_id FROM notices WHERE state = 'confirmed' AND {decided} "
+            f"IN (SELECT value FROM json_each(?)) AND detected_at <= ? ORDER BY account_id",
+            [_ids(ANNOUNCING_KINDS), iso(detected_by)])]
 
     def accounts_with_pending_notices(self, detected_by: datetime) -> list[str]:
         """Accounts with a notice pending (now) that was detected at or before `detected_by`."""
@@ -241,7 +242,7 @@ class Reads(Connection):
         """Per account the notice to show as evidence at `at`: confirmed before pending, then the
         earliest detected (rejected ones never)."""
         out: dict[str, NoticeRecord] = {}
-        for r in self._query(f"{_NOTICE_SELECT} WHERE n.state IN ('confirmed', 'pending') AND n.detected_at <= ? "
+        for r in self._query(f"{self._notice_select} WHERE n.state IN ('confirmed', 'pending') AND n.detected_at <= ? "
                              f"AND n.account_id IN (SELECT value FROM json_each(?)) "
                              f"ORDER BY n.state = 'confirmed' DESC, n.detected_at, n.id", [iso(at), _ids(ids)]):
             if r["account_id"] not in out:
@@ -289,19 +290,19 @@ class Reads(Connection):
     def notices(self, state: str | None = None) -> list[NoticeRecord]:
         """Flagged notices with their account, oldest detection first; all states when `state` is None."""
         where, params = ("WHERE n.state = ?", [state]) if state else ("", [])
-        return [make(NoticeRecord, r) for r in self._query(f"{_NOTICE_SELECT} {where} ORDER BY n.detected_at, n.id",
+        return [make(NoticeRecord, r) for r in self._query(f"{self._notice_select} {where} ORDER BY n.detected_at, n.id",
                                                            params)]
 
     def notice(self, notice_id: int) -> NoticeRecord:
         """One notice with its account; NotFound when there is no such id."""
-        rows = self._query(f"{_NOTICE_SELECT} WHERE n.id = ?", [notice_id])
+        rows = self._query(f"{self._notice_select} WHERE n.id = ?", [notice_id])
         if not rows:
             raise NotFound(f"no notice with id {notice_id}.\n\nList them with `crawler review list --state all`.")
         return make(NoticeRecord, rows[0])
 
     def notice_reviews(self, notice_id: int) -> list[ReviewRecord]:
-        """The audit trail of one notice, oldest first."""
-        return [make(ReviewRecord, r) for r in self._query(f"{_REVIEW_SELECT} WHERE r.notice_id = ? ORDER BY r.at, r.id",
+        """The audit trail of one notice in the order written (the last entry is the decision)."""
+        return [make(ReviewRecord, r) for r in self._query(f"{self._review_select} WHERE r.notice_id = ? ORDER BY r.id",
                                                            [notice_id])]
 
     def decisions_by(self, reviewer: str, since: datetime | None = None,
@@ -309,9 +310,17 @@ class Reads(Connection):
         """A reviewer's decisions (exact name) with since <= at <= until (either open), oldest first."""
         where, params = self._between("r.at", since, until)
         return [make(ReviewRecord, r) for r in self._query(
-            f"{_REVIEW_SELECT} WHERE r.reviewer = ? AND {where} ORDER BY r.at, r.id", [reviewer, *params])]
+            f"{self._review_select} WHERE r.reviewer = ? AND {where} ORDER BY r.at, r.id", [reviewer, *params])]
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def _notice_select(self) -> str:
+        return _NOTICE_SELECT.format(decided_kind="n.decided_kind" if self._version >= 4 else "NULL")
+
+    @property
+    def _review_select(self) -> str:
+        return _REVIEW_SELECT.format(kind="r.kind" if self._version >= 4 else "NULL")
 
     @staticmethod
     def _between(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:

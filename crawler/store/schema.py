@@ -214,9 +214,99 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER registry_changes_append_only_delete BEFORE DELETE ON registry_changes
     BEGIN SELECT RAISE(ABORT, 'registry_changes is an audit trail: rows are never deleted'); END;
     """,
+    # 3 -> 4: a notice's decision comes from the append-only trail (issue 17.11), and notice kinds
+    # (issue 14). A reviewer's decision is one INSERT into notice_reviews; triggers copy it onto the
+    # notice row and the account's announced_move, and refuse any other change of those columns, so a
+    # direct edit of a notice (or of the flag) cannot disagree with the trail. Existing rows are
+    # brought into line with their trail first: where they disagreed, the trail wins.
+    """
+    ALTER TABLE notice_reviews ADD COLUMN kind TEXT;  -- the kind decided (NULL before v4: the notice's kind)
+    ALTER TABLE notices ADD COLUMN decided_kind TEXT; -- the kind of the latest decision (NULL while pending)
+
+    UPDATE notices SET
+        state = coalesce((SELECT r.new_state FROM notice_reviews r WHERE r.notice_id = notices.id
+                          ORDER BY r.id DESC LIMIT 1), 'pending'),
+        reviewer = (SELECT r.reviewer FROM notice_reviews r WHERE r.notice_id = notices.id ORDER BY r.id DESC LIMIT 1),
+        reviewed_at = (SELECT r.at FROM notice_reviews r WHERE r.notice_id = notices.id ORDER BY r.id DESC LIMIT 1),
+        comment = (SELECT r.comment FROM notice_reviews r WHERE r.notice_id = notices.id ORDER BY r.id DESC LIMIT 1),
+        decided_kind = (SELECT coalesce(r.kind, notices.kind) FROM notice_reviews r WHERE r.notice_id = notices.id
+                        ORDER BY r.id DESC LIMIT 1);
+    UPDATE accounts SET announced_move = EXISTS (
+        SELECT 1 FROM notices n WHERE n.account_id = accounts.id AND n.state = 'confirmed'
+        AND n.decided_kind IN ('move', 'closing'));
+
+    -- A trail entry names its reviewer, follows the notice's current state, and decides a known kind.
+    CREATE TRIGGER notice_reviews_checked BEFORE INSERT ON notice_reviews
+    BEGIN SELECT CASE
+        WHEN NOT EXISTS (SELECT 1 FROM notices WHERE id = NEW.notice_id)
+            THEN RAISE(ABORT, 'notice_reviews: no such notice')
+        WHEN NEW.reviewer IS NULL OR trim(NEW.reviewer, char(9, 10, 11, 12, 13, 32, 160, 8203, 8288, 12288, 65279)) = ''
+            THEN RAISE(ABORT, 'notice_reviews: a decision needs the reviewer''s name')
+        WHEN NEW.new_state NOT IN ('confirmed', 'rejected')
+            THEN RAISE(ABORT, 'notice_reviews: a decision confirms or rejects')
+        WHEN NEW.kind IS NOT NULL AND NEW.kind NOT IN ('move', 'closing', 'elsewhere')
+            THEN RAISE(ABORT, 'notice_reviews: unknown notice kind')
+        WHEN NEW.old_state IS NOT (SELECT state FROM notices WHERE id = NEW.notice_id)
+            THEN RAISE(ABORT, 'notice_reviews: the notice is no longer in old_state (reviewed by someone else)')
+    END; END;
+
+    -- The decision is applied to the notice, and the notice's account flag follows its notices.
+    CREATE TRIGGER notice_reviews_apply AFTER INSERT ON notice_reviews
+    BEGIN
+        UPDATE notices SET state = NEW.new_state, reviewer = NEW.reviewer, reviewed_at = NEW.at,
+                           comment = NEW.comment, decided_kind = coalesce(NEW.kind, kind)
+        WHERE id = NEW.notice_id;
+    END;
+    CREATE TRIGGER notices_flag_the_account AFTER UPDATE OF state, decided_kind ON notices
+    BEGIN
+        UPDATE accounts SET announced_move = EXISTS (
+            SELECT 1 FROM notices n WHERE n.account_id = NEW.account_id AND n.state = 'confirmed'
+            AND n.decided_kind IN ('move', 'closing'))
+        WHERE id = NEW.account_id;
+    END;
+
+    -- Nothing else may change a decision, the flag, or a decided notice's evidence.
+    CREATE TRIGGER notices_decision_from_the_trail BEFORE UPDATE OF state, reviewer, reviewed_at, comment,
+        decided_kind ON notices
+    WHEN (NEW.state, NEW.reviewer, NEW.reviewed_at, NEW.comment, NEW.decided_kind)
+         IS NOT (OLD.state, OLD.reviewer, OLD.reviewed_at, OLD.comment, OLD.decided_kind)
+     AND NOT EXISTS (SELECT 1 FROM notice_reviews r
+                     WHERE r.id = (SELECT max(id) FROM notice_reviews WHERE notice_id = NEW.id)
+                       AND r.new_state IS NEW.state AND r.reviewer IS NEW.reviewer AND r.at IS NEW.reviewed_at
+                       AND r.comment IS NEW.comment AND coalesce(r.kind, NEW.kind) IS NEW.decided_kind)
+    BEGIN SELECT RAISE(ABORT, 'a notice''s decision changes only through a notice_reviews entry (crawler review)'); END;
+    CREATE TRIGGER notices_born_pending BEFORE INSERT ON notices
+    WHEN NEW.state IS NOT 'pending' OR NEW.reviewer IS NOT NULL OR NEW.reviewed_at IS NOT NULL
+      OR NEW.comment IS NOT NULL OR NEW.decided_kind IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a notice is stored pending; decisions go into notice_reviews'); END;
+    CREATE TRIGGER notices_evidence_fixed_once_decided BEFORE UPDATE OF post_url, published_at, score, kind,
+        matched, snippet ON notices
+    WHEN OLD.state IS NOT 'pending'
+     AND (NEW.post_url, NEW.published_at, NEW.score, NEW.kind, NEW.matched, NEW.snippet)
+         IS NOT (OLD.post_url, OLD.published_at, OLD.score, OLD.kind, OLD.matched, OLD.snippet)
+    BEGIN SELECT RAISE(ABORT, 'the evidence of a reviewed notice is never changed'); END;
+    CREATE TRIGGER notices_identity_fixed BEFORE UPDATE OF id, account_id, key_sha256, detected_at ON notices
+    WHEN (NEW.id, NEW.account_id, NEW.key_sha256, NEW.detected_at)
+         IS NOT (OLD.id, OLD.account_id, OLD.key_sha256, OLD.detected_at)
+    BEGIN SELECT RAISE(ABORT, 'a notice''s account, post and detection time are never changed'); END;
+    CREATE TRIGGER notices_never_deleted BEFORE DELETE ON notices
+    BEGIN SELECT RAISE(ABORT, 'notices are evidence: rows are never deleted (reject one instead)'); END;
+    CREATE TRIGGER accounts_flag_from_the_notices BEFORE UPDATE OF announced_move ON accounts
+    WHEN NEW.announced_move IS NOT (SELECT EXISTS (
+        SELECT 1 FROM notices n WHERE n.account_id = NEW.id AND n.state = 'confirmed'
+        AND n.decided_kind IN ('move', 'closing')))
+    BEGIN SELECT RAISE(ABORT, 'announced_move follows the confirmed notices; decide with crawler review'); END;
+    CREATE TRIGGER accounts_born_unflagged BEFORE INSERT ON accounts WHEN NEW.announced_move IS NOT 0
+    BEGIN SELECT RAISE(ABORT, 'announced_move follows the confirmed notices; decide with crawler review'); END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# The notice kinds (issue 14), and those whose confirmation sets an account's announced_move. Version
+# 4's triggers spell both out; changing either needs a new migration that replaces those triggers.
+NOTICE_KINDS = ("move", "closing", "elsewhere")
+ANNOUNCING_KINDS = ("move", "closing")  # 0.1's detector called a notice that also ends the account a closing
 # Readers (status, report, export, browse) need the tables and the analyst views (version 2); later
 # versions add nothing they read, so an inventory the service has not migrated yet stays readable.
 MIN_READABLE_VERSION = 2
