@@ -354,8 +354,8 @@ def review_export_labels(obj: Context, file: str) -> None:
 @pass_ctx
 def review_confirm(obj: Context, notice_id: int, reviewer: str, comment: str | None, force: bool,
                    kind: str | None) -> None:
-    """Confirm a notice: the account announced a move to Tempus Hemma or its closing (sets its
-    announced_move flag); with --kind elsewhere, a move to another platform (no flag).
+    """Confirm a notice: the account announces what the notice's kind says, a move to Tempus Hemma
+    (sets its announced_move flag), its closing, or a move elsewhere; --kind corrects the kind.
 
     Example: crawler review confirm 12 --by "Anna Svensson" --comment "blog says so on 1 April"
     """

@@ -193,8 +193,8 @@ DEFINITIONS = {
     "gone": "snapshots.gone; ids: last status_changes.new at or before snapshots.taken_at = 'gone'",
     "unknown": "snapshots.unknown; ids: last status_changes.new at or before snapshots.taken_at = 'unknown'",
     "unchecked": "snapshots.unchecked: registered accounts without any status_changes row yet",
-    "announced": ("accounts registered at snapshots.taken_at with a notices row in state 'confirmed' "
-                  "(today) and detected_at <= snapshots.taken_at"),
+    "announced": ("accounts registered at snapshots.taken_at with a notice in view announcing_notices "
+                  "(confirmed today as a move to Tempus Hemma) and detected_at <= snapshots.taken_at"),
     "pending_review": "snapshots.pending_review: notices in state 'pending' when the snapshot was taken",
 }
 

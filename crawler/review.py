@@ -3,10 +3,11 @@
 A notice flagged by crawler.notices is stored once per account and post (the store's unique key),
 so a crawl never flags the same post twice, and a rejected notice never comes back. Reviewers:
 
-- confirm: the account announced a move to Tempus Hemma (or its closing); sets the account's
-  `announced_move` flag, which follows the confirmed notices (a later rejection of the only
-  confirmed one clears it). The reviewer may correct the notice's kind (move | closing |
-  elsewhere); a confirmed move or closing sets the flag, a confirmed move elsewhere does not;
+- confirm: the notice says what its kind says: the account moves to Tempus Hemma (`move`), closes
+  (`closing`) or moves elsewhere (`elsewhere`); the reviewer may correct the kind. A confirmed move
+  sets the account's `announced_move` flag, which follows the confirmed moves (a later rejection of
+  the only one clears it); confirmed closings and moves elsewhere are kept and listed, not counted
+  as the move (decisions made before schema version 4 count as they did then);
 - reject: not such an announcement;
 - skip: leave it pending.
 
@@ -132,7 +133,8 @@ def decide(store: Store, notice_id: int, decision: str, reviewer: str, *, commen
 
 
 def confirm(store: Store, notice_id: int, reviewer: str, **options: Any) -> Decision:
-    """Confirm: the account announced a move to Tempus Hemma or its closing."""
+    """Confirm: the notice announces what its kind (or `kind=`) says: a move to Tempus Hemma, a closing,
+    a move elsewhere."""
     return decide(store, notice_id, "confirm", reviewer, **options)
 
 

@@ -238,7 +238,8 @@ def test_a_direct_edit_of_a_notice_or_the_flag_is_refused(db):
     with pytest.raises(sqlite3.IntegrityError, match="never changed"):
         con.execute("UPDATE notices SET account_id = 'pilen' WHERE id = 1")
     # a trail entry must name a reviewer and follow the notice's current state
-    entry = "INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state) VALUES (1, '2023-03-09', ?, ?, ?)"
+    entry = ("INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state, kind) "
+             "VALUES (1, '2023-03-09', ?, ?, ?, 'move')")
     with pytest.raises(sqlite3.IntegrityError, match="reviewer's name"):
         con.execute(entry, (" \u00a0\u200b ", "rejected", "confirmed"))
     with pytest.raises(sqlite3.IntegrityError, match="no longer in old_state"):
@@ -253,30 +254,35 @@ def test_a_direct_edit_of_a_notice_or_the_flag_is_refused(db):
 def test_a_trail_entry_is_the_decision_wherever_it_comes_from(db):
     # a later web app (or anyone) that appends a proper entry makes a decision the whole inventory follows
     con = analyst(db)
-    con.execute("INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state, comment) "
-                "VALUES (1, '2023-03-09T10:00:00+00:00', 'Cecilia', 'pending', 'confirmed', 'in the app')")
+    entry = ("INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state, kind, comment) "
+             "VALUES (1, '2023-03-09T10:00:00+00:00', 'Cecilia', 'pending', 'confirmed', ?, 'in the app')")
+    with pytest.raises(sqlite3.IntegrityError, match="names the kind decided"):
+        con.execute(entry, (None,))
+    con.execute(entry, ("move",))
     con.close()
     with Store.open(db, readonly=True) as store:
         assert agree(store, 1) == ("confirmed", False, True, True)
         n = review.get(store, 1)
-        assert (n.reviewer, n.comment, n.decided_kind) == ("Cecilia", "in the app", "closing")
+        assert (n.reviewer, n.comment, n.decided_kind) == ("Cecilia", "in the app", "move")
 
 
-def test_an_edit_made_before_the_upgrade_gives_way_to_the_trail(tmp_path):
-    # issue 17.11's case: the trail said rejected, an edit of the row said confirmed, the report counted it
+def version_3(path: Path) -> sqlite3.Connection:
+    """An inventory as 0.1 left it (schema version 3), open in the sqlite3 shell."""
     from crawler.store import MIGRATIONS, _statements
 
-    path = tmp_path / "v3.sqlite"
     con = sqlite3.connect(path, isolation_level=None)
     for script in MIGRATIONS[:3]:
         for statement in _statements(script):
             con.execute(statement)
     con.execute("PRAGMA user_version = 3")
-    con.close()
-    with Store.open(path, migrate=False, readonly=True):
-        pass
+    return con
+
+
+def test_an_edit_made_before_the_upgrade_gives_way_to_the_trail(tmp_path):
+    # issue 17.11's case: the trail said rejected, an edit of the row said confirmed, the report counted it
+    path = tmp_path / "v3.sqlite"
     # the 0.1 code wrote the decision on the row and appended the trail; do what it did, then forge
-    con = sqlite3.connect(path, isolation_level=None)
+    con = version_3(path)
     con.execute("INSERT INTO accounts (id, unit, area, platform, url, registered_at) VALUES "
                 "('solen', 'Förskolan Solen', 'Norr', 'wordpress', 'https://solen.example.se/', '2023-01-01')")
     con.execute("INSERT INTO notices (account_id, key_sha256, detected_at, score, kind, matched, snippet, state, "
@@ -296,9 +302,28 @@ def test_an_edit_made_before_the_upgrade_gives_way_to_the_trail(tmp_path):
         assert agree(store, 1) == ("confirmed", False, True, True)
 
 
-def test_the_reviewer_corrects_the_kind_and_only_moves_and_closings_flag_the_account(store):
+def test_a_closing_confirmed_before_the_upgrade_still_counts_as_it_did(tmp_path):
+    # 0.1's "confirm" meant "announced the move, or the account's closing": its decisions keep counting
+    path = tmp_path / "v3.sqlite"
+    con = version_3(path)
+    con.execute("INSERT INTO accounts (id, unit, area, platform, url, registered_at, announced_move) VALUES "
+                "('solen', 'Förskolan Solen', 'Norr', 'wordpress', 'https://solen.example.se/', '2023-01-01', 1)")
+    con.execute("INSERT INTO notices (account_id, key_sha256, detected_at, score, kind, matched, snippet, state, "
+                "reviewer, reviewed_at) VALUES ('solen', 'k', '2023-02-01T00:00:00+00:00', 0.9, 'closing', '[]', "
+                "'Bloggen stängs', 'confirmed', 'Anna', '2023-02-02T00:00:00+00:00')")
+    con.execute("INSERT INTO notice_reviews (notice_id, at, reviewer, old_state, new_state) "
+                "VALUES (1, '2023-02-02T00:00:00+00:00', 'Anna', 'pending', 'confirmed')")
+    con.close()
+    with Store.open(path) as store:
+        assert agree(store, 1) == ("confirmed", False, True, True)
+        assert review.get(store, 1).decided_kind == "closing" and review.history(store, 1)[0].kind is None
+        review.confirm(store, 1, "Bo", force=True)  # decided again now: a closing is not the move
+        assert agree(store, 1) == ("confirmed", False, False, False)
+
+
+def test_the_reviewer_corrects_the_kind_and_only_a_confirmed_move_flags_the_account(store):
     result = review.confirm(store, 3, "Anna", kind="elsewhere", comment="they went to Instagram")
-    assert (result.notice.state, result.notice.decided_kind, result.notice.kind) == ("confirmed", "elsewhere", "closing")
+    assert (result.notice.state, result.notice.decided_kind, result.notice.kind) == ("confirmed", "elsewhere", "move")
     assert agree(store, 3) == ("confirmed", False, False, False)
     assert review.history(store, 3)[-1].kind == "elsewhere"
     again = review.confirm(store, 3, "Bo", kind="move", force=True)
@@ -308,6 +333,13 @@ def test_the_reviewer_corrects_the_kind_and_only_moves_and_closings_flag_the_acc
     assert "— confirmed as elsewhere" in shown and "pending → confirmed as elsewhere" in shown
     with pytest.raises(review.ReviewError, match="unknown kind"):
         review.confirm(store, 1, "Anna", kind="gone")
+    # a closing is listed for the board, but it is not the move to Tempus Hemma
+    closing = store.add_notice("pilen", hit("https://www.instagram.com/p/1", "Bloggen stängs ner. Tack för alla år!"),
+                               NOW)
+    assert review.get(store, closing).kind == "closing"
+    review.confirm(store, 3, "Bo", kind="elsewhere", force=True)
+    review.confirm(store, closing, "Anna")
+    assert agree(store, closing) == ("confirmed", False, False, False)
     cli_result = run(store.path, "confirm", "2", "--by", "Anna", "--kind", "elsewhere")
     assert "notice 2: confirmed" in cli_result.output and "announced move: no" in cli_result.output
 

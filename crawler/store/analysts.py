@@ -36,11 +36,11 @@ def canned_queries(blog_platforms: Sequence[str]) -> dict[str, dict[str, str]]:
         },
         "announced_move": {
             "title": "Accounts that announced the move to Tempus Hemma, with the evidence",
-            "description": "Notices confirmed as a move to Tempus Hemma or a closing: the account, the post's date "
+            "description": "Notices confirmed as a move to Tempus Hemma: the account, the post's date "
                            "and link, the snippet and who confirmed it.",
             "sql": ("SELECT n.account_id, a.unit, a.area, a.platform, n.published_at, n.detected_at,\n"
                     "       n.post_url, n.snippet, n.reviewer, n.reviewed_at\n"
                     "FROM notices n JOIN accounts a ON a.id = n.account_id\n"
-                    "WHERE n.state = 'confirmed' AND n.decided_kind IN ('move', 'closing') ORDER BY a.area, a.unit"),
+                    "WHERE n.id IN (SELECT id FROM announcing_notices) ORDER BY a.area, a.unit"),
         },
     }

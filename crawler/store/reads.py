@@ -32,7 +32,6 @@ from crawler.store.records import (
     StatusChange,
     make,
 )
-from crawler.store.schema import ANNOUNCING_KINDS
 
 _ACCOUNT_COLUMNS = (
     "id, unit, area, platform, url, feed_url, added, notes, registered_at, deregistered_at, status, status_since, "
@@ -209,12 +208,13 @@ class Reads(Connection):
         return [make(StatusAt, r) for r in self._query(_STATUSES_AT, {"t": iso(at)})]
 
     def announced_accounts(self, detected_by: datetime) -> list[str]:
-        """Accounts with a notice confirmed (now) as an announcement, detected at or before `detected_by`."""
-        decided = "coalesce(decided_kind, kind)" if self._version >= 4 else "kind"
+        """Accounts with a notice confirmed (now) as a move to Tempus Hemma (view announcing_notices),
+        detected at or before `detected_by`."""
+        # before version 4 there is no view, and every confirmation counted (0.1's rule)
+        source = ("announcing_notices" if self._version >= 4
+                  else "(SELECT account_id, detected_at FROM notices WHERE state = 'confirmed')")
         return [r["account_id"] for r in self._query(
-            f"SELECT DISTINCT account_id FROM notices WHERE state = 'confirmed' AND {decided} "
-            f"IN (SELECT value FROM json_each(?)) AND detected_at <= ? ORDER BY account_id",
-            [_ids(ANNOUNCING_KINDS), iso(detected_by)])]
+            f"SELECT DISTINCT account_id FROM {source} WHERE detected_at <= ? ORDER BY account_id", [iso(detected_by)])]
 
     def accounts_with_pending_notices(self, detected_by: datetime) -> list[str]:
         """Accounts with a notice pending (now) that was detected at or before `detected_by`."""

@@ -166,7 +166,7 @@ class ReviewRecord:
     reviewer: str
     old_state: str
     new_state: str
-    kind: str | None  # the kind decided (None in entries written before schema version 4)
+    kind: str | None  # the kind decided (None only in entries written before schema version 4)
     comment: str | None
 
 

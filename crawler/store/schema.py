@@ -219,8 +219,11 @@ MIGRATIONS: list[str] = [
     # notice row and the account's announced_move, and refuse any other change of those columns, so a
     # direct edit of a notice (or of the flag) cannot disagree with the trail. Existing rows are
     # brought into line with their trail first: where they disagreed, the trail wins.
+    # announced_move follows the notices confirmed as a move to Tempus Hemma (view announcing_notices);
+    # a decision made before version 4 (its trail entry has no kind) counts as it did then, whatever
+    # the kind, since 0.1's "confirm" meant "announced the move or the account's closing".
     """
-    ALTER TABLE notice_reviews ADD COLUMN kind TEXT;  -- the kind decided (NULL before v4: the notice's kind)
+    ALTER TABLE notice_reviews ADD COLUMN kind TEXT;  -- the kind decided (NULL only in entries before v4)
     ALTER TABLE notices ADD COLUMN decided_kind TEXT; -- the kind of the latest decision (NULL while pending)
 
     UPDATE notices SET
@@ -231,9 +234,11 @@ MIGRATIONS: list[str] = [
         comment = (SELECT r.comment FROM notice_reviews r WHERE r.notice_id = notices.id ORDER BY r.id DESC LIMIT 1),
         decided_kind = (SELECT coalesce(r.kind, notices.kind) FROM notice_reviews r WHERE r.notice_id = notices.id
                         ORDER BY r.id DESC LIMIT 1);
-    UPDATE accounts SET announced_move = EXISTS (
-        SELECT 1 FROM notices n WHERE n.account_id = accounts.id AND n.state = 'confirmed'
-        AND n.decided_kind IN ('move', 'closing'));
+    CREATE VIEW announcing_notices AS
+        SELECT n.id, n.account_id, n.detected_at, n.decided_kind FROM notices n
+        WHERE n.state = 'confirmed' AND (n.decided_kind = 'move' OR (
+            SELECT r.kind FROM notice_reviews r WHERE r.notice_id = n.id ORDER BY r.id DESC LIMIT 1) IS NULL);
+    UPDATE accounts SET announced_move = EXISTS (SELECT 1 FROM announcing_notices n WHERE n.account_id = accounts.id);
 
     -- A trail entry names its reviewer, follows the notice's current state, and decides a known kind.
     CREATE TRIGGER notice_reviews_checked BEFORE INSERT ON notice_reviews
@@ -244,8 +249,8 @@ MIGRATIONS: list[str] = [
             THEN RAISE(ABORT, 'notice_reviews: a decision needs the reviewer''s name')
         WHEN NEW.new_state NOT IN ('confirmed', 'rejected')
             THEN RAISE(ABORT, 'notice_reviews: a decision confirms or rejects')
-        WHEN NEW.kind IS NOT NULL AND NEW.kind NOT IN ('move', 'closing', 'elsewhere')
-            THEN RAISE(ABORT, 'notice_reviews: unknown notice kind')
+        WHEN NEW.kind IS NULL OR NEW.kind NOT IN ('move', 'closing', 'elsewhere')
+            THEN RAISE(ABORT, 'notice_reviews: a decision names the kind decided (move, closing or elsewhere)')
         WHEN NEW.old_state IS NOT (SELECT state FROM notices WHERE id = NEW.notice_id)
             THEN RAISE(ABORT, 'notice_reviews: the notice is no longer in old_state (reviewed by someone else)')
     END; END;
@@ -259,9 +264,8 @@ MIGRATIONS: list[str] = [
     END;
     CREATE TRIGGER notices_flag_the_account AFTER UPDATE OF state, decided_kind ON notices
     BEGIN
-        UPDATE accounts SET announced_move = EXISTS (
-            SELECT 1 FROM notices n WHERE n.account_id = NEW.account_id AND n.state = 'confirmed'
-            AND n.decided_kind IN ('move', 'closing'))
+        UPDATE accounts SET announced_move = EXISTS (SELECT 1 FROM announcing_notices n
+                                                     WHERE n.account_id = NEW.account_id)
         WHERE id = NEW.account_id;
     END;
 
@@ -292,9 +296,7 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER notices_never_deleted BEFORE DELETE ON notices
     BEGIN SELECT RAISE(ABORT, 'notices are evidence: rows are never deleted (reject one instead)'); END;
     CREATE TRIGGER accounts_flag_from_the_notices BEFORE UPDATE OF announced_move ON accounts
-    WHEN NEW.announced_move IS NOT (SELECT EXISTS (
-        SELECT 1 FROM notices n WHERE n.account_id = NEW.id AND n.state = 'confirmed'
-        AND n.decided_kind IN ('move', 'closing')))
+    WHEN NEW.announced_move IS NOT (SELECT EXISTS (SELECT 1 FROM announcing_notices n WHERE n.account_id = NEW.id))
     BEGIN SELECT RAISE(ABORT, 'announced_move follows the confirmed notices; decide with crawler review'); END;
     CREATE TRIGGER accounts_born_unflagged BEFORE INSERT ON accounts WHEN NEW.announced_move IS NOT 0
     BEGIN SELECT RAISE(ABORT, 'announced_move follows the confirmed notices; decide with crawler review'); END;
@@ -303,10 +305,10 @@ MIGRATIONS: list[str] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# The notice kinds (issue 14), and those whose confirmation sets an account's announced_move. Version
-# 4's triggers spell both out; changing either needs a new migration that replaces those triggers.
+# The notice kinds (issue 14). A confirmed `move` (to Tempus Hemma) sets the account's announced_move
+# (view announcing_notices); closings and moves elsewhere are listed, not counted as the move. Version
+# 4's triggers and view spell this out; changing it needs a new migration that replaces them.
 NOTICE_KINDS = ("move", "closing", "elsewhere")
-ANNOUNCING_KINDS = ("move", "closing")  # 0.1's detector called a notice that also ends the account a closing
 # Readers (status, report, export, browse) need the tables and the analyst views (version 2); later
 # versions add nothing they read, so an inventory the service has not migrated yet stays readable.
 MIN_READABLE_VERSION = 2
