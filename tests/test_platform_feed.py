@@ -3,10 +3,10 @@ reach feedparser, the big-feed path agreeing with the normal one, and texts kept
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import pytest
 
 from crawler.models import Fetched
 from crawler.platforms import adapter, feed
@@ -39,17 +39,26 @@ def parse(body: bytes, ctype: str = "application/rss+xml"):
     return adapter("feed").parse(fetched, NOW, Settings(), "blog")
 
 
-def test_ten_thousand_entries_with_duplicates_newest_right_and_fast():
+@pytest.mark.timeout(60)  # a hang, not a speed: speed is measured in scripts/bench.py
+def test_ten_thousand_entries_with_duplicates_newest_right_and_fast(monkeypatch):
+    read = []
+    real = feedparser.parse
+
+    def spy(source, *args, **kwargs):
+        parsed = real(source, *args, **kwargs)
+        read.append(len(parsed.entries))
+        return parsed
+
+    monkeypatch.setattr(feedparser, "parse", spy)
     body = rss(10_000, duplicates=500)
-    started = time.perf_counter()
     obs = parse(body)
-    elapsed = time.perf_counter() - started
     assert obs.exists is True and obs.last_post_at == NEWEST
     assert len({p.url for p in obs.posts}) == len(obs.posts)  # duplicates counted once
     assert any("future" in n for n in obs.notes) and any("1995" in n for n in obs.notes)
     assert any("big feed: 10502 entries" in n for n in obs.notes)
     assert 0 < len(obs.texts) <= 20 and all(len(t.text) <= 500 for t in obs.texts)
-    assert elapsed < 2.0, elapsed  # feedparser on all entries takes tens of seconds
+    # feedparser on all entries takes tens of seconds: it reads only the head (the newest texts)
+    assert read and max(read) <= 40, read
 
 
 def test_big_feed_path_agrees_with_the_normal_path():
