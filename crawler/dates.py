@@ -3,11 +3,13 @@
 Owns: machine dates (ISO 8601, RFC 822, unix timestamps), visible dates in Swedish and English
 ("12 mars 2023", "tisdag 14 febr. 2023 kl. 14:30", "March 12, 2023", "2023-03-12", "12/3 2023"),
 relative dates ("igår", "i förrgår", "3 dagar sedan", "2 hours ago") resolved against a `now`
-that the caller passes in, and the plausibility rule (not too far in the future, not before 1995).
+that the caller passes in, the plausibility rule (not too far in the future, not before 1995), and
+`generic_page_day`: htmldate (the field's library) for a page whose posts our readers cannot find.
 
 Naive times are Europe/Stockholm. A date without a time of day becomes 12:00 Stockholm time, so
 that its UTC value falls on the same calendar day as the date that was written.
-Pure: no clock, no I/O; regexes are compiled once at import.
+Pure: no clock, no I/O; regexes are compiled once at import (htmldate is imported on first use:
+it costs ~0.3 s and is needed only for pages without recognisable posts).
 """
 
 from __future__ import annotations
@@ -260,3 +262,28 @@ def implausible(value: datetime, now: datetime, future_skew_hours: float) -> str
     if value < EARLIEST:
         return "before 1995"
     return None
+
+
+def generic_page_day(html: str, url: str | None, now: datetime) -> datetime | None:
+    """The page's newest date as htmldate reads it (noon of that Stockholm day, in UTC), or None.
+
+    For pages where no post, page metadata or date element of ours gives a date (issue 13: measured
+    on tests/fixtures/real, docs/ACCURACY.md). htmldate's settings: `original_date=False` (the
+    newest date it trusts, not the oldest: its default picks the first post of a listing) and
+    `extensive_search=False` (its free-text search takes any date string; `find_dates` over the
+    page's text comes after it instead, newest first). Dates in the URL count (a post's permalink).
+    Never raises: a library failure on a hostile page is no date.
+    """
+    try:
+        from htmldate import find_date
+    except ImportError:  # a dependency, but the crawler still reads pages without it
+        return None
+    latest = now.astimezone(STOCKHOLM).date()
+    try:
+        found = find_date(html, url=url, extensive_search=False, original_date=False,
+                          outputformat="%Y-%m-%d", min_date="1995-01-01", max_date=latest.isoformat())
+    except Exception:  # noqa: BLE001 - htmldate or lxml on a page that breaks them: no date, never a crash
+        return None
+    if not found or len(found) != 10:
+        return None
+    return local_day(int(found[:4]), int(found[5:7]), int(found[8:10]))

@@ -23,6 +23,7 @@ Exit status 1 when exact-day accuracy on blogs+feeds is under 95 % or any live a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -225,13 +226,19 @@ def run_real(folder: Path, with_htmldate: bool = True) -> list[dict]:
         headers = {k.lower(): v for k, v in response["headers"].items() if k != "content-encoding"}
         fetched = Fetched(url=url, final_url=url, status=response["status"], headers=headers, body=body)
         platform = "wordpress" if cap["software"] == "wordpress" else "blog"
+        started = time.perf_counter()
         obs = adapter(platform).parse(fetched, captured, settings, platform)
+        parse_ms = (time.perf_counter() - started) * 1000
         ours = obs.last_post_at.astimezone(STOCKHOLM).date().isoformat() if obs.last_post_at else None
+        with _without_htmldate():
+            alone = adapter(platform).parse(fetched, captured, settings, platform)
+        ours_alone = alone.last_post_at.astimezone(STOCKHOLM).date().isoformat() if alone.last_post_at else None
         row = {"source": source, "state": state, "path": response["path"], "type": response["type"],
                "group": GROUPS[response["type"]], "expected_day": exp["newest_day"], "expected_exists": exp["exists"],
                "needs_history": exp.get("needs_history", False), "exists": obs.exists, "reason": obs.reason,
-               "html": common_sniff(body) == "html",
-               "days": {"ours": ours}}
+               "html": common_sniff(body) == "html", "parse_ms": parse_ms,
+               "used_htmldate": any("htmldate" in n for n in obs.notes),
+               "days": {"ours": ours, "ours_alone": ours_alone}}
         if with_htmldate:
             for name, (extensive, original) in HTMLDATE_VARIANTS.items():
                 row["days"][name] = _htmldate(body, url, captured, extensive, original) if response["status"] == 200 else None
@@ -240,6 +247,19 @@ def run_real(folder: Path, with_htmldate: bool = True) -> list[dict]:
                 row["days"][f"{name}>ours"] = row["days"][name] or ours
         rows.append(row)
     return rows
+
+
+@contextlib.contextmanager
+def _without_htmldate():
+    """The adapters as they were before htmldate (no generic fallback), for the comparison column."""
+    from crawler.platforms import blog
+
+    kept = blog.generic_page_day
+    blog.generic_page_day = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        blog.generic_page_day = kept
 
 
 def day_verdict(expected: str | None, got: str | None) -> str:
@@ -281,7 +301,7 @@ def _share(cell: dict, method: str) -> str:
 
 def print_real(rows: list[dict], verbose: bool) -> int:
     methods = list(rows[0]["days"]) if rows else ["ours"]
-    shown = [m for m in methods if m in ("ours", "htmldate", "htmldate_fast", "ours>htmldate", "htmldate>ours",
+    shown = [m for m in methods if m in ("ours", "ours_alone", "htmldate", "htmldate_updated", "htmldate_fast", "ours>htmldate", "htmldate>ours",
                                          "ours>htmldate_fast", "htmldate_fast>ours")]
 
     def table(title: str, summary: dict) -> None:
@@ -307,6 +327,13 @@ def print_real(rows: list[dict], verbose: bool) -> int:
     print(f"\nremoved addresses answering 200 (only the account's history can tell): {len(history)}, "
           f"read as exists=True from the page alone: {sum(r['exists'] is True for r in history)}")
     print(f"live pages read as gone: {everything['wrong_gone']} (target 0)")
+    html_rows = [r for r in rows if r["html"]]
+    if html_rows:
+        times = sorted(r["parse_ms"] for r in html_rows)
+        fallback = [r["parse_ms"] for r in html_rows if r["used_htmldate"]]
+        print(f"parse time of HTML pages (ours, with the htmldate fallback): median {times[len(times) // 2]:.2f} ms, "
+              f"max {times[-1]:.1f} ms; htmldate asked on {len(fallback)} of {len(html_rows)} pages"
+              + (f" (median {sorted(fallback)[len(fallback) // 2]:.2f} ms there)" if fallback else ""))
     if verbose:
         print("\ncases where ours or htmldate is not exact (expected | ours | htmldate | htmldate_fast):")
         for r in rows:

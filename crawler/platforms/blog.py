@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
-from crawler.dates import find_dates, parse_machine, parse_visible
+from crawler.dates import find_dates, generic_page_day, parse_machine, parse_visible
 from crawler.models import Fetched, Observation, PublicText
 from crawler.platforms import common, feed, read
 from crawler.platforms.common import HTMLParser, Node
@@ -40,6 +40,8 @@ _NOISE_CLASSES = (
 )
 # Inside a post only these are noise: an entry footer or meta block carries the post's own date.
 _NOISE_IN_POST = ("comment", "kommentar", "related", "share", "sharedaddy", "jp-relatedposts")
+_POST_META_CLASSES = ("post-info", "entry-meta", "entry-footer", "post-meta", "post-footer", "article-footer",
+                      "postmeta", "byline")
 _CONTAINER_CLASSES = ("post", "hentry", "h-entry", "entry", "blog-post", "type-post", "news-item", "nyhet", "blog-item",
                       "post-item", "article-item", "sv-channel-item")
 _PUBLISHED = (
@@ -86,7 +88,7 @@ def read_page(fetched: Fetched, now: datetime, settings: Settings, platform: str
     if common.sniff(body) != "html":
         return Observation(platform, None, "unrecognised body (neither feed nor HTML)", source_url=fetched.url)
     tree = common.parse_html(body, dict(fetched.headers))
-    return parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
+    return parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url, raw=body)
 
 
 def login_redirect(fetched: Fetched) -> bool:
@@ -124,8 +126,11 @@ def soft_404(tree: HTMLParser) -> str | None:
 
 
 def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, platform: str,
-               *, source_url: str | None = None, discover: bool = True) -> Observation:
-    """Read an HTML page of a blog: feed to follow, post dates, texts; a soft 404 is exists False."""
+               *, source_url: str | None = None, discover: bool = True, raw: bytes | None = None) -> Observation:
+    """Read an HTML page of a blog: feed to follow, post dates, texts; a soft 404 is exists False.
+
+    `raw` (the response body) lets a page that none of our readers dates go to htmldate.
+    """
     follow = discover_feed(tree, base) if discover else None
     page_meta = _meta_dates(tree)
     description = common.meta(tree, "og:description", "description")
@@ -143,6 +148,19 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
         if loose:
             dated.extend((None, when) for when in loose)
             notes.append("dates read from date elements outside any post")
+    if not dated and not posts and raw is not None and not page_meta["modified"]:
+        # Nothing of ours dates the page: htmldate's knowledge of other markup and of dated URLs,
+        # then the newest visible date in the page's text (archives listing "Fri 14 April 2023").
+        # Not where posts were found undated: their dates are ones we refuse to guess ("3/2/23").
+        when = generic_page_day(common.decode(raw), base, now)
+        if when is not None:
+            dated.append((None, when))
+            notes.append("date read by htmldate (no post date of ours in the page)")
+        else:
+            listed = _text_dates(tree, now)
+            if listed:
+                dated.extend((None, when) for when in listed)
+                notes.append("dates read from the page's text")
     if not dated and page_meta["modified"]:
         dated.extend((None, when) for when in page_meta["modified"])
         notes.append("date from page metadata (modified time), not a post date")
@@ -180,7 +198,9 @@ def _is_noise(node: Node, in_post: bool) -> bool:
     if in_post:
         return any(word in classes for word in _NOISE_IN_POST)
     if node.tag == "footer":
-        return True
+        # A post's own footer (Pelican's <footer class="post-info"> around <time class="published">)
+        # outside any post container is the page's post meta, not the page footer.
+        return not any(word in classes for word in _POST_META_CLASSES)
     if node.tag == "header" and ("site-header" in classes or "masthead" in classes):
         return True
     if not classes.strip() or _is_container(node):
@@ -315,6 +335,17 @@ def _loose_dates(tree: HTMLParser, now: datetime) -> list[datetime]:
     for node in tree.css(_DATE_ELEMENTS):
         out.extend(find_dates(node.text(separator=" ")[:500], now, yearless=True))
     return out
+
+
+MAX_TEXT_SCAN = 200_000  # characters of a page's text read for visible dates (archives are long lists)
+
+
+def _text_dates(tree: HTMLParser, now: datetime) -> list[datetime]:
+    """Visible full dates in the text of a page without posts (noise already dropped): an archive
+    list. Only dates with a year (no yearless or relative forms outside a date element)."""
+    if tree.body is None:
+        return []
+    return find_dates(tree.body.text(separator=" ")[:MAX_TEXT_SCAN], None)
 
 
 def _meta_dates(tree: HTMLParser) -> dict[str, list[datetime]]:

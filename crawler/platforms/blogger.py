@@ -45,7 +45,8 @@ def _page(fetched: Fetched, now: datetime, settings: Settings, platform: str) ->
         return common.gone_by_status(fetched, platform)
     if _GONE.search(heading):  # a 200 removal page: only trust the title and headings
         return Observation(platform, False, "blogger: blog not found or removed", source_url=fetched.url)
-    return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
+    return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url,
+                          raw=fetched.body)
 
 
 def canonical(url: Url) -> Url:

@@ -54,7 +54,8 @@ def _page(fetched: Fetched, now: datetime, settings: Settings, platform: str) ->
         return common.gone_by_status(fetched, platform)
     if blog.login_redirect(fetched):
         return Observation(platform, None, "login wall", login_wall=True, source_url=fetched.url)
-    return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url)
+    return blog.parse_page(tree, fetched.final_url or fetched.url, now, settings, platform, source_url=fetched.url,
+                          raw=body)
 
 
 def _wp_total(fetched: Fetched) -> int | None:
