@@ -17,8 +17,17 @@ The rules (settings in brackets):
   once, since there is no earlier status to keep and `unknown` is the honest name for that.
 - An account that is back after `gone` (or `unknown`) is classified afresh; the change is
   recorded (Verdict.changed), and after `gone` the reason says "back after gone: ...".
-- `not_modified` (HTTP 304) carries the prior last-post date over and re-evaluates it against
-  `now`: an account turns dormant by the passage of time without posting.
+- Back after gone needs evidence that the address serves the same account (issue 13, defect 1):
+  its last known post is listed again, or the site's title names the unit (a distinctive word of
+  the registry's unit name). A deleted site's address often later serves the web server's default
+  page, a parked domain or another site, with 200 and even with posts dated after the gone date;
+  without that evidence the account stays gone with the reason "now serves something else" and
+  its old last-post date is kept, never the other site's. A gone account that then fails to
+  answer (DNS, errors) stays gone: a failure tells nothing about being back.
+- `not_modified` (HTTP 304) re-reads the stored observation: the prior last-post date and count
+  are evaluated against `now` as a fresh reading of the same content would be (an account turns
+  dormant by the passage of time without posting; after an outage it is active or dormant again,
+  never left unknown). `obs` may be the visit's "not modified" observation: only its platform is used.
 - Dates more than [future_skew_hours] ahead of `now` are ignored (and the reason says so). A
   newly read date older than the known last post does not move the last post back (an emptied or
   truncated feed is an odd visit, not evidence of inactivity); a read date replaces an estimate.
@@ -41,9 +50,12 @@ Post counts (Instagram's og:description and the like), used only when no post da
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from crawler import platforms
+from crawler.clock import to_local
 from crawler.models import Fetched, Observation, PriorState, Verdict
 from crawler.settings import Settings
 
@@ -85,7 +97,11 @@ def classify(prior: PriorState, obs: Observation | None, outcome: str, now: date
     if outcome == "gone" or (outcome == "ok" and obs is not None and obs.exists is False):
         return _gone(prior, obs, now, settings)
     if outcome == "not_modified":
-        return _evaluate(prior, None, now, settings)
+        if prior.status == "gone":
+            return _something_else(prior, None, settings.timezone)  # the crawl asks a gone account without validators
+        # nothing new was read: the stored reading again, at `now` (the platform tells what "no date" means)
+        unchanged = None if obs is None else replace(obs, last_post_at=None, posts=(), post_count=None)
+        return _evaluate(prior, unchanged, now, settings)
     if outcome == "ok" and obs is not None and obs.exists:
         return _evaluate(prior, obs, now, settings)
     label = _FAILURE_LABELS.get(outcome, "fetch error")
@@ -97,8 +113,10 @@ def classify(prior: PriorState, obs: Observation | None, outcome: str, now: date
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def _day(dt: datetime) -> str:
-    return dt.date().isoformat()
+def _day(dt: datetime, zone: str | None = None) -> str:
+    """The calendar day a person means: in the inventory's time zone (a post at 00:20 Swedish
+    time on the 14th is on the 14th, though its UTC day is the 13th)."""
+    return to_local(dt, zone).date().isoformat()
 
 
 def _plural(n: int, word: str) -> str:
@@ -118,6 +136,9 @@ def _failure(prior: PriorState, label: str, settings: Settings) -> Verdict:
         post_count_since=prior.post_count_since,
     )  # gone_streak falls back to 0: a visit that tells nothing breaks a run of "not there"
     reason = f"{label} on {_plural(failures, 'check')}"
+    if prior.status == "gone":  # a removed site that stops answering is not less removed
+        return _verdict(prior, "gone", f"{reason}; gone kept", **counters, gone_streak=prior.gone_streak,
+                        gone_streak_since=prior.gone_streak_since)
     if prior.status is None or prior.status == "unknown" or failures >= settings.unknown_after:
         return _verdict(prior, "unknown", reason, **counters)
     return _verdict(prior, prior.status, f"{reason}; {prior.status} kept", **counters)
@@ -129,7 +150,7 @@ def _gone(prior: PriorState, obs: Observation | None, now: datetime, settings: S
     what = (obs.reason.strip() if obs is not None and obs.reason else "") or "not found"
     if len(what) > 60:
         what = what[:57] + "..."
-    reason = f"{what} on {_plural(streak, 'check')} since {_day(since)}"
+    reason = f"{what} on {_plural(streak, 'check')} since {_day(since, settings.timezone)}"
     counters = dict(
         last_post_at=prior.last_post_at,
         last_post_estimated=prior.last_post_estimated,
@@ -153,8 +174,56 @@ def _newest_date(obs: Observation, now: datetime, settings: Settings) -> tuple[d
     return (max(usable) if usable else None), len(set(dates)) - len(set(usable))
 
 
+# Words of a unit's name that do not tell one unit from another.
+_GENERIC_NAME_WORDS = frozenset({
+    "förskolan", "förskola", "förskolor", "forskolan", "forskola", "avdelning", "avdelningen", "skola", "skolan",
+    "malmö", "malmo", "stad", "staden", "område", "omrade", "enhet", "enheten", "familjedaghem", "pedagogisk",
+    "omsorg", "barn", "blogg", "bloggen", "preschool", "school", "kommun",
+})
+_WORD = re.compile(r"\w{4,}")
+
+
+def _url_key(url: str) -> str:
+    return url.split("://", 1)[-1].rstrip("/").lower()
+
+
+def same_account(prior: PriorState, obs: Observation | None) -> str | None:
+    """What shows that a reading after gone is the account's own ("its last known post is listed
+    again", "the site names Solrosen"), or None when nothing does."""
+    if obs is None:
+        return None
+    if prior.last_post_url:
+        known = _url_key(prior.last_post_url)
+        if any(p.url and _url_key(p.url) == known for p in obs.posts):
+            return "its last known post is listed again"
+    title = (obs.site_title or "").lower()
+    for word in _WORD.findall((prior.unit or "").lower()):
+        if word not in _GENERIC_NAME_WORDS and word in title:
+            return f"the site names {word.capitalize()}"
+    return None
+
+
+def _something_else(prior: PriorState, obs: Observation | None, zone: str | None = None) -> Verdict:
+    """A gone account whose address answers without evidence of being the account: still gone."""
+    if obs is None:
+        what = "not modified since the last reading"
+    else:
+        dates = [d for d in (obs.last_post_at, *(p.published_at for p in obs.posts)) if d is not None]
+        what = f"newest post there {_day(max(dates), zone)}" if dates else "no dated posts"
+    reason = f"now serves something else ({what}; no post or name of the account); gone kept"
+    return _verdict(prior, "gone", reason, last_post_at=prior.last_post_at,
+                    last_post_estimated=prior.last_post_estimated, consecutive_failures=0,
+                    gone_streak=prior.gone_streak, gone_streak_since=prior.gone_streak_since,
+                    post_count_since=prior.post_count_since)
+
+
 def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, settings: Settings) -> Verdict:
     """A successful visit (obs None: 304, nothing new read): decide from dates, then counts."""
+    back_because = None
+    if prior.status == "gone":
+        back_because = same_account(prior, obs)
+        if back_because is None:
+            return _something_else(prior, obs, settings.timezone)
     notes: list[str] = []
     last = prior.last_post_at
     estimated = prior.last_post_estimated
@@ -174,7 +243,8 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
                 count_since = now
             if before is not None and obs.post_count > before and read is None:
                 since = prior.post_count_at or prior.post_count_since
-                between = f"between {_day(since)} and {_day(now)}" if since else f"by {_day(now)}"
+                zone = settings.timezone
+                between = f"between {_day(since, zone)} and {_day(now, zone)}" if since else f"by {_day(now, zone)}"
                 count_rise = f"post count rose {before}→{obs.post_count} {between}"
                 if last is None or last < now:
                     last, estimated = now, True
@@ -192,7 +262,7 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
     )
     def done(status: str, reason: str) -> Verdict:
         if prior.status == "gone" and status != "gone":
-            reason = f"back after gone: {reason}"
+            reason = f"back after gone ({back_because}): {reason}"
         if notes:
             reason = f"{reason} ({'; '.join(notes)})"
         return _verdict(prior, status, reason, **counters)
@@ -204,7 +274,7 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
             return done(status, count_rise)
         days = max(age.days, 0)
         est = ", estimated from the post count" if estimated else ""
-        return done(status, f"last post {_day(last)} ({_plural(days, 'day')} ago{est})")
+        return done(status, f"last post {_day(last, settings.timezone)} ({_plural(days, 'day')} ago{est})")
 
     if count == 0:
         return done("dormant", "post count 0: no posts")
@@ -212,7 +282,7 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
         since = count_since or prior.post_count_at
         if since is not None and now - since > timedelta(days=settings.active_days):
             days = (now - since).days
-            return done("dormant", f"post count {count} unchanged since {_day(since)} ({days} days)")
+            return done("dormant", f"post count {count} unchanged since {_day(since, settings.timezone)} ({days} days)")
         keep = prior.status if prior.status in ("active", "dormant") else "unknown"
         return done(keep, f"post count {count}, no post date yet")
 

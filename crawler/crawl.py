@@ -114,7 +114,9 @@ async def visit(
     source = state.source_url if state else None
 
     async def fetch(url: str) -> Fetched:
-        if state is not None and url == source:
+        # A gone account is asked without validators: whatever its address serves now is read in
+        # full (a web server's default page answers 304 to the old feed's If-Modified-Since).
+        if state is not None and url == source and prior.status != "gone":
             return await fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
         return await fetcher.fetch(url)
 
@@ -123,9 +125,9 @@ async def visit(
         account.platform, account.url, account.feed, fetch, now, settings, known_feed=known
     )
     outcome = classify.outcome(source_fetch(fetches, obs), obs)
-    if outcome == "not_modified":
-        obs = None  # nothing new was read: the classifier carries the prior observation over
     verdict = classify.classify(prior, obs, outcome, now, settings)
+    if outcome == "not_modified":
+        obs = None  # nothing new was read: the classifier re-read the stored observation
     hits = notices.detect(obs.texts, settings.notice_threshold) if obs is not None else []
     return outcome, fetches, obs, verdict, hits
 

@@ -140,6 +140,9 @@ class Observation:
     login_wall: bool = False
     follow: str | None = None
     source_url: str | None = None  # the URL whose response this observation was read from
+    # The site's own name as it gives it (page <title>/og:site_name, feed title): in memory only,
+    # for "is this still the same account" after gone.
+    site_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,9 @@ class PriorState:
     gone_streak: int = 0  # visits in a row with exists=False
     gone_streak_since: datetime | None = None  # time of the first visit of that streak
     last_checked_at: datetime | None = None
+    # Evidence of identity for an account coming back after gone (defect 1 of issue 13):
+    last_post_url: str | None = None  # the newest post seen before (the store keeps it as evidence)
+    unit: str | None = None  # the registry's name of the unit ("Förskolan Solrosen")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def thread(prior: PriorState, verdict: Verdict, now: datetime, obs: Observation 
         gone_streak=verdict.gone_streak,
         gone_streak_since=verdict.gone_streak_since,
         last_checked_at=now,
+        last_post_url=prior.last_post_url,
+        unit=prior.unit,
     )
 
 
@@ -239,17 +241,73 @@ def test_new_account_that_is_not_there_starts_unknown_not_gone():
 
 
 def test_account_back_after_gone_is_active_again_with_the_change_recorded():
-    steps = [(T0, "gone", GONE), (T0 + 2 * DAY, "gone", GONE), (T0 + 10 * DAY, "ok", blog(T0 + 9 * DAY))]
-    verdicts = run(steps, PriorState(status="active", last_post_at=T0 - DAY))
+    # its last known post (b.example/1) is listed again beside a new one: the same account
+    back = blog(T0 + 9 * DAY, T0 + 9 * DAY, T0 - DAY)
+    steps = [(T0, "gone", GONE), (T0 + 2 * DAY, "gone", GONE), (T0 + 10 * DAY, "ok", back)]
+    verdicts = run(steps, PriorState(status="active", last_post_at=T0 - DAY, last_post_url="https://b.example/1"))
     assert [v.status for v in verdicts] == ["active", "gone", "active"]
     assert verdicts[-1].changed
-    assert verdicts[-1].reason == "back after gone: last post 2023-03-10 (1 day ago)"
+    assert verdicts[-1].reason == "back after gone (its last known post is listed again): last post 2023-03-10 (1 day ago)"
     assert verdicts[-1].gone_streak == 0 and verdicts[-1].gone_streak_since is None
 
 
-def test_gone_account_with_errors_turns_unknown_only_after_repeated_failures():
-    steps = [(T0 + i * DAY, "error", None) for i in range(3)]
-    assert [v.status for v in run(steps, PriorState(status="gone"))] == ["gone", "gone", "unknown"]
+def test_back_after_gone_when_the_site_names_the_unit():
+    prior = PriorState(status="gone", status_since=T0, last_post_at=T0 - 30 * DAY, unit="Förskolan Solrosen")
+    restored = replace(blog(T0 + 5 * DAY, T0 + 5 * DAY), site_title="Solrosens förskola – nyheter")
+    v = classify(prior, restored, "ok", T0 + 6 * DAY, S)
+    assert v.status == "active" and v.reason.startswith("back after gone (the site names Solrosen): ")
+    # the generic words of a unit's name are no evidence: any preschool's site says "förskolan"
+    other = replace(restored, site_title="Förskolan Tandvårdshuset")
+    assert classify(prior, other, "ok", T0 + 6 * DAY, S).status == "gone"
+
+
+@pytest.mark.parametrize(
+    ("what", "obs", "said"),
+    [
+        ("the web server's default page", Observation("wordpress", True, "page parsed",
+                                                      site_title="Apache2 Debian Default Page: It works"), "no dated posts"),
+        # another site with a post newer than the gone date: a newer post alone is no evidence
+        ("another site", replace(blog(T0 + 5 * DAY, T0 + 5 * DAY), site_title="Tandvårdshuset"),
+         "newest post there 2023-03-06"),
+    ],
+)
+def test_a_gone_address_that_serves_something_else_stays_gone_with_its_old_date(what, obs, said):
+    """Issue 13 defect 1: gone -> active on an undated page (or another site) reusing the old date."""
+    prior = PriorState(status="gone", status_since=T0, last_post_at=T0 - 30 * DAY, gone_streak=2,
+                       gone_streak_since=T0 - DAY, last_post_url="https://solrosen.example/p/9/", unit="Förskolan Solrosen")
+    v = classify(prior, obs, "ok", T0 + 6 * DAY, S)
+    assert v.status == "gone" and not v.changed, what
+    assert v.reason == f"now serves something else ({said}; no post or name of the account); gone kept"
+    assert v.last_post_at == T0 - 30 * DAY and v.gone_streak_since == T0 - DAY
+
+
+def test_a_gone_account_that_then_fails_to_answer_stays_gone():
+    # a deleted blog's domain expires (DNS errors), then serves a parked page: it must not pass through unknown
+    steps = [(T0 + i * DAY, "error", None) for i in range(4)]
+    verdicts = run(steps, PriorState(status="gone"))
+    assert [v.status for v in verdicts] == ["gone"] * 4
+    assert verdicts[-1].reason == "fetch error on 4 checks; gone kept"
+
+
+def test_not_modified_after_an_outage_re_reads_the_stored_observation():
+    """Issue 13 defect 3: after an outage the account is unknown; a 304 brings back what the
+    stored reading says, also for a blog whose reading had no dated post (dormant, not unknown)."""
+    after_outage = PriorState(status="unknown", last_post_at=T0 - 3 * DAY, consecutive_failures=3)
+    v = classify(after_outage, Observation("wordpress", True, "not modified"), "not_modified", T0, S)
+    assert v.status == "active" and v.reason == "last post 2023-02-26 (3 days ago)" and v.consecutive_failures == 0
+    undated = PriorState(status="unknown", consecutive_failures=3)
+    v = classify(undated, Observation("blog", True, "not modified"), "not_modified", T0, S)
+    assert v.status == "dormant" and v.reason == "exists; no dated posts"
+
+
+def test_days_in_reasons_are_the_inventorys_local_days():
+    """Issue 13 defect 6: a post at 00:20 Swedish time on 14 April is on the 14th (UTC: the 13th)."""
+    post = datetime(2023, 4, 13, 22, 20, tzinfo=timezone.utc)
+    v = classify(PriorState(), blog(post), "ok", datetime(2023, 4, 15, 10, 0, tzinfo=timezone.utc), S)
+    assert v.reason == "last post 2023-04-14 (1 day ago)"
+    v = classify(PriorState(), blog(post), "ok", datetime(2023, 4, 15, 10, 0, tzinfo=timezone.utc),
+                 S.replace(timezone="UTC"))
+    assert v.reason == "last post 2023-04-13 (1 day ago)"
 
 
 # ----------------------------------------------------------------------------------- post counts

@@ -3,7 +3,7 @@ scripts/corpus/make_corpus.py) and its replay server (tests/replay.py).
 
 The replay must answer as the real server did: every conditional request recorded from Apache,
 WordPress and nginx is asked again of the replay and must get the same status. Defects of issue 13
-that are not fixed yet are here as strict xfails naming the defect; the fixer removes the mark.
+that were found there have regression tests here and in tests/test_revisits.py.
 """
 
 from __future__ import annotations
@@ -108,12 +108,11 @@ def test_the_crawler_reads_the_newest_post_day_of_each_live_site(folder: Path):
     assert obs.last_post_at.astimezone(STOCKHOLM).date().isoformat() == cap["truth"]["newest_day"]
 
 
-# ------------------------------------------------------------- issue 13's defects, not fixed yet
+# ------------------------------------------------------------- issue 13's defects 5 and 7 (fixed; more in test_revisits.py)
 
 EKBACKEN = REAL / "wordpress" / "twentytwentytwo-ekbacken"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 5: with feeds off and a static front page the REST API is never reached")
 def test_defect_5_feeds_off_and_static_front_page_read_through_the_rest_api():
     cap = load(EKBACKEN)
     with ReplayServer(EKBACKEN) as site:
@@ -122,7 +121,6 @@ def test_defect_5_feeds_off_and_static_front_page_read_through_the_rest_api():
     assert obs.last_post_at.astimezone(STOCKHOLM).date().isoformat() == cap["truth"]["newest_day"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 5: the broken feed is retried on every visit")
 def test_defect_5_a_feed_that_answers_an_error_document_is_asked_once_a_visit():
     with ReplayServer(EKBACKEN) as site:
         visit(site, "wordpress")
@@ -130,7 +128,6 @@ def test_defect_5_a_feed_that_answers_an_error_document_is_asked_once_a_visit():
     assert len(feed_requests) <= 1, feed_requests
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 7: X-WP-Total is dropped before the parser reads it")
 def test_defect_7_the_rest_api_post_count_is_read_from_x_wp_total():
     folder = REAL / "wordpress" / "twentytwentythree-solrosen"
     with ReplayServer(folder) as site:

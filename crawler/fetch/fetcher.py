@@ -43,6 +43,7 @@ KEPT_HEADERS = (
     "cache-control",
     "link",
     "x-robots-tag",
+    "x-wp-total",  # the WordPress REST API's post count (issue 13 defect 7)
 )
 _KEPT = frozenset(name.encode() for name in KEPT_HEADERS)
 ACCEPT = (

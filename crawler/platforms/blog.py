@@ -132,8 +132,10 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
     `raw` (the response body) lets a page that none of our readers dates go to htmldate.
     """
     follow = discover_feed(tree, base) if discover else None
-    page_meta = _meta_dates(tree)
-    description = common.meta(tree, "og:description", "description")
+    table = common.metas(tree)
+    page_meta = _meta_dates(tree, table)
+    description = common.meta(table, "og:description", "description")
+    site_title = common.meta(table, "og:site_name") or common.node_text(tree.css_first("title"), 200)
     _drop_noise(tree)
     posts = list(_posts(tree, base, now))
     dated = [(url, when) for url, when, _texts in posts if when is not None]
@@ -174,6 +176,7 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
     return common.assemble(
         platform, "page parsed", dated, now, settings, texts=texts, notes=notes,
         follow=follow, source_url=source_url, undated_note="no post dates found in the page",
+        site_title=site_title,
     )
 
 
@@ -348,10 +351,9 @@ def _text_dates(tree: HTMLParser, now: datetime) -> list[datetime]:
     return find_dates(tree.body.text(separator=" ")[:MAX_TEXT_SCAN], None)
 
 
-def _meta_dates(tree: HTMLParser) -> dict[str, list[datetime]]:
+def _meta_dates(tree: HTMLParser, table: dict[str, str]) -> dict[str, list[datetime]]:
     published: list[datetime] = []
     modified: list[datetime] = []
-    table = common.metas(tree)
     for name in ("article:published_time", "datePublished", "date", "dc.date", "DC.date.issued"):
         raw = common.meta(table, name)
         when = parse_machine(raw) if raw else None

@@ -328,6 +328,7 @@ def assemble(
     follow: str | None = None,
     source_url: str | None = None,
     undated_note: str | None = None,
+    site_title: str | None = None,
 ) -> Observation:
     """An exists=True Observation from (post URL, date) pairs.
 
@@ -376,4 +377,5 @@ def assemble(
         notes=tuple(notes),
         follow=follow,
         source_url=source_url,
+        site_title=plain(site_title, 200) or None,
     )

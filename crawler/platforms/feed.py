@@ -116,6 +116,7 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
             platform, "feed parsed", dated, now, settings,
             texts=_newest_texts(texts), notes=dates.notes(), post_count=_total(body), feed_url=url,
             source_url=url, undated_note="feed has no entries" if not entries else "feed has no dated entries",
+            site_title=title,
         )
     return _lenient(body, url, now, settings, platform)
 
@@ -142,6 +143,7 @@ def _lenient(body: bytes, url: str, now: datetime, settings: Settings, platform:
         texts=_newest_texts(texts), notes=notes, post_count=_total(body),
         feed_url=url, source_url=url,
         undated_note="feed has no entries" if not entries else "feed has no dated entries",
+        site_title=parsed.get("feed", {}).get("title"),
     )
 
 

@@ -24,9 +24,15 @@ _GONE = re.compile(
 
 
 def candidates(url: str, feed_url: str | None) -> list[str]:
-    """Feed first (declared or /feed/), then the page, then ?feed=rss2 and the REST API."""
+    """Feed first (declared or /feed/), then the page, then the REST API, then ?feed=rss2.
+
+    The REST API comes before ?feed=rss2 (issue 13 defect 5): with feeds turned off both feed
+    URLs answer the same error, and a static front page carries no post dates, so within a visit's
+    three requests the REST API (on by default since WordPress 4.7) must be reached. Once it has
+    answered it is the account's source and later visits ask it first, in one request.
+    """
     base = url if url.endswith("/") else url + "/"
-    order = [feed_url or urljoin(base, "feed/"), url, base + "?feed=rss2", urljoin(base, "wp-json/wp/v2/posts?per_page=1")]
+    order = [feed_url or urljoin(base, "feed/"), url, urljoin(base, "wp-json/wp/v2/posts?per_page=1"), base + "?feed=rss2"]
     return list(dict.fromkeys(order))
 
 

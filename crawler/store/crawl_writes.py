@@ -144,6 +144,8 @@ class CrawlWrites(Connection):
                     gone_streak=r["gone_streak"],
                     gone_streak_since=parse_iso(r["gone_streak_since"]),
                     last_checked_at=parse_iso(r["last_checked_at"]),
+                    last_post_url=r["last_post_url"],
+                    unit=r["unit"],
                 ),
                 source_url=r["source_url"],
                 discovered_feed_url=r["discovered_feed_url"],
