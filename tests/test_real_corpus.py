@@ -102,7 +102,7 @@ def test_the_crawler_reads_the_newest_post_day_of_each_live_site(folder: Path):
     cap = load(folder)
     platform = "wordpress" if cap["software"] == "wordpress" else "blog"
     with ReplayServer(folder) as site:
-        obs, _ = visit(site, platform)
+        obs, _ = visit(site, platform, site.url(cap.get("account_path", "/")))
     assert obs.exists is True, obs.reason
     assert obs.last_post_at is not None
     assert obs.last_post_at.astimezone(STOCKHOLM).date().isoformat() == cap["truth"]["newest_day"]

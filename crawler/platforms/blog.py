@@ -150,10 +150,11 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
         if loose:
             dated.extend((None, when) for when in loose)
             notes.append("dates read from date elements outside any post")
-    if not dated and not posts and raw is not None and not page_meta["modified"]:
+    if not dated and len(posts) <= 1 and raw is not None and not page_meta["modified"]:
         # Nothing of ours dates the page: htmldate's knowledge of other markup and of dated URLs,
         # then the newest visible date in the page's text (archives listing "Fri 14 April 2023").
-        # Not where posts were found undated: their dates are ones we refuse to guess ("3/2/23").
+        # A single post whose date we did not find is htmldate's home ground (mkdocs-material puts
+        # it in the sidebar); not a list of undated posts: their dates are ones we refuse ("3/2/23").
         when = generic_page_day(common.decode(raw), base, now)
         if when is not None:
             dated.append((None, when))

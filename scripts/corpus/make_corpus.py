@@ -6,7 +6,7 @@
 Installs Debian's packages (through `flock /tmp/apt.lock apt-get install -y`), then builds the
 sites from scripts/corpus/posts.py and records each URL's status, relevant headers and body with
 the expected answers (see tests/fixtures/real/README.md). WordPress: wordpress.py; Hugo, Jekyll,
-Pelican: static.py. Servers run from /tmp/corpus-work and are stopped before the script ends.
+Pelican: static.py; Nikola, mkdocs-material and Hexo (from PyPI and npm, pinned): generators.py. Servers run from /tmp/corpus-work and are stopped before the script ends.
 Apache, PHP and the generators run under libfaketime at 2023-04-15 10:00 UTC, so regenerating
 gives the same files.
 """
@@ -31,6 +31,8 @@ PACKAGES = {
                   "nginx-light", "faketime"],
     "static": ["hugo", "jekyll", "jekyll-theme-minima", "ruby-jekyll-feed", "ruby-jekyll-paginate", "pelican",
                "nginx-light", "faketime"],
+    # Nikola, mkdocs-material and Hexo come from PyPI and npm (generators.install), served by nginx
+    "generators": ["nginx-light", "faketime", "nodejs", "npm", "python3-venv"],
 }
 
 
@@ -43,7 +45,8 @@ def install(groups: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="wordpress,static", help="comma-separated: wordpress, static")
+    parser.add_argument("--only", default="wordpress,static,generators",
+                        help="comma-separated: wordpress, static, generators")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-install", action="store_true", help="skip apt-get (packages already there)")
     args = parser.parse_args(argv)
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.no_install:
         install(groups)
+        if "generators" in groups:
+            import generators
+
+            generators.install()
     from servers import Servers
 
     written: list[Path] = []
@@ -71,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             for generator in ("hugo", "jekyll", "pelican"):
                 shutil.rmtree(args.out / generator, ignore_errors=True)
             written += static.build(servers, args.out)
+        if "generators" in groups:
+            import generators
+
+            for generator, *_rest in generators.SITES:
+                shutil.rmtree(args.out / generator, ignore_errors=True)
+            written += generators.build(servers, args.out)
     for path in written:
         size = sum(f.stat().st_size for f in path.parent.rglob("*") if f.is_file())
         print(f"{path.parent.relative_to(args.out)}: {size / 1024:.0f} KB")
