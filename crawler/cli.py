@@ -18,6 +18,7 @@ from crawler import __version__, log, notices, platforms
 from crawler import sources as sources_mod
 from crawler.clock import utcnow
 from crawler.errors import CrawlerError, RegistryError
+from crawler.settings import Settings
 from crawler.store import Store
 from crawler.store.schema import NOTICE_KINDS
 
@@ -25,33 +26,35 @@ DEFAULT_SOURCES = "sources.yaml"
 
 
 class Context:
-    """What every command may need: the registry path, the inventory path, the output mode."""
+    """What every command may need: the registry, the settings in force, the inventory."""
 
     def __init__(self, sources: str, db: str | None, debug: bool):
         self.sources = sources
         self.db_override = db
         self.debug = debug
         self._registry: sources_mod.Registry | None = None
+        self._settings: Settings | None = None
 
     def registry(self) -> sources_mod.Registry:
+        """The registry, which must be valid (RegistryError otherwise)."""
         if self._registry is None:
             self._registry = sources_mod.load(self.sources)
         return self._registry
 
-    def db_path(self) -> str:
-        """--db, else CRAWLER_DB, else `settings: db:` of the registry when it loads, else the default."""
-        if self.db_override:
-            return self.db_override
-        if os.environ.get("CRAWLER_DB"):
-            return os.environ["CRAWLER_DB"]
-        if Path(self.sources).exists():
-            try:
-                return self.registry().settings.db
-            except RegistryError:
-                pass
-        from crawler.settings import Settings
+    def settings(self) -> Settings:
+        """The registry's settings, or the defaults when there is no registry or it is invalid (warned)."""
+        if self._registry is not None:
+            return self._registry.settings
+        if self._settings is None:
+            self._settings, self._registry, problem = sources_mod.settings_for(self.sources)
+            if problem is not None:
+                click.echo(f"warning: {self.sources} is invalid ({len(problem.problems)} problems; "
+                           f"`crawler sources check` lists them); using default settings", err=True)
+        return self._settings
 
-        return Settings().db
+    def db_path(self) -> str:
+        """--db, else the settings' `db` (CRAWLER_DB, the registry's `settings: db:`, the default)."""
+        return self.db_override or self.settings().db
 
     def open_store(self, readonly: bool = False) -> Store:
         path = self.db_path()
@@ -234,41 +237,33 @@ def review(ctx: click.Context, reviewer: str | None) -> None:
 
     obj: Context = ctx.obj
     with obj.open_store() as store:
-        queue = review_mod.list_notices(store, "pending")
-        if not queue:
-            click.echo("no pending notices")
-            return
-        if reviewer is not None:
-            reviewer = review_mod.reviewer_name(reviewer)  # a blank --by fails now, not at each decision
-        else:
-            reviewer = click.prompt("Your name (recorded with each decision)", value_proc=_reviewer_answer)
-        done = {"confirmed": 0, "rejected": 0, "skipped": 0}
-        for position, notice in enumerate(queue, 1):
-            click.echo(f"\n[{position}/{len(queue)}] " + review_mod.format_notice(notice))
-            while True:
-                choice = click.prompt("[c]onfirm, [r]eject, [s]kip, [o]pen link, [q]uit",
-                                      type=click.Choice(["c", "r", "s", "o", "q"]), show_choices=False)
-                if choice == "o":
-                    click.echo(f"open: {notice.link}")
-                    if sys.stdout.isatty():
-                        click.launch(notice.link)
-                    continue
-                break
-            if choice == "q":
-                break
-            if choice == "s":
-                done["skipped"] += 1
-                continue
-            comment = click.prompt("Comment (optional)", default="", show_default=False)
-            try:
-                result = review_mod.decide(store, notice.id, "confirm" if choice == "c" else "reject", reviewer,
-                                           comment=comment)
-            except review_mod.ReviewError as exc:  # someone else reviewed it meanwhile: say so, go on
-                click.echo(f"not recorded: {exc}", err=True)
-                continue
-            done[result.notice.state] += 1
-            click.echo(f"notice {notice.id}: {result.notice.state}")
-    click.echo(f"{done['confirmed']} confirmed, {done['rejected']} rejected, {done['skipped']} skipped")
+        done = review_mod.walk(store, _ClickPrompts(), reviewer)
+    click.echo("no pending notices" if done is None else review_mod.walk_summary(done))
+
+
+class _ClickPrompts:
+    """The review walk's questions on the terminal."""
+
+    def name(self) -> str:
+        return click.prompt("Your name (recorded with each decision)", value_proc=_reviewer_answer)
+
+    def show(self, text: str) -> None:
+        click.echo(text)
+
+    def choose(self) -> str:
+        return click.prompt("[c]onfirm, [r]eject, [s]kip, [o]pen link, [q]uit",
+                            type=click.Choice(["c", "r", "s", "o", "q"]), show_choices=False)
+
+    def comment(self) -> str:
+        return click.prompt("Comment (optional)", default="", show_default=False)
+
+    def open(self, link: str) -> None:
+        click.echo(f"open: {link}")
+        if sys.stdout.isatty():
+            click.launch(link)
+
+    def warn(self, text: str) -> None:
+        click.echo(text, err=True)
 
 
 def _reviewer_answer(text: str) -> str:
@@ -451,15 +446,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Example: crawler status --json
     """
     from crawler import status as status_mod
-    from crawler.settings import build
 
     obj: Context = ctx.obj
-    try:
-        settings = obj.registry().settings if Path(obj.sources).exists() else build()
-    except RegistryError:
-        settings = build()  # a broken registry must not break the health check
-        click.echo(f"warning: {obj.sources} is invalid; using default settings", err=True)
-    report = status_mod.gather(obj.db_path(), settings)
+    report = status_mod.gather(obj.db_path(), obj.settings())  # a broken registry: warned, defaults
     click.echo(_json(report) if as_json else status_mod.render(report))
     ctx.exit(report["health"]["exit_code"])
 
@@ -487,6 +476,7 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool) -> No
     """
     import logging
 
+    from crawler.demo import summary
     from crawler.demo.runner import run_demo
 
     if log.LOGGER.level == logging.INFO:
@@ -495,52 +485,11 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool) -> No
     say(f"Starting the simulated web ({accounts} accounts) and weekly crawl cycles; the inventory goes to {out_dir}/")
     result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say)
     click.echo(result.text)
-    click.echo(_demo_report(result))
-    click.echo(_demo_epilogue(result))
+    click.echo(summary.board_report(result))
+    # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)
+    click.echo(summary.epilogue(result, sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"))
     if check and result.check is not None and not result.check.ok:
         raise SystemExit(1)
-
-
-def _demo_report(result) -> str:
-    """The board report of the demo's inventory (what `crawler report` prints), also saved as
-    Swedish Markdown and HTML in the demo folder; returns the figures section for the terminal."""
-    from crawler import report as report_mod
-
-    with Store.open(result.db_path, readonly=True) as store:
-        board = report_mod.build_report(store, "2023-03-01", "2023-04-15")
-    for fmt, name in (("html", "report.html"), ("md", "report.md")):
-        (result.out_dir / name).write_text(report_mod.render(board, fmt, "sv"), encoding="utf-8")
-    text = report_mod.render(board, "md", "en")
-    figures = text.split("\n## ", 2)
-    head = "\n## ".join(figures[:2]) if len(figures) > 1 else text
-    return "\n`crawler report --baseline 2023-03-01 --as-of 2023-04-15` on the demo inventory:\n\n" + head.strip()
-
-
-def _demo_epilogue(result) -> str:
-    """Pending reviews and the next commands to try, for the demo's inventory."""
-    from crawler.store.analysts import EXAMPLE_QUERY
-
-    db, reg = result.db_path, result.sources_path
-    with Store.open(db, readonly=True) as store:
-        pending = store.notices("pending")
-    lines = ["", f"Notices awaiting review: {len(pending)} (the report counts an account as having announced the "
-             "move once a reviewer confirms its notice: `crawler review`)"]
-    for n in pending[:10]:
-        day = n.published_at.date().isoformat() if n.published_at else ""
-        lines.append(f"  #{n.id:<4} {n.unit[:30]:30} {n.platform:9} {day:10} {n.score:.2f}  {n.snippet[:70]}")
-    extra = sorted(result.out_dir.glob("report*.html"))
-    # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)
-    me = sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"
-    lines += [
-        "",
-        f"Inventory: {db}" + (f"   HTML report: {extra[0]}" if extra else ""),
-        "Next, try:",
-        f"  {me} --sources {reg} --db {db} report --baseline 2023-03-01 --as-of 2023-04-15 --lang sv",
-        f"  {me} --sources {reg} --db {db} review",
-        f"  {me} --sources {reg} --db {db} status",
-        f"  sqlite3 {db} '{EXAMPLE_QUERY}'",
-    ]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- inspect
@@ -569,21 +518,11 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
 
         crawler inspect saved.html --url https://www.instagram.com/forskolan/
     """
-    import asyncio
+    from crawler.crawl import inspect as inspect_target
 
-    from crawler.settings import build
-
-    settings = obj.registry().settings if Path(obj.sources).exists() else build()
-    if Path(target).is_file():
-        url = page_url or Path(target).resolve().as_uri()
-        obs = platforms.inspect_file(target, url, status=status, platform=platform, now=utcnow(), settings=settings)
-    elif target.startswith(("http://", "https://")):
-        obs = asyncio.run(_inspect_url(target, platform or platforms.detect(target), settings))
-    else:
-        raise CrawlerError(f"{target}: no such file, and not an http(s) URL")
+    settings = obj.settings()
+    obs, hit = inspect_target(target, settings, utcnow(), platform=platform, page_url=page_url, status=status)
     data = platforms.observation_to_dict(obs)
-    # The notice exactly as a crawl would flag it: the strongest text at the inventory's threshold.
-    hit = notices.strongest(obs.texts, settings.notice_threshold)
     data["notice"] = notices.hit_to_dict(hit)
     if as_json:
         click.echo(_json(data))
@@ -597,24 +536,7 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     click.echo(f"{'notice':>13}: {notice}")
 
 
-async def _inspect_url(url: str, platform: str, settings):
-    from crawler.fetch import Fetcher
-
-    async with Fetcher(settings) as fetcher:
-        obs, _ = await platforms.observe(platform, url, None, fetcher.fetch, utcnow(), settings)
-    return obs
-
-
 # --------------------------------------------------------------------------- report, export, browse
-
-
-def _reports_dir(obj: Context) -> str:
-    from crawler.settings import build
-
-    try:
-        return (obj.registry().settings if Path(obj.sources).exists() else build()).reports_dir
-    except RegistryError:
-        return build().reports_dir
 
 
 def _write_output(text: str, output: str | None) -> None:
@@ -659,7 +581,7 @@ def report(obj: Context, baseline: str | None, as_of: str | None, fmt: str, lang
         built = report_mod.build_report(store, baseline, as_of, tolerance_days=tolerance, rule=rule)
     text = report_mod.render(built, fmt, lang)
     if fmt == "html" and output is None:
-        output = str(report_mod.default_html_path(built, _reports_dir(obj)))
+        output = str(report_mod.default_html_path(built, obj.settings().reports_dir))
     _write_output(text, output)
 
 
@@ -675,11 +597,11 @@ def export(obj: Context, fmt: str, output: str | None, excel: bool) -> None:
 
     Example: crawler export --format csv --excel --output inventering.csv
     """
-    from crawler import report as report_mod
+    from crawler import export as export_mod
 
     with obj.open_store(readonly=True) as store:
-        rows = report_mod.export_rows(store)
-    _write_output(report_mod.render_export(rows, fmt, excel=excel), output)
+        text = export_mod.export(store, fmt, excel=excel)
+    _write_output(text, output)
 
 
 @cli.command()
@@ -693,41 +615,17 @@ def browse(obj: Context, port: int, metadata_only: bool) -> None:
 
     Example: crawler browse --port 8001
     """
-    import importlib.util
-    import signal
-    import subprocess
-    import tempfile
-
-    from crawler import report as report_mod
+    from crawler import browse as browse_mod
 
     path = obj.db_path()
-    metadata = report_mod.browse_metadata(path)
     if metadata_only:
-        click.echo(_json(metadata))
+        click.echo(_json(browse_mod.metadata(path)))
         return
-    if importlib.util.find_spec("datasette") is None:
-        raise CrawlerError("Datasette is not installed.\n\nInstall the optional extra: pip install 'crawler[browse]'")
     with obj.open_store(readonly=True):
         pass  # fails early, with our message, when there is no inventory or it needs a migration
-    with tempfile.TemporaryDirectory(prefix="crawler-browse-") as tmp:
-        meta_path = Path(tmp) / "metadata.json"
-        meta_path.write_text(_json(metadata), encoding="utf-8")
-        click.echo(f"Datasette on http://127.0.0.1:{port}/ (read-only); Ctrl-C stops it", err=True)
-        proc = subprocess.Popen(report_mod.browse_command(path, meta_path, port=port))
-        # SIGTERM to us must not leave Datasette running on its own
-        previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
-        try:
-            code = proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            code = 0
-        finally:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            signal.signal(signal.SIGTERM, previous)
-    raise SystemExit(code if code >= 0 else 0)
+    code = browse_mod.serve(path, port, on_start=lambda url: click.echo(
+        f"Datasette on {url} (read-only); Ctrl-C stops it", err=True))
+    raise SystemExit(code)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -257,3 +257,27 @@ def summarize(run_id: int, state: str, prog: Progress, statuses: dict[str, int],
     if failure:
         text += f" The cycle stopped early because the inventory could not be written ({failure})."
     return text
+
+
+def inspect(target: str, settings: Settings, now: datetime, *, platform: str | None = None,
+            page_url: str | None = None, status: int = 200) -> tuple[Observation, notices.NoticeHit | None]:
+    """`crawler inspect`: what a visit reads from one saved FILE or http(s) URL (fetched as a crawl
+    would), and the notice a crawl would flag; nothing is stored."""
+    from pathlib import Path
+
+    from crawler.errors import CrawlerError
+
+    if Path(target).is_file():
+        url = page_url or Path(target).resolve().as_uri()
+        obs = platforms.inspect_file(target, url, status=status, platform=platform, now=now, settings=settings)
+    elif target.startswith(("http://", "https://")):
+        obs = asyncio.run(_inspect_url(target, platform or platforms.detect(target), settings, now))
+    else:
+        raise CrawlerError(f"{target}: no such file, and not an http(s) URL")
+    return obs, notices.strongest(obs.texts, settings.notice_threshold)
+
+
+async def _inspect_url(url: str, platform: str, settings: Settings, now: datetime) -> Observation:
+    async with Fetcher(settings) as fetcher:
+        obs, _ = await platforms.observe(platform, url, None, fetcher.fetch, now, settings)
+    return obs

@@ -1,10 +1,10 @@
-"""Board and analyst reports over the inventory: figures between two dates, exports, Datasette.
+"""Board and analyst reports over the inventory: figures between two dates.
 
     store (snapshots, snapshot_counts, status_changes, registry_changes, notices)
       -> build_report(store, baseline, as_of)  -> Report (plain data, every figure with its rows)
       -> render(report, fmt, lang)             -> Markdown | CSV | JSON | self-contained HTML (SVG chart)
-    store (current_inventory) -> export_rows() -> render_export(rows, fmt)
-    db path -> browse_metadata() -> Datasette metadata with the analysts' canned queries
+
+The inventory export is crawler/export.py, Datasette (`crawler browse`) crawler/browse.py.
 
 Definitions (also written into the JSON output, so every figure traces back to rows):
 
@@ -30,9 +30,7 @@ times as ISO text itself. Every web-sourced string
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import re
 import string
@@ -41,11 +39,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from crawler import platforms
 from crawler.clock import utcnow
 from crawler.errors import CrawlerError
+from crawler.export import csv_text
 from crawler.store import Store, iso, parse_iso
-from crawler.store.analysts import canned_queries
 from crawler.store.records import Snapshot
 
 FORMATS = ("md", "csv", "json", "html")
@@ -607,23 +604,6 @@ REPORT_CSV_COLUMNS = ("section", "dimension", "key", "measure", "baseline", "as_
                       "platform", "last_post_at", "reason", "notice_state", "notice_url", "notice_snippet")
 
 
-def _cell(value: Any) -> Any:
-    """A spreadsheet cell: text that a spreadsheet would run as a formula is quoted with '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _csv(header: tuple[str, ...], rows: list[dict[str, Any]], delimiter: str = ",") -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header, delimiter=delimiter, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell("" if v is None else v) for k, v in row.items()})
-    # The BOM makes Excel read the file as UTF-8 (å, ä, ö); other readers skip it.
-    return "\ufeff" + buf.getvalue()
-
-
 def render_csv(report: Report, lang: str = "en") -> str:
     """One flat table: figures, the cohort, breakdowns by platform and area, then changed accounts."""
     rows: list[dict[str, Any]] = []
@@ -644,7 +624,7 @@ def render_csv(report: Report, lang: str = "en") -> str:
                      "unit": c.unit, "area": c.area, "platform": c.platform, "last_post_at": c.last_post_at,
                      "reason": c.reason, "notice_state": c.notice["state"] if c.notice else None,
                      "notice_url": url, "notice_snippet": snippet})
-    return _csv(REPORT_CSV_COLUMNS, rows)
+    return csv_text(REPORT_CSV_COLUMNS, rows)
 
 
 def _point_json(point: Point, report: Report) -> dict[str, Any]:
@@ -930,65 +910,3 @@ def default_html_path(report: Report, reports_dir: str | Path) -> Path:
     """reports/report-<as-of day>.html"""
     day = _day(report.as_of.at) or _day(report.as_of.requested) or "latest"
     return Path(reports_dir) / f"report-{day}.html"
-
-
-# --------------------------------------------------------------------------- export
-
-EXPORT_COLUMNS = ("id", "unit", "area", "platform", "url", "status", "status_since", "last_post_at",
-                  "last_post_estimated", "post_count", "last_checked_at", "announced_move", "reason")
-
-
-def export_rows(store: Store) -> list[dict[str, Any]]:
-    """The current inventory, one row per registered account (view current_inventory)."""
-    return [{"id": a.id, "unit": a.unit, "area": a.area, "platform": a.platform, "url": a.url, "status": a.status,
-             "status_since": iso(a.status_since), "last_post_at": iso(a.last_post_at),
-             "last_post_estimated": a.last_post_estimated, "post_count": a.post_count,
-             "last_checked_at": iso(a.last_checked_at), "announced_move": a.announced_move, "reason": a.status_reason}
-            for a in store.current_inventory()]
-
-
-def render_export(rows: list[dict[str, Any]], fmt: str = "csv", excel: bool = False) -> str:
-    """CSV (UTF-8 with BOM; ';' separators with `excel`, as Swedish Excel expects) or JSON."""
-    if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-    if fmt != "csv":
-        raise CrawlerError(f"unknown export format {fmt!r}; use csv or json")
-    shown = [{**r, "last_post_estimated": int(r["last_post_estimated"]), "announced_move": int(r["announced_move"])}
-             for r in rows]
-    return _csv(EXPORT_COLUMNS, shown, delimiter=";" if excel else ",")
-
-
-# --------------------------------------------------------------------------- Datasette
-
-CANNED_QUERIES = canned_queries([p.name for p in platforms.all_platforms() if p.kind == "blog"])
-
-
-def browse_metadata(db_path: str | Path) -> dict[str, Any]:
-    """Datasette metadata for the inventory: title, descriptions of the views, the canned queries."""
-    name = Path(db_path).stem
-    return {
-        "title": "Preschool social-media inventory",
-        "description": "Read-only view of the crawler's inventory. Start with the canned queries below, or "
-                       "the views current_inventory, status_over_time, pending_review and account_history.",
-        "databases": {
-            name: {
-                "tables": {
-                    "current_inventory": {"description": "One row per registered account, its status now."},
-                    "status_over_time": {"description": "One row per full crawl cycle: counts by status."},
-                    "pending_review": {"description": "Flagged notices waiting for a reviewer."},
-                    "account_history": {"description": "Every status change of every account, with reason."},
-                },
-                "queries": CANNED_QUERIES,
-            }
-        },
-    }
-
-
-def browse_command(db_path: str | Path, metadata_path: str | Path, host: str = "127.0.0.1",
-                   port: int = 8001) -> list[str]:
-    """The datasette command line (run with the current interpreter)."""
-    import sys
-
-    return [sys.executable, "-m", "datasette", "serve", str(db_path), "--metadata", str(metadata_path),
-            "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
-

@@ -21,10 +21,11 @@ prints.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from crawler.clock import utcnow
 from crawler.errors import CrawlerError
@@ -141,6 +142,65 @@ def confirm(store: Store, notice_id: int, reviewer: str, **options: Any) -> Deci
 def reject(store: Store, notice_id: int, reviewer: str, **options: Any) -> Decision:
     """Reject: the text is not such an announcement; it will not be flagged again."""
     return decide(store, notice_id, "reject", reviewer, **options)
+
+
+# ------------------------------------------------------------------------------------ the walk
+
+
+class Prompts(Protocol):
+    """How the walk talks with the reviewer (the CLI implements it with click; a test with a script)."""
+
+    def name(self) -> str:
+        """The reviewer's name, asked once when none was given."""
+
+    def show(self, text: str) -> None:
+        """Show a notice or the outcome of a decision."""
+
+    def choose(self) -> str:
+        """One of "c" (confirm), "r" (reject), "s" (skip), "o" (open the link), "q" (quit)."""
+
+    def comment(self) -> str:
+        """An optional comment for the audit trail ("" for none)."""
+
+    def open(self, link: str) -> None:
+        """Open a notice's link for the reviewer."""
+
+    def warn(self, text: str) -> None:
+        """Say that a decision was not recorded, and why."""
+
+
+def walk(store: Store, prompts: Prompts, reviewer: str | None = None) -> Counter | None:
+    """Walk the pending notices one by one: confirm, reject, skip, open the link or quit. Returns
+    how many were confirmed, rejected and skipped, or None when nothing is pending. A notice that
+    someone else reviewed meanwhile is reported and passed over."""
+    queue = list_notices(store, "pending")
+    if not queue:
+        return None
+    # a blank --by fails now, not at each decision; a prompted name is checked by the prompt
+    reviewer = reviewer_name(reviewer) if reviewer is not None else reviewer_name(prompts.name())
+    done: Counter = Counter({"confirmed": 0, "rejected": 0, "skipped": 0})
+    for position, notice in enumerate(queue, 1):
+        prompts.show(f"\n[{position}/{len(queue)}] " + format_notice(notice))
+        while (choice := prompts.choose()) == "o":
+            prompts.open(notice.link)
+        if choice == "q":
+            break
+        if choice == "s":
+            done["skipped"] += 1
+            continue
+        comment = prompts.comment()
+        try:
+            result = decide(store, notice.id, "confirm" if choice == "c" else "reject", reviewer, comment=comment)
+        except ReviewError as exc:
+            prompts.warn(f"not recorded: {exc}")
+            continue
+        done[result.notice.state] += 1
+        prompts.show(f"notice {notice.id}: {result.notice.state}")
+    return done
+
+
+def walk_summary(done: Counter) -> str:
+    return f"{done['confirmed']} confirmed, {done['rejected']} rejected, {done['skipped']} skipped"
 
 
 # ------------------------------------------------------------------------------------ display

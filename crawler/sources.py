@@ -322,6 +322,22 @@ def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> R
     return parse(read_text(path), file, environ=environ)
 
 
+def settings_for(path: str | os.PathLike, environ: Mapping[str, str] | None = None
+                 ) -> tuple[Settings, Registry | None, RegistryError | None]:
+    """The settings in force for commands that can work without a registry (status, report,
+    export, browse, inspect): the registry's own when `path` exists and is valid (returned too, so
+    it is read once); the defaults with CRAWLER_* overrides when there is no such file; when it is
+    invalid, those defaults and the error, so that a broken registry does not stop a health check
+    or a report. A bad CRAWLER_* value is an error either way (SettingsError)."""
+    if not Path(path).exists():
+        return settings_mod.build(environ=environ), None, None
+    try:
+        registry = load(path, environ=environ)
+    except RegistryError as exc:
+        return settings_mod.build(environ=environ), None, exc
+    return registry.settings, registry, None
+
+
 def check(path: str | os.PathLike) -> list[Problem]:
     """Every problem of a registry file (empty when it is valid)."""
     try:

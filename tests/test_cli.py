@@ -74,3 +74,18 @@ def test_sources_import_appends_to_registry(write_registry, tmp_path):
     assert "new accounts: 1, already registered: 0, skipped rows: 1 of 2" in result.output
     assert "b-skolan-instagram" in reg.read_text(encoding="utf-8")
     assert run("sources", "check", str(reg)).exit_code == 0
+
+
+def test_the_cli_is_thin():
+    """cli.py parses options, calls one function and prints: no processes, signals, event loops,
+    network or SQL of its own (those live in browse, service, crawl, fetch and store)."""
+    import ast
+    from pathlib import Path
+
+    import crawler.cli
+
+    tree = ast.parse(Path(crawler.cli.__file__).read_text(encoding="utf-8"))
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not names & {"subprocess", "signal", "tempfile", "asyncio", "sqlite3", "crawler.fetch"}, names
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.AsyncFunctionDef, ast.While))]

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from crawler import browse
+from crawler import export as export_mod
 from crawler import report as R
 from crawler.cli import cli
 from crawler.errors import CrawlerError
@@ -349,22 +351,22 @@ def test_csv_report_is_one_flat_table(rep):
 
 def test_export_rows_and_csv_for_spreadsheets(inventory):
     with Store.open(inventory, readonly=True) as store:
-        rows = R.export_rows(store)
+        rows = export_mod.export_rows(store)
     assert sorted(r["id"] for r in rows if r["status"] == "active") == ["a3", "a4", "a7"]
-    assert tuple(rows[0]) == R.EXPORT_COLUMNS
+    assert tuple(rows[0]) == export_mod.EXPORT_COLUMNS
     by_id = {r["id"]: r for r in rows}
     assert "a6" not in by_id and by_id["a1"]["announced_move"] is True and by_id["a8"]["announced_move"] is True
-    text = R.render_export(rows, "csv", excel=True)
+    text = export_mod.render_export(rows, "csv", excel=True)
     assert text.startswith("\ufeff") and text.splitlines()[0].lstrip("\ufeff").split(";")[:3] == ["id", "unit", "area"]
     parsed = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert {r["unit"] for r in parsed} >= {EVIL_UNIT, "Förskolan A1"}
-    assert json.loads(R.render_export(rows, "json"))[0].keys() == set(R.EXPORT_COLUMNS)
+    assert json.loads(export_mod.render_export(rows, "json"))[0].keys() == set(export_mod.EXPORT_COLUMNS)
 
 
 def test_spreadsheet_formulas_from_the_web_are_neutralised():
     rows = [{"id": "x", "unit": "=HYPERLINK(\"http://evil\")", "reason": "-1+2", "last_post_estimated": False,
              "announced_move": False}]
-    parsed = next(csv.DictReader(io.StringIO(R.render_export(rows).lstrip("\ufeff"))))
+    parsed = next(csv.DictReader(io.StringIO(export_mod.render_export(rows).lstrip("\ufeff"))))
     assert parsed["unit"].startswith("'=") and parsed["reason"] == "'-1+2"
 
 
@@ -402,7 +404,7 @@ def test_cli_export(inventory, tmp_path):
 
 
 def test_browse_metadata_has_the_canned_queries_and_they_run(inventory):
-    meta = R.browse_metadata(inventory)
+    meta = browse.metadata(inventory)
     queries = meta["databases"]["inventory"]["queries"]
     assert set(queries) == {"dormant_since_launch", "active_per_area", "announced_move"}
     with Store.open(inventory, readonly=True) as store:
@@ -434,9 +436,9 @@ def _free_port() -> int:
 def test_datasette_serves_a_canned_query_read_only(inventory, tmp_path):
     pytest.importorskip("datasette")
     meta = tmp_path / "metadata.json"
-    meta.write_text(json.dumps(R.browse_metadata(inventory)), encoding="utf-8")
+    meta.write_text(json.dumps(browse.metadata(inventory)), encoding="utf-8")
     port = _free_port()
-    proc = subprocess.Popen(R.browse_command(inventory, meta, port=port), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(browse.command(inventory, meta, port=port), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}/inventory/active_per_area.json?_shape=array"

@@ -382,3 +382,60 @@ def test_cli_interactive_walk_asks_again_for_a_name_made_of_spaces(db):
     blank = CliRunner().invoke(cli, ["--db", str(db), "review", "--by", "  "], input="c\n\n")
     assert blank.exit_code == 1 and "Error: a review needs the reviewer's name" in blank.output
     assert "[1/" not in blank.output  # refused before the walk, not after each decision
+
+
+class Script:
+    """The review walk's prompts answered from a list, as a reviewer would at the terminal."""
+
+    def __init__(self, answers: list[str], store: Store | None = None, meddle: int | None = None):
+        self.answers, self.shown, self.warned, self.opened = list(answers), [], [], []
+        self.store, self.meddle = store, meddle
+
+    def name(self) -> str:
+        return "Cecilia"
+
+    def show(self, text: str) -> None:
+        self.shown.append(text)
+
+    def choose(self) -> str:
+        return self.answers.pop(0)
+
+    def comment(self) -> str:
+        if self.meddle is not None:  # someone else decides the notice while this reviewer types
+            review.reject(self.store, self.meddle, "Bo")
+            self.meddle = None
+        return self.answers.pop(0)
+
+    def open(self, link: str) -> None:
+        self.opened.append(link)
+
+    def warn(self, text: str) -> None:
+        self.warned.append(text)
+
+
+def test_the_walk_without_a_terminal(db):
+    with Store.open(db) as store:
+        prompts = Script(["o", "c", "", "s", "q"])
+        done = review.walk(store, prompts)
+        assert done == {"confirmed": 1, "rejected": 0, "skipped": 1}
+        assert prompts.opened == ["https://solen.example.se/2023/03/hej-da"]
+        assert prompts.shown[0].startswith("\n[1/3] notice 1") and "notice 1: confirmed" in prompts.shown
+        assert review.get(store, 1).reviewer == "Cecilia"  # asked once, as no name was given
+        assert [n.id for n in review.list_notices(store)] == [2, 3]
+
+
+def test_the_walk_passes_over_a_notice_someone_else_decided_meanwhile(db):
+    with Store.open(db) as store:
+        prompts = Script(["c", "because", "r", "", "q"], store=store, meddle=1)
+        done = review.walk(store, prompts, reviewer="Anna")
+        assert prompts.warned and prompts.warned[0].startswith("not recorded: notice 1 was already rejected by Bo")
+        assert done == {"confirmed": 0, "rejected": 1, "skipped": 0}
+        assert (review.get(store, 1).state, review.get(store, 2).reviewer) == ("rejected", "Anna")
+        assert [n.id for n in review.list_notices(store)] == [3]  # quit before it
+
+
+def test_the_walk_of_an_empty_queue_asks_nothing(db):
+    with Store.open(db) as store:
+        for notice_id in (1, 2, 3):
+            review.reject(store, notice_id, "A")
+        assert review.walk(store, Script([])) is None

@@ -142,3 +142,19 @@ def test_the_settings_reference_in_the_docs_is_generated_from_the_object():
     assert text == S.reference(), "docs/SETTINGS.md is out of date: run `python -m crawler.settings > docs/SETTINGS.md`"
     for name in S.FIELDS:
         assert f"| `{name}` (`CRAWLER_{name.upper()}`) |" in text
+
+
+def test_settings_for_a_reader_without_a_registry_or_with_a_broken_one(tmp_path):
+    missing = tmp_path / "none.yaml"
+    settings, registry, problem = sources.settings_for(missing, environ={"CRAWLER_DB": "/tmp/x.sqlite"})
+    assert (settings.db, registry, problem) == ("/tmp/x.sqlite", None, None)
+    good = tmp_path / "good.yaml"
+    good.write_text("settings:\n  reports_dir: out\naccounts: []\n", encoding="utf-8")
+    settings, registry, problem = sources.settings_for(good, environ={})
+    assert settings.reports_dir == "out" and registry is not None and problem is None
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("settings:\n  reports_dir: out\naccounts: {}\n", encoding="utf-8")
+    settings, registry, problem = sources.settings_for(broken, environ={})
+    assert settings == Settings() and registry is None and isinstance(problem, RegistryError)
+    with pytest.raises(SettingsError, match="CRAWLER_RETRIES"):
+        sources.settings_for(missing, environ={"CRAWLER_RETRIES": "0"})

@@ -1,0 +1,48 @@
+"""What `crawler demo` prints after the run: the board report as `crawler report` computes it (also
+saved as Swedish HTML and Markdown in the demo folder), the notices awaiting review, and the next
+commands to try on the demo's inventory."""
+
+from __future__ import annotations
+
+from crawler import report as report_mod
+from crawler.demo.runner import DemoResult
+from crawler.demo.world import AS_OF, BASELINE
+from crawler.store import Store
+from crawler.store.analysts import EXAMPLE_QUERY
+
+
+def board_report(result: DemoResult) -> str:
+    """The board report of the demo's inventory, saved as report.html and report.md (Swedish) in
+    the demo folder; returns the figures section in English for the terminal."""
+    baseline, as_of = f"{BASELINE:%Y-%m-%d}", f"{AS_OF:%Y-%m-%d}"
+    with Store.open(result.db_path, readonly=True) as store:
+        board = report_mod.build_report(store, baseline, as_of)
+    for fmt, name in (("html", "report.html"), ("md", "report.md")):
+        (result.out_dir / name).write_text(report_mod.render(board, fmt, "sv"), encoding="utf-8")
+    text = report_mod.render(board, "md", "en")
+    figures = text.split("\n## ", 2)
+    head = "\n## ".join(figures[:2]) if len(figures) > 1 else text
+    return f"\n`crawler report --baseline {baseline} --as-of {as_of}` on the demo inventory:\n\n" + head.strip()
+
+
+def epilogue(result: DemoResult, me: str = "crawler") -> str:
+    """Pending reviews and the next commands to try (`me`: the command as the user ran it)."""
+    db, reg = result.db_path, result.sources_path
+    with Store.open(db, readonly=True) as store:
+        pending = store.notices("pending")
+    lines = ["", f"Notices awaiting review: {len(pending)} (the report counts an account as having announced the "
+             "move once a reviewer confirms its notice: `crawler review`)"]
+    for n in pending[:10]:
+        day = n.published_at.date().isoformat() if n.published_at else ""
+        lines.append(f"  #{n.id:<4} {n.unit[:30]:30} {n.platform:9} {day:10} {n.score:.2f}  {n.snippet[:70]}")
+    extra = sorted(result.out_dir.glob("report*.html"))
+    lines += [
+        "",
+        f"Inventory: {db}" + (f"   HTML report: {extra[0]}" if extra else ""),
+        "Next, try:",
+        f"  {me} --sources {reg} --db {db} report --baseline {BASELINE:%Y-%m-%d} --as-of {AS_OF:%Y-%m-%d} --lang sv",
+        f"  {me} --sources {reg} --db {db} review",
+        f"  {me} --sources {reg} --db {db} status",
+        f"  sqlite3 {db} '{EXAMPLE_QUERY}'",
+    ]
+    return "\n".join(lines)
