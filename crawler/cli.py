@@ -16,7 +16,7 @@ import click
 
 from crawler import __version__, log, notices, platforms
 from crawler import sources as sources_mod
-from crawler.clock import utcnow
+from crawler.clock import time_text, utcnow
 from crawler.errors import CrawlerError, RegistryError
 from crawler.settings import Settings
 from crawler.store import Store
@@ -527,8 +527,10 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     if as_json:
         click.echo(_json(data))
         return
+    shown = {**data, "last_post_at": f"{time_text(obs.last_post_at, settings.timezone)} ({data['last_post_at']})"
+                                     if obs.last_post_at else None}
     for key in ("platform", "exists", "reason", "last_post_at", "post_count", "feed_url", "login_wall"):
-        click.echo(f"{key:>13}: {data[key]}")
+        click.echo(f"{key:>13}: {shown[key]}")
     click.echo(f"{'posts':>13}: {len(data['posts'])}")
     for note in data["notes"]:
         click.echo(f"{'note':>13}: {note}")

@@ -11,8 +11,9 @@ import io
 import json
 from typing import Any
 
+from crawler.clock import local_iso
 from crawler.errors import CrawlerError
-from crawler.store import Store, iso
+from crawler.store import Store
 
 EXPORT_COLUMNS = ("id", "unit", "area", "platform", "url", "status", "status_since", "last_post_at",
                   "last_post_estimated", "post_count", "last_checked_at", "announced_move", "reason")
@@ -39,9 +40,9 @@ def csv_text(header: tuple[str, ...], rows: list[dict[str, Any]], delimiter: str
 def export_rows(store: Store) -> list[dict[str, Any]]:
     """The current inventory, one row per registered account (view current_inventory)."""
     return [{"id": a.id, "unit": a.unit, "area": a.area, "platform": a.platform, "url": a.url, "status": a.status,
-             "status_since": iso(a.status_since), "last_post_at": iso(a.last_post_at),
+             "status_since": local_iso(a.status_since), "last_post_at": local_iso(a.last_post_at),
              "last_post_estimated": a.last_post_estimated, "post_count": a.post_count,
-             "last_checked_at": iso(a.last_checked_at), "announced_move": a.announced_move, "reason": a.status_reason}
+             "last_checked_at": local_iso(a.last_checked_at), "announced_move": a.announced_move, "reason": a.status_reason}
             for a in store.current_inventory()]
 
 

@@ -39,7 +39,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from crawler.clock import utcnow
+from crawler.clock import day_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.export import csv_text
 from crawler.store import Store, iso, parse_iso
@@ -447,7 +447,8 @@ def _changes(store: Store, base: Point, last: Point) -> list[Change]:
 
 
 def _day(text: str | None) -> str:
-    return text[:10] if text else ""
+    """The local calendar day of a stored UTC time (Europe/Stockholm by default: crawler.clock)."""
+    return day_text(text)
 
 
 def _change(b: int | None, a: int | None) -> int | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from crawler.clock import utcnow
+from crawler.clock import day_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso
 from crawler.store.records import NoticeRecord, ReviewRecord
@@ -207,7 +207,7 @@ def walk_summary(done: Counter) -> str:
 
 
 def _day(at: datetime | None) -> str:
-    return at.date().isoformat() if at else "-"
+    return day_text(at) if at else "-"  # the inventory's local day (crawler.clock)
 
 
 def _one_line(text: str, width: int) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.clock import utcnow
+from crawler.clock import time_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.lock import holder
 from crawler.models import STATUSES
@@ -154,7 +154,7 @@ def render(report: dict[str, Any]) -> str:
             return
         took = f"{r['seconds'] // 60}m{r['seconds'] % 60:02d}s" if r["seconds"] is not None else "?"
         ago = f", {r['age_hours']} h ago" if r["age_hours"] is not None else ""
-        lines.append(f"{label}run {r['id']} ({r['trigger']}) {r['state']}, started {r['started_at']}{ago}, "
+        lines.append(f"{label}run {r['id']} ({r['trigger']}) {r['state']}, started {time_text(r['started_at'])}{ago}, "
                      f"took {took}: {r['accounts_done']}/{r['accounts_total']} accounts, {r['errors']} errors, "
                      f"{r['requests']} requests")
         if r["error"]:
@@ -166,7 +166,7 @@ def render(report: dict[str, Any]) -> str:
     running, lock = report["running"], report["lock_holder"]
     if running:
         lines.append(f"Running:   run {running['id']} ({running['trigger']}, pid {running['pid']}) since "
-                     f"{running['started_at']}: {running['accounts_done']}/{running['accounts_total']} accounts")
+                     f"{time_text(running['started_at'])}: {running['accounts_done']}/{running['accounts_total']} accounts")
     elif lock:
         lines.append(f"Lock:      held by pid {lock.get('pid')} ({lock.get('purpose')}, since {lock.get('since')})")
     svc = report["service"]
@@ -183,10 +183,10 @@ def render(report: dict[str, Any]) -> str:
         f"{c[s]} {s}" for s in (*STATUSES, "unchecked")))
     p = report["pending_review"]
     lines.append(f"Review:    {p['count']} notice{'s' if p['count'] != 1 else ''} pending"
-                 + (f" (oldest detected {p['oldest']})" if p["oldest"] else ""))
+                 + (f" (oldest detected {time_text(p['oldest'])})" if p["oldest"] else ""))
     if report["failing"]:
         lines.append("Failing longest:")
         for f in report["failing"]:
             lines.append(f"  {f['id']:<32} {f['platform']:<9} {f['consecutive_failures']:>3} failures  "
-                         f"last ok {f['last_ok_at'] or 'never'}  last error {f['last_error'] or '-'}")
+                         f"last ok {time_text(f['last_ok_at']) or 'never'}  last error {f['last_error'] or '-'}")
     return "\n".join(lines)

@@ -49,3 +49,13 @@ def test_only_the_clock_module_reads_the_wall_clock():
     offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
                  if p.name != "clock.py" and p.relative_to(package).parts[0] != "demo" and reads.search(p.read_text())]
     assert not offenders, offenders
+
+
+def test_stored_utc_times_are_shown_as_local_days_and_times():
+    from crawler.clock import day_text, local_iso, time_text
+
+    at = datetime(2023, 4, 13, 22, 20, tzinfo=UTC)  # 00:20 on 14 April, Swedish summer time
+    assert day_text(at) == "2023-04-14" and day_text("2023-04-13T22:20:00Z") == "2023-04-14"
+    assert day_text(at, "UTC") == "2023-04-13" and day_text("2023-04-13") == "2023-04-13" and day_text(None) == ""
+    assert time_text(at) == "2023-04-14 00:20 CEST" and time_text(datetime(2023, 1, 16, 23, 30, tzinfo=UTC)) == "2023-01-17 00:30 CET"
+    assert local_iso(at) == "2023-04-14T00:20:00+02:00" and local_iso(None) is None

@@ -27,7 +27,7 @@ def test_inspect_a_saved_instagram_page(tmp_path):
 def test_inspect_text_output_never_prints_titles(tmp_path):
     result = CliRunner().invoke(cli, ["--sources", str(tmp_path / "none.yaml"), "inspect", str(CORPUS / "feed" / "rss2_wordpress.xml")])
     assert result.exit_code == 0, result.output
-    assert "last_post_at: 2023-03-12T09:30:00+00:00" in result.output
+    assert "last_post_at: 2023-03-12 10:30 CET (2023-03-12T09:30:00+00:00)" in result.output
     assert "Utflykt" not in result.output  # a post title
 
 

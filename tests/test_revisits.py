@@ -121,3 +121,24 @@ def test_defect_5_feeds_off_and_a_static_front_page_are_read_through_the_rest_ap
     assert later_requests == ["/wp-json/wp/v2/posts?per_page=1"], later_requests
     assert later[0][2] == "active"
     assert record.post_count == 12  # defect 7: X-WP-Total reaches the parser
+
+
+def test_defect_6_a_date_only_hugo_post_shows_its_own_day_everywhere(store: Store):
+    """Hugo with timeZone Europe/Stockholm publishes `date: 2023-04-14` as local midnight, stored
+    2023-04-13T22:00Z: status reason, export, report and review all say the 14th."""
+    from crawler import export, report, review
+
+    with Site(REAL / "hugo" / "hugo-lotsen") as site:
+        account = Account(id="lotsen", unit="Förskolan Lotsen", area="Centrum", platform="blog", url=site.url("/"))
+
+        async def cycle():
+            async with Fetcher(settings(), backoff_base=0.001) as fetcher:
+                return await run_cycle(store, [account], settings(), clock=lambda: START, fetcher=fetcher)
+
+        asyncio.run(cycle())
+    record = store.account("lotsen")
+    assert record.last_post_at == datetime(2023, 4, 13, 22, 0, tzinfo=UTC)  # stored in UTC
+    assert record.status_reason == "last post 2023-04-14 (1 day ago)"
+    row = export.export_rows(store)[0]
+    assert row["last_post_at"] == "2023-04-14T00:00:00+02:00"
+    assert report._day("2023-04-13T22:00:00Z") == "2023-04-14" and review._day(record.last_post_at) == "2023-04-14"

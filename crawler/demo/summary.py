@@ -5,6 +5,7 @@ commands to try on the demo's inventory."""
 from __future__ import annotations
 
 from crawler import report as report_mod
+from crawler.clock import day_text
 from crawler.demo.runner import DemoResult
 from crawler.demo.world import AS_OF, BASELINE
 from crawler.store import Store
@@ -33,7 +34,7 @@ def epilogue(result: DemoResult, me: str = "crawler") -> str:
     lines = ["", f"Notices awaiting review: {len(pending)} (the report counts an account as having announced the "
              "move once a reviewer confirms its notice: `crawler review`)"]
     for n in pending[:10]:
-        day = n.published_at.date().isoformat() if n.published_at else ""
+        day = day_text(n.published_at)
         lines.append(f"  #{n.id:<4} {n.unit[:30]:30} {n.platform:9} {day:10} {n.score:.2f}  {n.snippet[:70]}")
     extra = sorted(result.out_dir.glob("report*.html"))
     lines += [
