@@ -81,8 +81,42 @@ def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None
     return field(default=default, metadata=meta)
 
 
-IDENTITY, CLASSIFY, POLITE, REQUEST, PATHS, SERVICE = (
-    "Identity", "Classification", "Politeness", "Bounds of one request", "Paths", "Service")
+IDENTITY, CLASSIFY, POLITE, REQUEST, PATHS, SERVICE, DISCOVERY = (
+    "Identity", "Classification", "Politeness", "Bounds of one request", "Paths", "Service", "Discovery")
+
+# Hosts of link-in-bio services: a page there lists one account's other addresses.
+LINK_IN_BIO_HOSTS = ("linktr.ee", "lnk.bio", "linkin.bio", "beacons.ai", "bio.link", "campsite.bio", "solo.to",
+                     "taplink.cc", "msha.ke", "hoo.be", "carrd.co", "linkbio.co", "later.com")
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The `discovery:` section: where `crawler discover` looks beyond the registry's own pages.
+
+    pages            the municipality's own pages about each preschool (seed pages)
+    sitemaps         sitemaps whose URLs are seed pages (those containing `sitemap_filter`)
+    sitemap_filter   only sitemap URLs containing this text are read ("" = all)
+    municipality     the municipality's name: an account that names another one is not proposed
+    link_in_bio      hosts of link-in-bio services, besides the well-known ones
+    max_pages        most seed pages read in one run
+    min_score        candidates scoring below this are kept but not proposed
+    """
+
+    pages: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    sitemap_filter: str = ""
+    municipality: str = ""
+    link_in_bio: tuple[str, ...] = ()
+    max_pages: int = 2000
+    min_score: float = 0.5
+
+    @property
+    def link_in_bio_hosts(self) -> tuple[str, ...]:
+        return (*LINK_IN_BIO_HOSTS, *self.link_in_bio)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
@@ -150,6 +184,11 @@ class Settings:
     health_max_age_hours: float = _setting(36.0, "`crawler status` reports stale when the last good cycle is "
                                            "older than this", SERVICE, above=0)
 
+    discovery: Discovery = _setting(Discovery(), "where `crawler discover` looks for accounts the registry lacks: "
+                                    "`pages` (the municipality's pages about each preschool), `sitemaps` and "
+                                    "`sitemap_filter`, `municipality` (an account naming another one is not "
+                                    "proposed), `link_in_bio` hosts, `max_pages`, `min_score` (0.5)", DISCOVERY)
+
     def __post_init__(self) -> None:
         clean, found = _validate({name: getattr(self, name) for name in FIELDS})
         if found:
@@ -189,7 +228,7 @@ def _kind(name: str) -> type:
 
 
 def field_type(name: str) -> type:
-    """The Python type a setting's value has (int, float, bool, str or dict)."""
+    """The Python type a setting's value has (int, float, bool, str, dict or Discovery)."""
     return _kind(name)
 
 
@@ -234,9 +273,66 @@ def _host_delays(value: Any) -> tuple[Any, str | None]:
     return out, None
 
 
+_DISCOVERY_KEYS = tuple(f.name for f in dataclasses.fields(Discovery))
+
+
+def _url_list(key: str, value: Any) -> tuple[tuple[str, ...] | None, str | None]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        return None, f"{key}: must be a list of URLs"
+    out = []
+    for item in items:
+        if not isinstance(item, str) or not re.match(r"https?://[^\s/]+", item.strip()) or len(item) > 2000:
+            return None, f"{key}: {item!r} is not an http(s) URL"
+        out.append(item.strip())
+    return tuple(dict.fromkeys(out)), None
+
+
+def _discovery(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, Discovery):
+        value = value.as_dict()
+    if value is None:
+        return Discovery(), None
+    if not isinstance(value, Mapping):
+        return value, f"must be a mapping with {', '.join(_DISCOVERY_KEYS)}, not {type(value).__name__}"
+    clean: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in _DISCOVERY_KEYS:
+            close = difflib.get_close_matches(str(key), _DISCOVERY_KEYS, n=1, cutoff=0.6)
+            return value, f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        if key in ("pages", "sitemaps"):
+            urls, problem = _url_list(key, item)
+            if problem:
+                return value, problem
+            clean[key] = urls
+        elif key == "link_in_bio":
+            hosts = [item] if isinstance(item, str) else item
+            if not isinstance(hosts, (list, tuple)) or not all(
+                    isinstance(h, str) and _HOST.match(h.strip().lower().split(":")[0]) for h in hosts):
+                return value, "link_in_bio: must be a list of host names (such as linktr.ee)"
+            clean[key] = tuple(h.strip().lower() for h in hosts)
+        elif key in ("sitemap_filter", "municipality"):
+            if not isinstance(item, str) or any(unicodedata.category(c) in ("Cc", "Cf") for c in item):
+                return value, f"{key}: must be plain text"
+            clean[key] = item.strip()
+        elif key == "max_pages":
+            number, problem = _number(item, whole=True)
+            if problem or number < 1:
+                return value, f"max_pages: {problem or 'must be at least 1'}"
+            clean[key] = number
+        else:
+            number, problem = _number(item, whole=False)
+            if problem or not 0 <= number <= 1:
+                return value, f"min_score: {problem or 'must be between 0 and 1'}"
+            clean[key] = number
+    return Discovery(**clean), None
+
+
 def check_value(name: str, value: Any) -> tuple[Any, str | None]:
     """One setting's value as stored (ints widened to floats) and why it is refused, or None."""
     kind, meta = _kind(name), FIELDS[name].metadata
+    if kind is Discovery:
+        return _discovery(value)
     if kind is dict:
         return _host_delays(value)
     if kind is bool:
@@ -339,6 +435,11 @@ def _from_env(name: str, raw: str) -> tuple[Any, str | None]:
             return (int(text) if kind is int else float(text)), None
         except ValueError:
             return raw, f"must be {'a whole number' if kind is int else 'a number'}, not {raw!r}"
+    if kind is Discovery:
+        try:
+            return json.loads(text), None
+        except ValueError:
+            return raw, 'must be a JSON object, e.g. {"pages": ["https://malmo.se/forskola/solrosen"]}'
     if kind is dict:
         try:
             return json.loads(text), None
@@ -435,6 +536,8 @@ def _allowed(name: str) -> str:
     kind, meta = _kind(name), FIELDS[name].metadata
     if kind is bool:
         return "true or false"
+    if kind is Discovery:
+        return "mapping (see below)"
     if kind is dict:
         return "host name: seconds (≥ 0)"
     if kind is str:
@@ -456,6 +559,8 @@ def _default_text(name: str) -> str:
     value = getattr(_DEFAULTS, name)
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
+    if isinstance(value, Discovery):
+        return "none (only the registry's own pages)"
     if isinstance(value, dict):
         return "none" if not value else f"`{json.dumps(value)}`"
     if isinstance(value, float):
@@ -504,6 +609,16 @@ def reference() -> str:
         for name in names:
             doc = FIELDS[name].metadata["doc"].replace("|", "\\|")
             out.append(f"| `{name}` (`{env_name(name)}`) | {_default_text(name)} | {_allowed(name)} | {doc} |")
+    out += ["", "### The discovery section", "", "```yaml", "settings:", "  discovery:",
+            "    municipality: Malmö                 # an account that names another municipality is not proposed",
+            "    pages:                              # the municipality's own pages about each preschool",
+            "      - https://malmo.se/forskolor/solrosen/",
+            "    sitemaps: [https://malmo.se/sitemap.xml]",
+            "    sitemap_filter: /forskola           # only sitemap URLs containing this",
+            "    link_in_bio: [bio.example.se]       # more link-in-bio hosts, besides linktr.ee and the like",
+            "    max_pages: 2000                     # most seed pages read in one run",
+            "    min_score: 0.5                      # candidates below this are kept, not proposed",
+            "```", "", "In the environment: `CRAWLER_DISCOVERY` as a JSON object of the same keys."]
     out += ["", "## Rules between settings", ""] + [f"- {rule}" for rule in CROSS_RULES]
     out += ["", "The contact is also checked before any request to a real site: the placeholder "
             f"(`{PLACEHOLDER_CONTACT}`) or a contact that is neither an e-mail address nor an http(s) URL "

@@ -1050,29 +1050,35 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def to_yaml(accounts: Iterable[Account]) -> str:
-    """Registry entries as YAML text (the `accounts:` list items), for appending or printing."""
+def to_yaml(accounts: Iterable[Account], indent: str = "  ") -> str:
+    """Registry entries as YAML text (the `accounts:` list items), for appending or printing;
+    `indent` is the list's own indentation (PyYAML writes none, people usually two spaces)."""
     out = []
+    inner = indent + "  "
     for a in accounts:
-        out.append(f"  - id: {a.id}")
-        out.append(f"    unit: {_yaml_str(a.unit)}")
-        out.append(f"    area: {_yaml_str(a.area)}")
-        out.append(f"    platform: {a.platform}")
-        out.append(f"    url: {_yaml_str(a.url)}")
+        out.append(f"{indent}- id: {a.id}")
+        out.append(f"{inner}unit: {_yaml_str(a.unit)}")
+        out.append(f"{inner}area: {_yaml_str(a.area)}")
+        out.append(f"{inner}platform: {a.platform}")
+        out.append(f"{inner}url: {_yaml_str(a.url)}")
         if a.feed:
-            out.append(f"    feed: {_yaml_str(a.feed)}")
+            out.append(f"{inner}feed: {_yaml_str(a.feed)}")
         if a.added:
-            out.append(f"    added: {a.added.isoformat()}")
+            out.append(f"{inner}added: {a.added.isoformat()}")
         if a.notes:
-            out.append(f"    notes: {_yaml_str(a.notes)}")
+            out.append(f"{inner}notes: {_yaml_str(a.notes)}")
     return "\n".join(out) + ("\n" if out else "")
 
 
-def append_accounts(path: str | os.PathLike, accounts: list[Account]) -> None:
-    """Append entries to a registry file whose last top-level key is `accounts:`.
+_TOP_KEY = re.compile(r"^[^\s#-][^:#]*:", re.M)
 
-    The combined text is validated before anything is written, and written atomically, so a
-    failure leaves the file as it was (comments and order kept).
+
+def append_accounts(path: str | os.PathLike, accounts: list[Account]) -> None:
+    """Append entries to a registry file at the end of its `accounts:` list.
+
+    The new entries follow the list's own indentation and go where the list ends (before a later
+    top-level key such as `settings:`). The combined text is validated before anything is
+    written, and written atomically, so a failure leaves the file as it was (comments and order kept).
     """
     file = str(path)
     text = read_text(path)
@@ -1081,7 +1087,15 @@ def append_accounts(path: str | os.PathLike, accounts: list[Account]) -> None:
     if not re.search(r"^accounts:", text, re.M):
         text += "accounts:\n"
     text = re.sub(r"^accounts:\s*\[\s*\]\s*$", "accounts:", text, flags=re.M)
-    combined = text + to_yaml(accounts)
+    start = re.search(r"^accounts:.*\n", text, re.M)
+    later = _TOP_KEY.search(text, start.end())
+    end = later.start() if later else len(text)
+    item = re.compile(r"^( *)- ", re.M).search(text, start.end(), end)
+    indent = item.group(1) if item else "  "
+    head, tail = text[:end], text[end:]
+    if head and not head.endswith("\n"):
+        head += "\n"
+    combined = head + to_yaml(accounts, indent) + tail
     parse(combined, file, environ={})  # raises, naming the problem, before anything is written
     tmp = Path(f"{file}.tmp")
     tmp.write_text(combined, encoding="utf-8")

@@ -10,6 +10,7 @@ import pytest
 
 from crawler import sources
 from crawler.errors import RegistryError
+from crawler.models import Account
 
 GOOD = """
 settings:
@@ -604,3 +605,17 @@ def test_the_registry_benchmark_runs(tmp_path, capsys):
     bench.write_registry(generated, 300)
     reg = sources.load(generated, environ={})
     assert len(reg.accounts) == 300 and reg.warnings == ()
+
+
+def test_append_accounts_follows_the_lists_indentation_and_ends_before_a_later_key(tmp_path):
+    """PyYAML writes list items unindented and sorts `settings:` after `accounts:`: an entry appended
+    there must join the list, not the settings (discovery's accept and the import both append)."""
+    import yaml
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"accounts": [{"id": "a", "unit": "U", "area": "A", "platform": "blog",
+                                                  "url": "https://a.example/"}], "settings": {"active_days": 30}}))
+    sources.append_accounts(path, [Account("b", "U2", "A", "blog", "https://b.example/")])
+    registry = sources.load(path)
+    assert [a.id for a in registry.accounts] == ["a", "b"]
+    assert registry.settings.active_days == 30

@@ -3,6 +3,7 @@
     names() / get(name) / all_platforms()      the platforms sources.yaml may name (registry.py)
     detect(url) -> platform name               by the URL's host; "blog" when the host does not tell
     canonical_url(url) -> str                  one spelling per account
+    profile_url(url) -> str | None             the account a link shows (None for a post)
     adapter(platform) -> Platform              its parse() and candidates(); unknown names read as blogs
     observe(...) -> (Observation, [Fetched])   the visit of one account: at most `max_fetches`
     inspect_file(path, url) -> Observation     one saved page read as the crawler would read it
@@ -26,7 +27,16 @@ from typing import Any
 from crawler.clock import utcnow
 from crawler.models import Fetched, Observation
 from crawler.platforms import registry
-from crawler.platforms.registry import Platform, all_platforms, by_alias, canonical_url, get, names, register
+from crawler.platforms.registry import (
+    Platform,
+    all_platforms,
+    by_alias,
+    canonical_url,
+    get,
+    names,
+    profile_url,
+    register,
+)
 from crawler.settings import Settings
 
 # The built-in platforms, one module each, in the order the registry lists them.
@@ -45,7 +55,8 @@ for _module in BUILTIN:
 registry.arrange(BUILTIN)
 
 __all__ = ["ADAPTERS", "BUILTIN", "Platform", "adapter", "all_platforms", "by_alias", "canonical_url", "detect",
-           "get", "host_delay", "inspect_file", "is_opaque", "names", "observation_to_dict", "observe", "register"]
+           "get", "host_delay", "inspect_file", "is_opaque", "names", "observation_to_dict", "observe", "profile_url",
+           "register"]
 
 _CONTENT_TYPES = {".xml": "application/xml", ".rss": "application/rss+xml", ".atom": "application/atom+xml",
                   ".json": "application/json", ".html": "text/html; charset=utf-8", ".htm": "text/html"}

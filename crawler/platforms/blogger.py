@@ -58,7 +58,14 @@ def canonical(url: Url) -> Url:
     return replace(url, scheme="https", host=".".join(labels), port=None, query=query)
 
 
+def profile(url: Url) -> Url | None:
+    """A blog is the root of its blogspot host; posts, and blogger.com's own pages, are not blogs."""
+    if "blogspot" not in url.host.split(".")[:-1] or url.segments():
+        return None
+    return Url(url.scheme, url.host, url.port, "/", ())
+
+
 PLATFORM = register(Platform(
     name="blogger", label="Blogger", parse=parse, candidates=candidates, kind="blog",
-    hosts=("blogspot.*", "blogger.com"), aliases=("blogspot",), canonical=canonical,
+    hosts=("blogspot.*", "blogger.com"), aliases=("blogspot",), canonical=canonical, profile=profile,
 ))

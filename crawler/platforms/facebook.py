@@ -142,8 +142,25 @@ def canonical(url: Url) -> Url:
     return Url("https", "www.facebook.com", None, path, query)
 
 
+def profile(url: Url) -> Url | None:
+    """The page `/<name>/` (or `profile.php?id=N`) a canonical URL shows; None for a post, a
+    group, an event or Facebook's own pages (sharer, login, hashtag)."""
+    segments = url.segments()
+    if not segments:
+        return None
+    first = segments[0].lower()
+    if first == "profile.php":
+        ids = [(k, v) for k, v in url.query if k == "id" and v.isdigit()]
+        return Url(url.scheme, url.host, url.port, "/profile.php", tuple(ids[:1])) if ids else None
+    if first in _RESERVED or first in _ID_QUERY or "." in first:
+        return None
+    if len(segments) > 2 or len(segments) == 2 and segments[1].lower() not in _TABS:
+        return None
+    return Url(url.scheme, url.host, url.port, f"/{segments[0]}/", ())
+
+
 PLATFORM = register(Platform(
     name="facebook", label="Facebook", parse=parse, candidates=candidates, kind="social",
     hosts=("facebook.com", "fb.com", "fb.me"), aliases=("fb",),
-    opaque=True, exclusive=True, host_delay=10.0, canonical=canonical,
+    opaque=True, exclusive=True, host_delay=10.0, canonical=canonical, profile=profile,
 ))

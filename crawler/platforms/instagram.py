@@ -130,8 +130,22 @@ def canonical(url: Url) -> Url:
     return Url("https", "www.instagram.com", None, path, ())
 
 
+# Tabs of a profile: views of the same account (a post is /p/<code>/ or /reel/<code>/).
+_TABS = frozenset({"reels", "tagged", "guides", "channel", "feed", "saved"})
+
+
+def profile(url: Url) -> Url | None:
+    """The profile `/<handle>/` a canonical URL shows; None for a post or Instagram's own pages."""
+    segments = url.segments()
+    if not segments or segments[0].lower() in _RESERVED or len(segments) > 2:
+        return None
+    if len(segments) == 2 and segments[1].lower() not in _TABS:
+        return None
+    return Url(url.scheme, url.host, url.port, f"/{segments[0]}/", ())
+
+
 PLATFORM = register(Platform(
     name="instagram", label="Instagram", parse=parse, candidates=candidates, kind="social",
     hosts=("instagram.com", "instagr.am"), aliases=("ig", "insta"),
-    opaque=True, exclusive=True, host_delay=10.0, canonical=canonical,
+    opaque=True, exclusive=True, host_delay=10.0, canonical=canonical, profile=profile,
 ))

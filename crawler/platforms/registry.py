@@ -8,6 +8,7 @@
     detect(url) -> Platform | None                the platform that owns the URL's host
     detect_host(host) -> Platform | None          the same for a host name
     canonical_url(url) -> str                     one spelling per account (aliases, www., ?hl=)
+    profile_url(url) -> str | None                the account (profile) a link shows; None for a post
     host_delay(host) -> float | None              a platform's politeness default for the host
 
 Like urlwatch's job kinds: the rest of the crawler never names a platform, it asks the registry.
@@ -38,6 +39,7 @@ else:
     Parse = Callable
 Candidates = Callable[[str, "str | None"], list[str]]
 Canonical = Callable[["Url"], "Url"]
+Profile = Callable[["Url"], "Url | None"]
 
 KINDS = ("blog", "social", "other")
 
@@ -81,6 +83,9 @@ class Platform:
     exclusive: bool = False  # a URL on its hosts must be registered under it (nothing else can read it)
     host_delay: float | None = None  # politeness default (seconds between requests) on its hosts
     canonical: Canonical | None = None  # its own URL rules on top of the generic ones
+    # The account a canonical URL of this platform shows (its profile), or None for a post or one
+    # of the platform's own pages. Default: the site root is the account (a blog on its own host).
+    profile: Profile | None = None
     registrable: bool = True  # False for readers that are not platforms (the "feed" reader of inspect)
 
     def owns(self, host: str) -> bool:
@@ -231,6 +236,29 @@ def canonical_url(url: str) -> str:
     if platform is not None and platform.canonical is not None:
         parts = platform.canonical(parts)
     return parts.text()
+
+
+def profile_url(url: str) -> str | None:
+    """The canonical profile URL of the account that `url` shows, or None: a post, one of the
+    platform's own pages (explore, sharer), or a host no platform claims (discovery's rule for
+    which links name an account)."""
+    parts = split(url)
+    if parts is None:
+        return None
+    platform = detect(parts.text())
+    if platform is None:
+        return None
+    if platform.canonical is not None:
+        parts = platform.canonical(parts)
+    found = profile_of(platform, parts)
+    return found.text() if found is not None else None
+
+
+def profile_of(platform: Platform, url: Url) -> Url | None:
+    """The profile that `url` (already canonical for `platform`) shows, by the platform's rule."""
+    if platform.profile is not None:
+        return platform.profile(url)
+    return Url(url.scheme, url.host, url.port, "/", ()) if not url.segments() else None
 
 
 # --------------------------------------------------------------------------- host patterns

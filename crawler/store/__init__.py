@@ -4,6 +4,7 @@
     connection.py     opening, migrating, transactions; time and hash conversions
     crawl_writes.py   registry sync, runs, visits, snapshots, maintenance (and the crawl's prior states)
     review_writes.py  a reviewer's decision and its audit row
+    candidates.py     discovery: candidate accounts, their evidence, people's decisions (writes and reads)
     reads.py          the named reads of every reader: report, status, review queue, web pages
     records.py        what the reads return: frozen dataclasses of plain values
     analysts.py       the canned queries for Datasette and the example query for sqlite3
@@ -18,6 +19,7 @@ That read API is what another database (PostgreSQL) would implement. Raw queryin
 
 from __future__ import annotations
 
+from crawler.store.candidates import CandidateStore, SaveResult, SeenLink, Sighting
 from crawler.store.connection import BUSY_TIMEOUT_MS, iso, parse_iso, sha256
 from crawler.store.crawl_writes import AccountState, CrawlWrites, SyncResult, Visit
 from crawler.store.reads import Reads
@@ -25,11 +27,11 @@ from crawler.store.review_writes import ReviewWrites
 from crawler.store.schema import MIGRATIONS, MIN_READABLE_VERSION, SCHEMA_VERSION, _statements
 
 
-class Store(CrawlWrites, ReviewWrites, Reads):
+class Store(CrawlWrites, ReviewWrites, CandidateStore, Reads):
     """The inventory database. Open with `Store.open(path)`; use as a context manager."""
 
 
 __all__ = [
-    "BUSY_TIMEOUT_MS", "MIGRATIONS", "MIN_READABLE_VERSION", "SCHEMA_VERSION", "AccountState", "Store",
-    "SyncResult", "Visit", "_statements", "iso", "parse_iso", "sha256",
+    "BUSY_TIMEOUT_MS", "MIGRATIONS", "MIN_READABLE_VERSION", "SCHEMA_VERSION", "AccountState", "SaveResult",
+    "SeenLink", "Sighting", "Store", "SyncResult", "Visit", "_statements", "iso", "parse_iso", "sha256",
 ]

@@ -267,6 +267,65 @@ class AccountDetail:
     notices: tuple[NoticeRecord, ...]  # oldest detection first
 
 
+@dataclass(frozen=True)
+class CandidateRecord:
+    """An account discovery found that the registry lacks, and where it stands."""
+
+    id: int
+    url: str  # the canonical profile URL
+    platform: str
+    state: str  # proposed | excluded | accepted | dismissed | registered
+    score: float
+    reason: str
+    unit: str | None  # guessed
+    area: str | None
+    checked: str | None  # what the profile check said
+    first_seen_at: datetime
+    last_seen_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    account_id: str | None  # the registry id written on accept
+    evidence_count: int
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    """Where a candidate was found: the page, the link as written there and its text."""
+
+    page_url: str
+    link_url: str
+    link_text: str
+    how: str  # link | rel-me | same-as | mention
+    region: str | None  # header | footer | nav | aside | main | head
+    source: str  # account | seed | link-in-bio
+    source_account: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class CandidateDecision:
+    """One entry of a candidate's audit trail."""
+
+    id: int
+    candidate_id: int
+    at: datetime
+    by: str
+    decision: str  # accepted | dismissed | reopened
+    old_state: str
+    account_id: str | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class CandidateDetail:
+    """A candidate with all its evidence (oldest first) and its decisions (oldest first)."""
+
+    candidate: CandidateRecord
+    evidence: tuple[EvidenceRecord, ...]
+    decisions: tuple[CandidateDecision, ...]
+
+
 # ------------------------------------------------------------------------------ building records
 
 

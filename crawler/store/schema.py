@@ -301,6 +301,58 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER accounts_born_unflagged BEFORE INSERT ON accounts WHEN NEW.announced_move IS NOT 0
     BEGIN SELECT RAISE(ABORT, 'announced_move follows the confirmed notices; decide with crawler review'); END;
     """,
+    # 4 -> 5: discovery (issue 20): accounts the registry lacks, with the evidence where each was
+    # found, and the decisions people made about them (append-only). Only URLs, link texts and
+    # where they were found are kept, never a page's text.
+    """
+    CREATE TABLE candidates (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,      -- the account's canonical profile URL (platforms.profile_url)
+        platform TEXT NOT NULL,
+        state TEXT NOT NULL,           -- proposed | excluded | accepted | dismissed | registered
+        score REAL NOT NULL,
+        reason TEXT NOT NULL,          -- why proposed or excluded: the scoring's reasons
+        unit TEXT,                     -- guessed from the pages and the registry's unit names
+        area TEXT,
+        checked TEXT,                  -- what the profile check said (exists, not found, login wall, ...)
+        first_seen_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        decided_at TEXT,               -- the latest decision (copied from candidate_decisions)
+        decided_by TEXT,
+        account_id TEXT                -- the registry id written on accept
+    );
+    CREATE INDEX candidates_state ON candidates(state);
+
+    CREATE TABLE candidate_evidence (
+        candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+        page_url TEXT NOT NULL,        -- the page the link was found on
+        link_url TEXT NOT NULL,        -- the link as written there (absolute)
+        link_text TEXT NOT NULL,       -- at most 200 characters, control characters removed
+        how TEXT NOT NULL,             -- link | rel-me | same-as | mention
+        region TEXT,                   -- header | footer | nav | aside | main | head
+        source TEXT NOT NULL,          -- account (a registered account's page) | seed | link-in-bio
+        source_account TEXT,           -- the registered account whose page (or link-in-bio page) it was
+        first_seen_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        PRIMARY KEY (candidate_id, page_url, link_url, how)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE candidate_decisions ( -- the audit trail: append only
+        id INTEGER PRIMARY KEY,
+        candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,              -- the person (or "crawler discover" for a reopening)
+        decision TEXT NOT NULL,        -- accepted | dismissed | reopened
+        old_state TEXT NOT NULL,
+        account_id TEXT,               -- the registry id written on accept
+        comment TEXT
+    );
+    CREATE INDEX candidate_decisions_candidate ON candidate_decisions(candidate_id);
+    CREATE TRIGGER candidate_decisions_append_only_update BEFORE UPDATE ON candidate_decisions
+    BEGIN SELECT RAISE(ABORT, 'candidate_decisions is an audit trail: rows are never changed'); END;
+    CREATE TRIGGER candidate_decisions_append_only_delete BEFORE DELETE ON candidate_decisions
+    BEGIN SELECT RAISE(ABORT, 'candidate_decisions is an audit trail: rows are never deleted'); END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
