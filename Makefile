@@ -1,5 +1,5 @@
 # Common tasks. Everything runs in the project's virtualenv (.venv).
-.PHONY: install test lint format demo bench accuracy docs model
+.PHONY: install test lint format demo bench accuracy docs model messages
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'
@@ -27,3 +27,11 @@ docs:
 
 model:
 	.venv/bin/pip install -q -e '.[train]' && .venv/bin/python scripts/train_notice_model.py
+
+# Extract the messages of the code and templates, then merge them into the sv and en catalogs
+# (new ones arrive empty: translate them in crawler/locale/sv/LC_MESSAGES/crawler.po).
+messages:
+	.venv/bin/pybabel extract -F babel.cfg --no-location --sort-output --add-comments TRANSLATORS: --project crawler \
+		-o crawler/locale/crawler.pot .
+	.venv/bin/pybabel update -i crawler/locale/crawler.pot -d crawler/locale -D crawler --no-fuzzy-matching \
+		--ignore-obsolete --no-wrap

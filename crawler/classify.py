@@ -1,8 +1,9 @@
 """Status rules and their hysteresis: what one visit means for an account's status.
 
 Pure: no clock, no I/O. `outcome()` names what a visit was; `classify()` folds one visit into the
-account's prior state and returns a Verdict with the new status, a short human reason carrying the
-evidence, and the counters the store keeps for the next visit.
+account's prior state and returns a Verdict with the new status, the reason as data (a Reason: its
+kind and the evidence as values, written in Swedish or English by crawler.reasons), and the counters
+the store keeps for the next visit.
 
 The rules (settings in brackets):
 
@@ -56,14 +57,16 @@ from datetime import datetime, timedelta
 
 from crawler import platforms
 from crawler.clock import to_local
-from crawler.models import Fetched, Observation, PriorState, Verdict
+from crawler.models import Fetched, Observation, PriorState, Reason, Verdict
 from crawler.settings import Settings
 
-_FAILURE_LABELS = {
-    "login_wall": "login wall",
-    "blocked_by_robots": "robots.txt disallows",
-    "robots_unreachable": "robots.txt unreachable (site error)",
-    "error": "fetch error",
+# What a visit that told nothing was (the `what` of a "no_answer" reason, crawler.reasons).
+_FAILURES = {
+    "login_wall": "login_wall",
+    "blocked_by_robots": "robots",
+    "robots_unreachable": "robots_unreachable",
+    "api_error": "api_error",
+    "error": "error",
 }
 
 _GONE_STATUSES = (404, 410)
@@ -104,10 +107,10 @@ def classify(prior: PriorState, obs: Observation | None, outcome: str, now: date
         return _evaluate(prior, unchanged, now, settings)
     if outcome == "ok" and obs is not None and obs.exists:
         return _evaluate(prior, obs, now, settings)
-    label = _FAILURE_LABELS.get(outcome, "fetch error")
+    what = _FAILURES.get(outcome, "error")
     if outcome == "ok":
-        label = "existence not readable"  # an "ok" without a usable observation tells nothing
-    return _failure(prior, label, settings)
+        what = "unreadable"  # an "ok" without a usable observation tells nothing
+    return _failure(prior, what, settings)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -119,15 +122,11 @@ def _day(dt: datetime, zone: str | None = None) -> str:
     return to_local(dt, zone).date().isoformat()
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _verdict(prior: PriorState, status: str, why: Reason, **fields) -> Verdict:
+    return Verdict(status=status, why=why, changed=status != prior.status, **fields)
 
 
-def _verdict(prior: PriorState, status: str, reason: str, **fields) -> Verdict:
-    return Verdict(status=status, reason=reason, changed=status != prior.status, **fields)
-
-
-def _failure(prior: PriorState, label: str, settings: Settings) -> Verdict:
+def _failure(prior: PriorState, what: str, settings: Settings) -> Verdict:
     failures = prior.consecutive_failures + 1
     counters = dict(
         last_post_at=prior.last_post_at,
@@ -135,22 +134,19 @@ def _failure(prior: PriorState, label: str, settings: Settings) -> Verdict:
         consecutive_failures=failures,
         post_count_since=prior.post_count_since,
     )  # gone_streak falls back to 0: a visit that tells nothing breaks a run of "not there"
-    reason = f"{label} on {_plural(failures, 'check')}"
+    why = Reason("no_answer", {"what": what, "checks": failures})
     if prior.status == "gone":  # a removed site that stops answering is not less removed
-        return _verdict(prior, "gone", f"{reason}; gone kept", **counters, gone_streak=prior.gone_streak,
+        return _verdict(prior, "gone", why.with_values(kept="gone"), **counters, gone_streak=prior.gone_streak,
                         gone_streak_since=prior.gone_streak_since)
     if prior.status is None or prior.status == "unknown" or failures >= settings.unknown_after:
-        return _verdict(prior, "unknown", reason, **counters)
-    return _verdict(prior, prior.status, f"{reason}; {prior.status} kept", **counters)
+        return _verdict(prior, "unknown", why, **counters)
+    return _verdict(prior, prior.status, why.with_values(kept=prior.status), **counters)
 
 
 def _gone(prior: PriorState, obs: Observation | None, now: datetime, settings: Settings) -> Verdict:
     streak = prior.gone_streak + 1
     since = prior.gone_streak_since if prior.gone_streak and prior.gone_streak_since else now
-    what = (obs.reason.strip() if obs is not None and obs.reason else "") or "not found"
-    if len(what) > 60:
-        what = what[:57] + "..."
-    reason = f"{what} on {_plural(streak, 'check')} since {_day(since, settings.timezone)}"
+    why = Reason("not_found", {**_not_there(obs), "checks": streak, "since": _day(since, settings.timezone)})
     counters = dict(
         last_post_at=prior.last_post_at,
         last_post_estimated=prior.last_post_estimated,
@@ -161,9 +157,24 @@ def _gone(prior: PriorState, obs: Observation | None, now: datetime, settings: S
     )
     span_ok = now - since >= timedelta(hours=settings.gone_min_hours)
     if prior.status == "gone" or (streak >= settings.gone_after and span_ok):
-        return _verdict(prior, "gone", reason, **counters)
+        return _verdict(prior, "gone", why, **counters)
     kept = prior.status or "unknown"
-    return _verdict(prior, kept, f"{reason}; {kept} until confirmed", **counters)
+    return _verdict(prior, kept, why.with_values(pending=kept), **counters)
+
+
+_HTTP = re.compile(r"^http (\d{3})$")
+
+
+def _not_there(obs: Observation | None) -> dict:
+    """How a visit said "not there": an HTTP status (404, 410), or the platform's own "not available"
+    page; `detail` keeps the adapter's words as evidence ("blogger: blog not found or removed")."""
+    detail = (obs.reason.strip() if obs is not None and obs.reason else "")
+    if len(detail) > 60:
+        detail = detail[:57] + "..."
+    m = _HTTP.match(detail)
+    if m:
+        return {"status": int(m.group(1))}
+    return {"page": obs.platform if obs is not None and detail else None, "detail": detail or None}
 
 
 def _newest_date(obs: Observation, now: datetime, settings: Settings) -> tuple[datetime | None, int]:
@@ -187,31 +198,31 @@ def _url_key(url: str) -> str:
     return url.split("://", 1)[-1].rstrip("/").lower()
 
 
-def same_account(prior: PriorState, obs: Observation | None) -> str | None:
-    """What shows that a reading after gone is the account's own ("its last known post is listed
-    again", "the site names Solrosen"), or None when nothing does."""
+def same_account(prior: PriorState, obs: Observation | None) -> dict | None:
+    """What shows that a reading after gone is the account's own ({"back": "last_post_listed"}: its
+    last known post is listed again; {"back": "site_names", "name": "Solrosen"}), or None when
+    nothing does."""
     if obs is None:
         return None
     if prior.last_post_url:
         known = _url_key(prior.last_post_url)
         if any(p.url and _url_key(p.url) == known for p in obs.posts):
-            return "its last known post is listed again"
+            return {"back": "last_post_listed"}
     title = (obs.site_title or "").lower()
     for word in _WORD.findall((prior.unit or "").lower()):
         if word not in _GENERIC_NAME_WORDS and word in title:
-            return f"the site names {word.capitalize()}"
+            return {"back": "site_names", "name": word.capitalize()}
     return None
 
 
 def _something_else(prior: PriorState, obs: Observation | None, zone: str | None = None) -> Verdict:
     """A gone account whose address answers without evidence of being the account: still gone."""
     if obs is None:
-        what = "not modified since the last reading"
+        why = Reason("something_else", {"not_modified": True})
     else:
         dates = [d for d in (obs.last_post_at, *(p.published_at for p in obs.posts)) if d is not None]
-        what = f"newest post there {_day(max(dates), zone)}" if dates else "no dated posts"
-    reason = f"now serves something else ({what}; no post or name of the account); gone kept"
-    return _verdict(prior, "gone", reason, last_post_at=prior.last_post_at,
+        why = Reason("something_else", {"newest": _day(max(dates), zone) if dates else None})
+    return _verdict(prior, "gone", why, last_post_at=prior.last_post_at,
                     last_post_estimated=prior.last_post_estimated, consecutive_failures=0,
                     gone_streak=prior.gone_streak, gone_streak_since=prior.gone_streak_since,
                     post_count_since=prior.post_count_since)
@@ -224,17 +235,17 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
         back_because = same_account(prior, obs)
         if back_because is None:
             return _something_else(prior, obs, settings.timezone)
-    notes: list[str] = []
+    notes: dict = {}
     last = prior.last_post_at
     estimated = prior.last_post_estimated
     count = prior.post_count
     count_since = prior.post_count_since
-    count_rise: str | None = None
+    count_rise: Reason | None = None
 
     if obs is not None:
         read, dropped = _newest_date(obs, now, settings)
         if dropped:
-            notes.append(f"ignored {_plural(dropped, 'future date')}")
+            notes["future_ignored"] = dropped
         if read is not None and (last is None or estimated or read > last):
             last, estimated = read, False
         if obs.post_count is not None:
@@ -244,8 +255,9 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
             if before is not None and obs.post_count > before and read is None:
                 since = prior.post_count_at or prior.post_count_since
                 zone = settings.timezone
-                between = f"between {_day(since, zone)} and {_day(now, zone)}" if since else f"by {_day(now, zone)}"
-                count_rise = f"post count rose {before}→{obs.post_count} {between}"
+                count_rise = Reason("post_count_rose", {"before": before, "after": obs.post_count,
+                                                        "since": _day(since, zone) if since else None,
+                                                        "until": _day(now, zone)})
                 if last is None or last < now:
                     last, estimated = now, True
             count = obs.post_count
@@ -260,12 +272,12 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
         gone_streak_since=None,
         post_count_since=count_since,
     )
-    def done(status: str, reason: str) -> Verdict:
+    def done(status: str, why: Reason) -> Verdict:
         if prior.status == "gone" and status != "gone":
-            reason = f"back after gone ({back_because}): {reason}"
+            why = why.with_values(**back_because)
         if notes:
-            reason = f"{reason} ({'; '.join(notes)})"
-        return _verdict(prior, status, reason, **counters)
+            why = why.with_values(**notes)
+        return _verdict(prior, status, why, **counters)
 
     if last is not None:
         age = now - last
@@ -273,23 +285,24 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
         if count_rise:
             return done(status, count_rise)
         days = max(age.days, 0)
-        est = ", estimated from the post count" if estimated else ""
-        return done(status, f"last post {_day(last, settings.timezone)} ({_plural(days, 'day')} ago{est})")
+        return done(status, Reason("last_post", {"date": _day(last, settings.timezone), "days": days,
+                                                 "estimated": estimated}))
 
     if count == 0:
-        return done("dormant", "post count 0: no posts")
+        return done("dormant", Reason("post_count_zero"))
     if count is not None:
         since = count_since or prior.post_count_at
         if since is not None and now - since > timedelta(days=settings.active_days):
             days = (now - since).days
-            return done("dormant", f"post count {count} unchanged since {_day(since, settings.timezone)} ({days} days)")
+            return done("dormant", Reason("post_count_unchanged", {"count": count, "since": _day(since, settings.timezone),
+                                                                   "days": days}))
         keep = prior.status if prior.status in ("active", "dormant") else "unknown"
-        return done(keep, f"post count {count}, no post date yet")
+        return done(keep, Reason("post_count_no_date", {"count": count}))
 
     platform = obs.platform if obs is not None else None
     # An opaque platform's page may legitimately show no posts to a crawler (login walls,
     # scripts): there "no date seen" is absence of evidence, not evidence of an empty account.
     if obs is None or platforms.is_opaque(platform):
         keep = prior.status if prior.status in ("active", "dormant") else "unknown"
-        return done(keep, "exists; no post date or count readable")
-    return done("dormant", "exists; no dated posts")
+        return done(keep, Reason("exists_undated"))
+    return done("dormant", Reason("no_dated_posts"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 # The platforms an Account may name are registered in crawler/platforms/ (`platforms.names()`).
 STATUSES = ("active", "dormant", "gone", "unknown")
@@ -179,11 +180,44 @@ class PriorState:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """Why an account has its status, as data: a kind (crawler.reasons.KINDS) and its values.
+
+    Values are JSON-ready (ints, bools, None, text; days as "YYYY-MM-DD" in the inventory's local
+    time zone), so a reason is stored once (status_changes.reason_kind + reason_values) and written
+    in Swedish or English by crawler.reasons through the message catalogs. Kind "text" is a reason
+    that is only text: what inventories before schema version 6 stored, or a caller's own words.
+    """
+
+    kind: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def text(cls, text: str) -> Reason:
+        return cls("text", {"text": text})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def with_values(self, **values: Any) -> Reason:
+        return Reason(self.kind, {**self.values, **values})
+
+    def __str__(self) -> str:
+        from crawler.reasons import render  # the English text (the catalogs' source language)
+
+        return render(self, "en")
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The classifier's decision after one visit, with the counters to store for the next."""
+    """The classifier's decision after one visit, with the counters to store for the next.
+
+    `why` is the reason as data (a plain string is taken as a Reason of kind "text");
+    `reason` is its English text.
+    """
 
     status: str
-    reason: str
+    why: Reason
     changed: bool
     last_post_at: datetime | None
     last_post_estimated: bool = False  # inferred from a rise of the post count, not read
@@ -191,6 +225,14 @@ class Verdict:
     gone_streak: int = 0
     gone_streak_since: datetime | None = None
     post_count_since: datetime | None = None  # first read of the current post count, to store
+
+    def __post_init__(self) -> None:
+        if isinstance(self.why, str):
+            object.__setattr__(self, "why", Reason.text(self.why))
+
+    @property
+    def reason(self) -> str:
+        return str(self.why)
 
 
 def source_fetch(fetches: Sequence[Fetched], obs: Observation | None) -> Fetched | None:

@@ -18,9 +18,10 @@ def canned_queries(blog_platforms: Sequence[str]) -> dict[str, dict[str, str]]:
         "dormant_since_launch": {
             "title": "Blogs that went dormant (or gone) since a date",
             "description": "Blogs that changed from active to dormant or gone on or after :since (e.g. "
-                           "2023-03-01, the app's launch) and are still not active, with the reason.",
+                           "2023-03-01, the app's launch) and are still not active, with the reason (its kind and values; "
+                           "`reason` holds the text of changes recorded before schema version 6).",
             "sql": ("SELECT h.account_id, h.unit, h.area, h.platform, substr(h.at, 1, 10) AS changed_on,\n"
-                    "       h.new, h.reason, i.status AS status_now\n"
+                    "       h.new, h.reason_kind, h.reason_values, h.reason, i.status AS status_now\n"
                     "FROM account_history h JOIN current_inventory i ON i.id = h.account_id\n"
                     f"WHERE h.platform IN ({blogs}) AND h.old = 'active'\n"
                     "  AND h.new IN ('dormant', 'gone') AND h.at >= :since AND i.status IN ('dormant', 'gone')\n"

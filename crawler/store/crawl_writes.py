@@ -24,10 +24,21 @@ from crawler.models import (
     NoticeHit,
     Observation,
     PriorState,
+    Reason,
     Verdict,
     source_fetch,
 )
 from crawler.store.connection import Connection, iso, parse_iso, sha256
+
+
+def _reason_columns(why: Reason, prefix: str) -> dict[str, Any]:
+    """A reason stored once (schema version 6): its kind and values, or, for a reason that is only
+    text, the text column as before."""
+    if why.kind == "text":
+        return {prefix: why.get("text"), f"{prefix}_kind": None, f"{prefix}_values": None}
+    return {prefix: None, f"{prefix}_kind": why.kind,
+            f"{prefix}_values": json.dumps(dict(why.values), ensure_ascii=False, sort_keys=True)}
+
 
 # The registry's columns that sync compares (deregistered_at last).
 _SYNC_COLUMNS = ("unit", "area", "platform", "url", "feed_url", "added", "notes", "deregistered_at")
@@ -240,7 +251,7 @@ class CrawlWrites(Connection):
 
             update: dict[str, Any] = {
                 "status": verdict.status,
-                "status_reason": verdict.reason,
+                **_reason_columns(verdict.why, "status_reason"),
                 "last_post_at": iso(verdict.last_post_at),
                 "last_post_estimated": int(verdict.last_post_estimated),
                 "last_checked_at": at,
@@ -251,9 +262,12 @@ class CrawlWrites(Connection):
             }
             if verdict.changed or old_status != verdict.status:
                 update["status_since"] = at
+                why = _reason_columns(verdict.why, "reason")
                 self._conn.execute(
-                    "INSERT INTO status_changes (account_id, at, old, new, reason, run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    (visit.account_id, at, old_status, verdict.status, verdict.reason, visit.run_id),
+                    "INSERT INTO status_changes (account_id, at, old, new, reason, reason_kind, reason_values, run_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (visit.account_id, at, old_status, verdict.status, why["reason"], why["reason_kind"],
+                     why["reason_values"], visit.run_id),
                 )
             if visit.outcome in ("ok", "not_modified"):
                 update["last_ok_at"] = at

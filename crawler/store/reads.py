@@ -32,12 +32,17 @@ from crawler.store.records import (
     StatusChange,
     make,
 )
+from crawler.store.schema import REASONS_VERSION
 
 _ACCOUNT_COLUMNS = (
     "id, unit, area, platform, url, feed_url, added, notes, registered_at, deregistered_at, status, status_since, "
     "status_reason, last_post_at, last_post_estimated, last_post_url, last_checked_at, last_ok_at, post_count, "
-    "post_count_at, consecutive_failures, announced_move"
+    "post_count_at, consecutive_failures, announced_move, status_reason AS why_text, {why}"
 )
+# The reason as data (schema version 6; NULL before): `why_kind`, `why_values` beside `why_text`.
+_ACCOUNT_WHY = "status_reason_kind AS why_kind, status_reason_values AS why_values"
+_CHANGE_WHY = "{t}.reason_kind AS why_kind, {t}.reason_values AS why_values"
+_NO_WHY = "NULL AS why_kind, NULL AS why_values"
 _RUN_COLUMNS = ("id, started_at, finished_at, clock_at, state, trigger, pid, accounts_total, accounts_done, errors, "
                 "requests, bytes, summary, error")
 # {decided_kind} and {kind} are the columns of schema version 4, NULL in an older inventory.
@@ -52,8 +57,8 @@ _REVIEW_SELECT = (
     "r.comment FROM notice_reviews r JOIN notices n ON n.id = r.notice_id JOIN accounts a ON a.id = n.account_id"
 )
 _STATUS_CHANGE_SELECT = (
-    "SELECT c.id, c.account_id, a.unit, a.area, a.platform, c.at, c.old, c.new, c.reason, c.run_id "
-    "FROM status_changes c JOIN accounts a ON a.id = c.account_id"
+    "SELECT c.id, c.account_id, a.unit, a.area, a.platform, c.at, c.old, c.new, c.reason, c.run_id, "
+    "c.reason AS why_text, {why} FROM status_changes c JOIN accounts a ON a.id = c.account_id"
 )
 _CHECK_COLUMNS = ("id, run_id, account_id, started_at, url, final_url, http_status, outcome, error, reason, bytes, "
                   "elapsed_ms, requests, exists_ AS \"exists\", last_post_at, posts_seen, post_count, status")
@@ -68,12 +73,12 @@ WITH reg AS (
     FROM registry_changes
     WHERE at <= :t AND change IN ('added', 'deregistered', 'reregistered')
 ), hist AS (
-    SELECT account_id, new, at, reason,
+    SELECT account_id, new, at, reason, {why},
            row_number() OVER (PARTITION BY account_id ORDER BY at DESC, id DESC) AS rn
     FROM status_changes WHERE at <= :t
 )
 SELECT a.id, a.unit, a.area, a.platform, a.url, coalesce(h.new, 'unchecked') AS status,
-       h.at AS since, h.reason
+       h.at AS since, h.reason, h.reason AS why_text, h.why_kind, h.why_values
 FROM accounts a
 LEFT JOIN reg r ON r.account_id = a.id AND r.rn = 1
 LEFT JOIN hist h ON h.account_id = a.id AND h.rn = 1
@@ -99,7 +104,7 @@ class Reads(Connection):
 
     def account(self, ident: str) -> AccountRecord:
         """One account (registered or not); NotFound when there is no such id."""
-        rows = self._query(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", [ident])
+        rows = self._query(f"SELECT {self._account_columns} FROM accounts WHERE id = ?", [ident])
         if not rows:
             raise NotFound(f"no account with id {ident!r}")
         return make(AccountRecord, rows[0])
@@ -107,12 +112,12 @@ class Reads(Connection):
     def accounts(self, *, include_deregistered: bool = True) -> list[AccountRecord]:
         """Every account, by id."""
         where = "" if include_deregistered else "WHERE deregistered_at IS NULL"
-        return [make(AccountRecord, r) for r in self._query(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts {where} ORDER BY id")]
+        return [make(AccountRecord, r) for r in self._query(f"SELECT {self._account_columns} FROM accounts {where} ORDER BY id")]
 
     def current_inventory(self) -> list[AccountRecord]:
         """The registered accounts, by area, unit and id (what `crawler export` writes)."""
         return [make(AccountRecord, r) for r in self._query(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE deregistered_at IS NULL ORDER BY area, unit, id")]
+            f"SELECT {self._account_columns} FROM accounts WHERE deregistered_at IS NULL ORDER BY area, unit, id")]
 
     def counts(self) -> dict[str, int]:
         """Registered accounts by status ("unchecked" for never checked); statuses with none are absent."""
@@ -140,7 +145,7 @@ class Reads(Connection):
         order = "DESC" if descending else "ASC"
         # NULLs (never checked, no post) sort last whichever the direction
         rows = self._query(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {clause} "
+            f"SELECT {self._account_columns} FROM accounts WHERE {clause} "
             f"ORDER BY {sort} IS NULL, {sort} {order}, id {order} LIMIT ? OFFSET ?", [*params, limit, offset])
         facets: dict[str, dict[str, int]] = {}
         for name, column in (("status", "coalesce(status, 'unchecked')"), ("platform", "platform"), ("area", "area")):
@@ -153,7 +158,7 @@ class Reads(Connection):
         """One account with its status and registry history, its `checks` latest visits and its notices."""
         account = self.account(ident)
         history = [make(StatusChange, r) for r in self._query(
-            f"{_STATUS_CHANGE_SELECT} WHERE c.account_id = ? ORDER BY c.at, c.id", [ident])]
+            f"{self._status_change_select} WHERE c.account_id = ? ORDER BY c.at, c.id", [ident])]
         registry = [make(RegistryChange, r) for r in self._query(
             "SELECT id, account_id, at, change, detail FROM registry_changes WHERE account_id = ? ORDER BY at, id",
             [ident])]
@@ -171,7 +176,7 @@ class Reads(Connection):
         if account_id is not None:
             where += " AND c.account_id = ?"
             params.append(account_id)
-        return [make(StatusChange, r) for r in self._query(f"{_STATUS_CHANGE_SELECT} WHERE {where} ORDER BY c.at, c.id",
+        return [make(StatusChange, r) for r in self._query(f"{self._status_change_select} WHERE {where} ORDER BY c.at, c.id",
                                                            params)]
 
     def registry_changes(self, since: datetime | None = None, until: datetime | None = None, *,
@@ -205,7 +210,7 @@ class Reads(Connection):
 
     def statuses_at(self, at: datetime) -> list[StatusAt]:
         """Every account registered at `at` with its status then (from the history tables), by id."""
-        return [make(StatusAt, r) for r in self._query(_STATUSES_AT, {"t": iso(at)})]
+        return [make(StatusAt, r) for r in self._query(self._statuses_at, {"t": iso(at)})]
 
     def announced_accounts(self, detected_by: datetime) -> list[str]:
         """Accounts with a notice confirmed (now) as a move to Tempus Hemma (view announcing_notices),
@@ -313,6 +318,18 @@ class Reads(Connection):
             f"{self._review_select} WHERE r.reviewer = ? AND {where} ORDER BY r.at, r.id", [reviewer, *params])]
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def _account_columns(self) -> str:
+        return _ACCOUNT_COLUMNS.format(why=_ACCOUNT_WHY if self._version >= REASONS_VERSION else _NO_WHY)
+
+    @property
+    def _status_change_select(self) -> str:
+        return _STATUS_CHANGE_SELECT.format(why=_CHANGE_WHY.format(t="c") if self._version >= REASONS_VERSION else _NO_WHY)
+
+    @property
+    def _statuses_at(self) -> str:
+        return _STATUSES_AT.format(why=_CHANGE_WHY.format(t="status_changes") if self._version >= REASONS_VERSION else _NO_WHY)
 
     @property
     def _notice_select(self) -> str:

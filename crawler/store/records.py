@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
+from crawler.models import Reason
 from crawler.store.connection import parse_iso
 
 
@@ -37,7 +38,6 @@ class AccountRecord:
     deregistered_at: datetime | None
     status: str | None  # active | dormant | gone | unknown; None: never checked
     status_since: datetime | None
-    status_reason: str | None
     last_post_at: datetime | None
     last_post_estimated: bool
     last_post_url: str | None  # the newest post only, as evidence for last_post_at
@@ -47,10 +47,16 @@ class AccountRecord:
     post_count_at: datetime | None
     consecutive_failures: int
     announced_move: bool
+    why: Reason | None  # why it has its status, as data (rows before schema version 6: kind "text")
 
     @property
     def registered(self) -> bool:
         return self.deregistered_at is None
+
+    @property
+    def status_reason(self) -> str | None:
+        """The reason in English (crawler.reasons.render(why, lang) for another language)."""
+        return str(self.why) if self.why is not None else None
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,12 @@ class StatusAt:
     url: str
     status: str  # active | dormant | gone | unknown | unchecked
     since: datetime | None
-    reason: str | None
+    why: Reason | None  # why it has that status, as data (crawler.reasons writes it out)
+
+    @property
+    def reason(self) -> str | None:
+        """The reason in English."""
+        return str(self.why) if self.why is not None else None
 
 
 @dataclass(frozen=True)
@@ -182,8 +193,13 @@ class StatusChange:
     at: datetime
     old: str | None
     new: str
-    reason: str | None
     run_id: int | None
+    why: Reason | None  # the classifier's reason as data (crawler.reasons writes it out)
+
+    @property
+    def reason(self) -> str | None:
+        """The reason in English."""
+        return str(self.why) if self.why is not None else None
 
 
 @dataclass(frozen=True)
@@ -345,6 +361,8 @@ def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
             convert = _bool
         elif tuple[str, ...] in args:
             convert = _texts
+        elif Reason in args:
+            convert = _WHY
         else:
             convert = None
         out.append((f.name, convert))
@@ -353,7 +371,23 @@ def _converters(cls: type) -> tuple[tuple[str, Any], ...]:
 
 def make(cls: type, row: dict[str, Any]) -> Any:
     """A record of type `cls` from a row (a dict of the stored values, times as ISO text)."""
-    return cls(**{name: (convert(row[name]) if convert else row[name]) for name, convert in _converters(cls)})
+    return cls(**{name: (_why(row) if convert is _WHY else convert(row[name]) if convert else row[name])
+                  for name, convert in _converters(cls)})
+
+
+_WHY = object()  # a Reason is built from three columns: why_kind, why_values, why_text
+
+
+def _why(row: dict[str, Any]) -> Reason | None:
+    kind = row.get("why_kind")
+    if kind:
+        try:
+            values = json.loads(row.get("why_values") or "{}")
+        except ValueError:
+            values = {}
+        return Reason(kind, values if isinstance(values, dict) else {})
+    text = row.get("why_text")
+    return Reason.text(text) if text else None
 
 
 def _date(value: Any) -> date | None:

@@ -353,9 +353,32 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER candidate_decisions_append_only_delete BEFORE DELETE ON candidate_decisions
     BEGIN SELECT RAISE(ABORT, 'candidate_decisions is an audit trail: rows are never deleted'); END;
     """,
+    # 5 -> 6: reasons are data (issue 19.1): the classifier's reason is stored once, as its kind
+    # (crawler.reasons.KINDS) and its values (a JSON object), and written per language by the report.
+    # Rows written before keep their English text in `reason` / `status_reason` (kind NULL); new rows
+    # leave the text column NULL unless the reason is only text (kind "text" is stored as text).
+    """
+    ALTER TABLE status_changes ADD COLUMN reason_kind TEXT;
+    ALTER TABLE status_changes ADD COLUMN reason_values TEXT;
+    ALTER TABLE accounts ADD COLUMN status_reason_kind TEXT;
+    ALTER TABLE accounts ADD COLUMN status_reason_values TEXT;
+
+    DROP VIEW current_inventory;
+    CREATE VIEW current_inventory AS
+        SELECT id, unit, area, platform, url, status, status_since, status_reason, status_reason_kind,
+               status_reason_values, last_post_at, last_post_estimated, post_count, last_checked_at, last_ok_at,
+               consecutive_failures, announced_move, registered_at
+        FROM accounts WHERE deregistered_at IS NULL;
+    DROP VIEW account_history;
+    CREATE VIEW account_history AS
+        SELECT c.account_id, a.unit, a.area, a.platform, c.at, c.old, c.new, c.reason, c.reason_kind, c.reason_values
+        FROM status_changes c JOIN accounts a ON a.id = c.account_id
+        ORDER BY c.account_id, c.at;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+REASONS_VERSION = 6  # from this version on, reasons are stored as kind + values (readers adapt before it)
 
 # The notice kinds (issue 14). A confirmed `move` (to Tempus Hemma) sets the account's announced_move
 # (view announcing_notices); closings and moves elsewhere are listed, not counted as the move. Version
