@@ -463,7 +463,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--seed", default=1, show_default=True, help="Seed of the simulated world.")
 @click.option("--check", is_flag=True, help="Compare with the world's truth, account by account; exit 1 on disagreement.")
 @click.option("--quiet", is_flag=True, help="Print only the final report.")
-def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool) -> None:
+@click.option("--world", "world_name", type=click.Choice(["contract", "field"]), default="contract", show_default=True,
+              help="contract: the world the crawler's rules are written against (--check must agree); field: "
+                   "randomised timing, faults and hidden changes, with the crawler's error against truth.")
+def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world_name: str) -> None:
     """Crawl a simulated web of preschool accounts end to end, then print the board's figures.
 
     Starts a web of 319 accounts (WordPress, Blogger, other blogs, Instagram, Facebook) on
@@ -473,6 +476,8 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool) -> No
     inventory: everything goes into --out.
 
     Example: crawler demo --out /tmp/demo --check
+
+    Example: crawler demo --world field --out /tmp/field
     """
     import logging
 
@@ -483,7 +488,7 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool) -> No
         log.LOGGER.setLevel(logging.WARNING)  # the per-cycle lines below say it better
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     say(f"Starting the simulated web ({accounts} accounts) and weekly crawl cycles; the inventory goes to {out_dir}/")
-    result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say)
+    result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say, world_name=world_name)
     click.echo(result.text)
     click.echo(summary.board_report(result))
     # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)

@@ -464,12 +464,18 @@ def _instagram(world: World, acc: DemoAccount, at: datetime, host_base: str, res
     title = f"{unit} (@{handle}) • Instagram photos and videos"
     desc = (f"{acc.followers:,} Followers, {acc.following:,} Following, {count:,} Posts - "
             f"See Instagram photos and videos from {unit} (@{handle})")
+    newest = world.posts(acc.index, at, limit=1)
+    # A move notice on Instagram is written into the bio (the field world has them; the contract
+    # world posts notices on blogs only), which the page carries in its embedded profile JSON.
+    bio = post_summary(world, acc, newest[0]) if newest and newest[0].kind == POST_NOTICE else ""
+    profile = ("<script type=\"application/json\">" + json.dumps({"biography": bio}).replace("</", "<\\/") + "</script>"
+               if bio else "")
     body = (
         f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
         f"<meta property=\"og:type\" content=\"profile\"><meta property=\"og:title\" content=\"{title}\">"
         f"<meta property=\"og:description\" content=\"{desc}\"><meta name=\"description\" content=\"{desc}\">"
         f"<meta property=\"og:url\" content=\"{host_base}/{handle}/\"></head>"
-        "<body><div id=\"react-root\"></div></body></html>"
+        f"<body><div id=\"react-root\"></div>{profile}</body></html>"
     )
     # Instagram sends no Last-Modified; the ETag alone lets an unchanged profile answer 304.
     return _html(200, body, None)

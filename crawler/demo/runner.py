@@ -101,6 +101,7 @@ class DemoResult:
     requests: int
     text: str = ""
     views: dict[int, dict[str, AccountView]] = field(default_factory=dict, repr=False)
+    field_report: Any = None  # FieldReport of the field world (crawler/demo/field.py), else None
 
 
 def _views(store: Store) -> dict[str, AccountView]:
@@ -227,18 +228,24 @@ def run_demo(
     faults: bool = True,
     slow_seconds: float = 0.05,
     settings: dict[str, Any] | None = None,
+    world_name: str = "contract",
 ) -> DemoResult:
     """Crawl the simulated web weekly from 2022-12-01 and compare with the world's truth.
 
     Writes `sources.yaml` and `inventory.sqlite` into `out_dir`. `cycles` below 20 stops before the
-    as-of snapshot, so the board comparison is then left out.
+    as-of snapshot, so the board comparison is then left out. `world_name` "field" crawls the
+    field world (crawler/demo/field.py) and measures the crawler's error after every cycle.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     values = dict(settings or demo_settings())
     # The world's truth follows the rules the crawler is given (the environment included).
     rules = settings_mod.build(values)
-    world = World(accounts, seed=seed, rules=rules)
+    if world_name not in ("contract", "field"):
+        raise ValueError(f"unknown world {world_name!r}: contract or field")
+    from crawler.demo.field import FieldWorld, field_report
+
+    world = (FieldWorld if world_name == "field" else World)(accounts, seed=seed, rules=rules)
     started = time.perf_counter()
     say = progress or (lambda line: None)
     sources_path = out / "sources.yaml"
@@ -263,7 +270,8 @@ def run_demo(
     checked = {k: views[k] for k in (BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1) if k in views}
     report = compare(world, checked, flagged) if check else None
     result = DemoResult(out, sources_path, db_path, results, board, truth, report,
-                        time.perf_counter() - started, requests, views=views)
+                        time.perf_counter() - started, requests, views=views,
+                        field_report=field_report(world, views) if world_name == "field" else None)
     result.text = render_text(result, world)
     return result
 
@@ -326,6 +334,10 @@ def render_text(result: DemoResult, world: World) -> str:
             "Move notices are flagged for review (`crawler review list`); the crawler column counts flagged "
             "notices, the board's figure counts confirmed ones.",
         ]
+    if result.field_report is not None:
+        from crawler.demo.field import render_field
+
+        lines += render_field(result.field_report)
     c = result.check
     if c is not None:
         lines += ["", "Check against the world's truth:"]

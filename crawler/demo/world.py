@@ -285,7 +285,16 @@ def _window(rng: random.Random, week: int) -> float:
 
 
 class World:
-    """N simulated accounts; `truth(id, at)` says what is really true at any moment."""
+    """N simulated accounts; `truth(id, at)` says what is really true at any moment.
+
+    The contract world: every decisive moment inside its weekly window (see the module docstring).
+    crawler/demo/field.py's FieldWorld changes the class attributes and `_moment` below.
+    """
+
+    name = "contract"
+    notice_kinds: frozenset[int] = _BLOG_KINDS  # kinds whose accounts may post the move notice
+    hidden_archetypes: frozenset[int] | None = _STATIC_ARCHS  # login walls/robots only on these (None: any)
+    faults_on_changing = False  # flaky answers also on accounts whose status changes
 
     def __init__(self, accounts: int = N_DEFAULT, seed: int = 1, rules: Settings | None = None):
         if accounts < 1:
@@ -328,7 +337,7 @@ class World:
             quota[biggest] -= 1
         archs = bytearray([_A["steady"]]) * self.n
         # Move notices are posted on blogs, where a crawler can read them.
-        blog_indexes = [i for i, k in enumerate(self._kinds) if k in _BLOG_KINDS]
+        blog_indexes = [i for i, k in enumerate(self._kinds) if k in self.notice_kinds]
         n_notice = min(quota["silenced_notice"] + quota["deleted_notice"], len(blog_indexes))
         notice_indexes = rng.sample(blog_indexes, n_notice)
         taken = set(notice_indexes)
@@ -347,14 +356,15 @@ class World:
 
     def _assign_roles(self, rng: random.Random) -> tuple[int | None, frozenset[int]]:
         wp_self, blog = KINDS.index("wp_self"), KINDS.index("blog")
-        steady, dormant = _A["steady"], _A["dormant"]
+        steady = _A["steady"]
         moved = next(
             (i for i in range(self.n) if self._kinds[i] == wp_self and self._archs[i] == steady), None
         )
+        hidden = self.hidden_archetypes
         candidates = [
             i
             for i in range(self.n)
-            if self._kinds[i] in (wp_self, blog) and self._archs[i] in (steady, dormant) and i != moved
+            if self._kinds[i] in (wp_self, blog) and (hidden is None or self._archs[i] in hidden) and i != moved
         ]
         count = min(len(candidates), max(1, round(3 * self.n / N_DEFAULT)))
         return moved, frozenset(rng.sample(candidates, count))
@@ -390,6 +400,10 @@ class World:
         """The blog that moves to a new address (301) on 2023-02-06, if the world has one."""
         return None if self._moved is None else self.account(self._moved)
 
+    def _moment(self, rng: random.Random, week: int) -> float:
+        """When a decisive event of week `week` happens (a last post, a deletion, a notice)."""
+        return _window(rng, week)
+
     def _rng(self, index: int, salt: int = 0) -> random.Random:
         return random.Random((self.seed * 1_000_003 + index) * 4 + salt)
 
@@ -409,12 +423,13 @@ class World:
             unit = f"Förskolan {nature}, {place}"
         area = AREAS[rng.randrange(len(AREAS))]
         static = arch_code in _STATIC_ARCHS
-        login_wall = kind in ("instagram", "facebook") and static and rng.random() < (
+        may_hide = self.hidden_archetypes is None or arch_code in self.hidden_archetypes
+        login_wall = kind in ("instagram", "facebook") and may_hide and rng.random() < (
             0.15 if kind == "instagram" else 0.2
         )
         robots = i in self._robots
         flaky_draw, slow_draw = rng.random(), rng.random()
-        flaky = static and not login_wall and not robots and flaky_draw < 0.06
+        flaky = (static or self.faults_on_changing) and not login_wall and not robots and flaky_draw < 0.06
         slow = arch_code == _A["steady"] and not login_wall and slow_draw < 0.02
         gone_draw = rng.random()
         if kind == "wp_self":
@@ -460,11 +475,11 @@ class World:
         arch = ARCHETYPES[self._archs[i]]
         rng = self._rng(i, 1)
         if arch in ("deleted_active", "deleted_dormant"):
-            return _window(rng, rng.randint(13, 16))
+            return self._moment(rng, rng.randint(13, 16))
         if arch == "deleted_notice":
-            return _window(rng, self._notice_week(i) + 1)
+            return self._moment(rng, self._notice_week(i) + 1)
         if arch == "late_deleted":
-            return _window(rng, rng.randint(20, 24))
+            return self._moment(rng, rng.randint(20, 24))
         return None
 
     def _notice_week(self, i: int) -> int:
@@ -494,13 +509,13 @@ class World:
             mean_gap = rng.uniform(5.0, 30.0) * DAY
             end = last
         elif arch == "faded":
-            last = _window(rng, rng.randint(-12, -3))
+            last = self._moment(rng, rng.randint(-12, -3))
         elif arch == "silenced":
-            last = _window(rng, rng.randint(0, 5))
+            last = self._moment(rng, rng.randint(0, 5))
         elif arch == "silenced_notice" or arch == "deleted_notice":
-            last = _window(self._rng(i, 2), self._notice_week(i))
+            last = self._moment(self._rng(i, 2), self._notice_week(i))
         elif arch == "late_silenced":
-            last = _window(rng, rng.randint(7, 11))
+            last = self._moment(rng, rng.randint(7, 11))
         if last is not None:
             end = last - 3600
         if deleted is not None:
