@@ -17,7 +17,7 @@ import click
 from crawler import __version__, log, notices, platforms
 from crawler import sources as sources_mod
 from crawler.clock import time_text, utcnow
-from crawler.errors import CrawlerError, RegistryError
+from crawler.errors import CrawlerError, RegistryError, StoreError
 from crawler.settings import Settings
 from crawler.store import Store
 from crawler.store.schema import NOTICE_KINDS
@@ -441,14 +441,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
     failing longest and pending reviews. Doubles as a health check.
 
     Exits 0 when healthy, 1 when stale (no full cycle finished within health_max_age_hours),
-    2 when degraded (the last cycle failed, e.g. the disk is full).
+    2 when degraded (the last cycle failed, e.g. the disk is full; the inventory is on a read-only
+    file system or cannot be read).
 
     Example: crawler status --json
     """
     from crawler import status as status_mod
 
     obj: Context = ctx.obj
-    report = status_mod.gather(obj.db_path(), obj.settings())  # a broken registry: warned, defaults
+    try:
+        report = status_mod.gather(obj.db_path(), obj.settings())  # a broken registry: warned, defaults
+    except StoreError as exc:  # an inventory that cannot be read is degraded, not merely stale
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(2)
     click.echo(_json(report) if as_json else status_mod.render(report))
     ctx.exit(report["health"]["exit_code"])
 

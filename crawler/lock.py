@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from crawler.clock import utcnow
-from crawler.errors import LockedError
+from crawler.errors import LockedError, StoreError
+from crawler.store.connection import cannot_write
 
 
 class CrawlLock:
@@ -27,8 +28,12 @@ class CrawlLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only file system, a folder or lock file this user may not write
+            raise StoreError(cannot_write(str(self.path.with_suffix("")), f"its lock file {self.path.name}: "
+                                                                         f"{exc.strerror or exc}")) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -67,9 +72,10 @@ class CrawlLock:
 def holder(db_path: str) -> dict | None:
     """Who holds the lock now (parsed from the lock file), or None when it is free."""
     path = Path(f"{db_path}.lock")
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no lock file (no crawl ever ran here), or one this user may not read: cannot tell
         return None
-    fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -5,7 +5,12 @@ state file (next scheduled run, heartbeat). Health:
 
     ok        0   the last full cycle finished within settings.health_max_age_hours
     stale     1   no full cycle has finished, or the last one is older than that
-    degraded  2   the last cycle that ended failed (the inventory could not be written: disk full)
+    degraded  2   the last cycle that ended failed (the inventory could not be written: disk full),
+                  the inventory lies on a read-only file system (no cycle can write it), or it cannot
+                  be read at all (a damaged file: the CLI prints the Error and exits 2)
+
+It needs no write access: from a folder this user cannot write, the inventory is read as
+immutable (the output says so).
 
 A full cycle is one that visited the whole registry (it left a snapshot row); `crawl --only`
 runs do not make a stale inventory healthy.
@@ -24,7 +29,7 @@ from crawler.lock import holder
 from crawler.models import STATUSES
 from crawler.service import read_state
 from crawler.settings import Settings
-from crawler.store import Store, iso, parse_iso
+from crawler.store import Store, iso, parse_iso, read_only_file_system
 
 FAILING_LIMIT = 10
 EXIT_CODES = {"ok": 0, "stale": 1, "degraded": 2}
@@ -73,6 +78,7 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
         counts = store.counts()
         failing = [_row(f) for f in store.failing_accounts(FAILING_LIMIT)]
         pending = store.pending_summary()
+        immutable = store.immutable
         service = read_state(db_path)
         running = None
         for run in runs:
@@ -96,9 +102,13 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
         service = {**service, "running": alive, "heartbeat_age_s": None if beat is None else int(beat * 3600)}
 
     health = assess(last, good, settings, now)
+    if read_only_file_system(db_path):
+        health = Health("degraded", f"the inventory lies on a read-only file system: no cycle can write it "
+                                    f"(remount {Path(db_path).absolute().parent} read-write)")
     total = sum(counts.values())
     return {
         "inventory": db_path,
+        "read_as": "immutable" if immutable else "read-only",
         "now": now.isoformat(timespec="seconds"),
         "health": {"state": health.state, "reason": health.reason, "exit_code": health.exit_code},
         "last_run": _run(last, now) if last else None,
@@ -147,6 +157,9 @@ def render(report: dict[str, Any]) -> str:
     """The human-readable status."""
     h = report["health"]
     lines = [f"Inventory: {report['inventory']}", f"Health:    {h['state'].upper()} - {h['reason']}"]
+    if report.get("read_as") == "immutable":
+        lines.append("Read:      as immutable (this user cannot write the inventory's folder): what a cycle "
+                     "writes meanwhile is not seen")
 
     def run_line(label: str, r: dict[str, Any] | None) -> None:
         if r is None:

@@ -20,7 +20,7 @@ That read API is what another database (PostgreSQL) would implement. Raw queryin
 from __future__ import annotations
 
 from crawler.store.candidates import CandidateStore, SaveResult, SeenLink, Sighting
-from crawler.store.connection import BUSY_TIMEOUT_MS, iso, parse_iso, sha256
+from crawler.store.connection import BUSY_TIMEOUT_MS, iso, parse_iso, read_only_file_system, sha256
 from crawler.store.crawl_writes import AccountState, CrawlWrites, SyncResult, Visit
 from crawler.store.reads import Reads
 from crawler.store.review_writes import ReviewWrites
@@ -33,5 +33,6 @@ class Store(CrawlWrites, ReviewWrites, CandidateStore, Reads):
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "MIGRATIONS", "MIN_READABLE_VERSION", "SCHEMA_VERSION", "AccountState", "SaveResult",
-    "SeenLink", "Sighting", "Store", "SyncResult", "Visit", "_statements", "iso", "parse_iso", "sha256",
+    "SeenLink", "Sighting", "Store", "SyncResult", "Visit", "_statements", "iso", "parse_iso",
+    "read_only_file_system", "sha256",
 ]
