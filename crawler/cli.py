@@ -374,6 +374,115 @@ def review_reject(obj: Context, notice_id: int, reviewer: str, comment: str | No
 # --------------------------------------------------------------------------- crawl, serve, status
 
 
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the run's figures as JSON.")
+@click.pass_context
+def discover(ctx: click.Context, as_json: bool) -> None:
+    """Find accounts the registry lacks, for a person to accept or dismiss.
+
+    Without a subcommand, reads every registered account's page and the seed pages of
+    `settings: discovery:` (the municipality's pages about each preschool, or a sitemap), politely
+    through the crawler's fetcher, and proposes the linked profiles that are not in the registry,
+    each with its evidence, a guessed unit and area, and a score. Look-alikes (a parents'
+    association, another municipality's preschool, a post, the site's own account) are kept as
+    excluded with the reason. A dismissed candidate is not proposed again unless new evidence appears.
+
+    Example: crawler discover && crawler discover list
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from crawler import discover as discover_mod
+
+    obj: Context = ctx.obj
+    registry = obj.registry()
+    with obj.open_store() as store:
+        report = discover_mod.discover_once(registry, store)
+        proposed = [store.candidate(i).candidate for i in report.proposed]
+    if as_json:
+        click.echo(_json({"pages": report.pages, "failed": dict(report.failed), "links": report.links,
+                          "candidates": report.candidates, "proposed": report.proposed, "new": report.new,
+                          "reopened": report.reopened, "excluded": report.excluded}))
+        return
+    click.echo(report.summary())
+    if proposed:
+        click.echo(discover_mod.format_list(proposed))
+        click.echo("\nSee the evidence with `crawler discover show ID`; decide with `accept ID --by NAME` or "
+                   "`dismiss ID --by NAME`.")
+
+
+@discover.command("list")
+@click.option("--state", type=click.Choice(["proposed", "excluded", "accepted", "dismissed", "registered", "all"]),
+              default="proposed", show_default=True, help="Which candidates to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+def discover_list(obj: Context, state: str, as_json: bool) -> None:
+    """List candidate accounts: id, score, state, platform, guessed unit and area, URL.
+
+    Example: crawler discover list --state excluded
+    """
+    from crawler import discover as discover_mod
+
+    with obj.open_store(readonly=True) as store:
+        items = store.candidates(None if state == "all" else state)
+    click.echo(_json([discover_mod.to_dict(c) for c in items]) if as_json else discover_mod.format_list(items))
+
+
+@discover.command("show")
+@click.argument("candidate_id", type=int)
+@pass_ctx
+def discover_show(obj: Context, candidate_id: int) -> None:
+    """Show one candidate: why it scored as it did, every page and link it was found on, its decisions.
+
+    Example: crawler discover show 3
+    """
+    from crawler import discover as discover_mod
+
+    with obj.open_store(readonly=True) as store:
+        click.echo(discover_mod.format_detail(store.candidate(candidate_id)))
+
+
+@discover.command("accept")
+@click.argument("candidate_id", type=int)
+@click.option("--by", "by", required=True, help="Your name, recorded with the decision.")
+@click.option("--unit", default=None, help="The unit (preschool), when the guess is missing or wrong.")
+@click.option("--area", default=None, help="The area, when the guess is missing or wrong.")
+@click.option("--id", "account_id", default=None, help="The registry id (default: from the unit and platform).")
+@click.option("--platform", type=PlatformChoice(), default=None, help="The platform, when the guess is wrong.")
+@click.option("--comment", default=None, help="Why, for the audit trail.")
+@click.option("--force", is_flag=True, help="Accept an excluded or dismissed candidate all the same.")
+@pass_ctx
+def discover_accept(obj: Context, candidate_id: int, by: str, unit: str | None, area: str | None,
+                    account_id: str | None, platform: str | None, comment: str | None, force: bool) -> None:
+    """Add a candidate to sources.yaml (validated like every entry); the next crawl visits it.
+
+    Example: crawler discover accept 3 --by "Anna Svensson" --area "Område Norr"
+    """
+    from crawler import discover as discover_mod
+
+    with obj.open_store() as store:
+        account = discover_mod.accept(store, obj.sources, candidate_id, by, utcnow(), unit=unit, area=area,
+                                      account_id=account_id, platform=platform, comment=comment, force=force)
+    click.echo(f"{obj.sources}: added {account.id} ({account.platform}, {account.unit}, {account.area}): "
+               f"{account.url}\nThe next crawl (or `crawler sources sync`) brings it into the inventory.")
+
+
+@discover.command("dismiss")
+@click.argument("candidate_id", type=int)
+@click.option("--by", "by", required=True, help="Your name, recorded with the decision.")
+@click.option("--comment", default=None, help="Why, for the audit trail.")
+@pass_ctx
+def discover_dismiss(obj: Context, candidate_id: int, by: str, comment: str | None) -> None:
+    """Dismiss a candidate: never proposed again unless new evidence (a page not seen before) appears.
+
+    Example: crawler discover dismiss 4 --by "Anna Svensson" --comment "the parents' association"
+    """
+    from crawler import discover as discover_mod
+
+    with obj.open_store() as store:
+        discover_mod.dismiss(store, candidate_id, by, utcnow(), comment=comment)
+    click.echo(f"candidate {candidate_id} dismissed")
+
+
 @cli.command()
 @click.option("--only", "only", multiple=True, metavar="ID", help="Visit only this account (repeatable).")
 @click.option("--platform", "platforms", multiple=True,

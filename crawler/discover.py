@@ -546,8 +546,8 @@ class RunReport:
     def summary(self) -> str:
         failed = sum(self.failed.values())
         return (f"read {self.pages} pages ({failed} could not be read), {self.links} links; "
-                f"{self.candidates} accounts not in the registry: {len(self.proposed)} proposed "
-                f"({self.new} new, {self.reopened} reopened on new evidence), {self.excluded} excluded")
+                f"{self.candidates} accounts not in the registry ({self.new} new, {self.reopened} reopened on "
+                f"new evidence): {len(self.proposed)} proposed, {self.excluded} excluded")
 
 
 async def run(registry: sources.Registry, store: Store, fetch: Fetch, now: datetime, *,
@@ -801,3 +801,65 @@ def _person(by: str | None) -> str:
         raise CrawlerError("a decision needs the name of the person making it (--by).")
     return name
 
+
+
+# --------------------------------------------------------------------------- the command's entry points
+
+
+def discover_once(registry: sources.Registry, store: Store, *, now: datetime | None = None,
+                  check: ProfileCheck | None = None) -> RunReport:
+    """`crawler discover`: one run through a Fetcher of the registry's settings (refused, like a
+    crawl, while the contact is the placeholder)."""
+    from crawler.clock import utcnow
+    from crawler.fetch import Fetcher
+
+    async def go() -> RunReport:
+        async with Fetcher(registry.settings) as fetcher:
+            return await run(registry, store, fetcher.fetch, now or utcnow(), check=check)
+
+    return asyncio.run(go())
+
+
+def to_dict(c) -> dict:
+    """A candidate record as JSON-ready data."""
+    return {"id": c.id, "url": c.url, "platform": c.platform, "state": c.state, "score": c.score,
+            "unit": c.unit, "area": c.area, "reason": c.reason, "checked": c.checked,
+            "first_seen_at": c.first_seen_at.isoformat(), "last_seen_at": c.last_seen_at.isoformat(),
+            "decided_by": c.decided_by, "account_id": c.account_id, "evidence": c.evidence_count}
+
+
+def format_list(items: Sequence) -> str:
+    """Candidates as a table for a terminal (every crawled string cleaned of control characters)."""
+    if not items:
+        return "no candidates"
+    lines = [f"{'id':>4}  {'score':5}  {'state':9}  {'platform':9}  {'unit':28}  {'area':24}  url"]
+    for c in items:
+        lines.append(f"{c.id:>4}  {c.score:5.2f}  {c.state:9}  {clean_text(c.platform, 9):9}  "
+                     f"{clean_text(c.unit or '?', 28):28}  {clean_text(c.area or '?', 24):24}  {clean_text(c.url, 300)}")
+    return "\n".join(lines)
+
+
+def format_detail(detail) -> str:
+    """One candidate with its evidence and its decisions, for a terminal."""
+    c = detail.candidate
+    lines = [f"Candidate {c.id}: {clean_text(c.url, 500)}",
+             f"  platform {c.platform}, state {c.state}, score {c.score:.2f}",
+             f"  unit: {clean_text(c.unit or 'not recognised', 200)}; area: {clean_text(c.area or 'not known', 200)}",
+             f"  profile check: {clean_text(c.checked or 'not checked', 200)}",
+             f"  why: {clean_text(c.reason, 1000)}",
+             f"  first seen {c.first_seen_at:%Y-%m-%d}, last seen {c.last_seen_at:%Y-%m-%d}",
+             "", f"Evidence ({len(detail.evidence)}):"]
+    for e in detail.evidence:
+        via = f" (page of {e.source_account})" if e.source_account else ""
+        lines.append(f"  - on {clean_text(e.page_url, 500)}{via}, {e.source}, {e.how} in {e.region or 'the text'}:")
+        lines.append(f"    \"{clean_text(e.link_text) or '(no text)'}\" -> {clean_text(e.link_url, 500)}")
+    if detail.decisions:
+        lines += ["", "Decisions:"]
+        for d in detail.decisions:
+            extra = f" as {d.account_id}" if d.account_id else ""
+            note = f": {clean_text(d.comment, 300)}" if d.comment else ""
+            lines.append(f"  {d.at:%Y-%m-%d %H:%M} {d.decision}{extra} by {clean_text(d.by, 100)}{note}")
+    if c.state == "proposed":
+        lines += ["", f"Accept: crawler discover accept {c.id} --by \"Your Name\"   "
+                  f"Dismiss: crawler discover dismiss {c.id} --by \"Your Name\""]
+    return "\n".join(lines)

@@ -368,3 +368,39 @@ def test_accept_refuses_what_the_registry_would_refuse(web, store, tmp_path):
         discover.accept(store, path, sol.id, "Anna", NOW, account_id="Not A Valid Id!")
     assert path.read_text(encoding="utf-8") == text  # nothing written
     assert store.candidate(sol.id).candidate.state == "proposed"
+
+
+def test_the_commands_run_list_show_accept_and_dismiss(web, tmp_path):
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+
+    blogs, insta = web
+    _serve(blogs, insta)
+    path = tmp_path / "sources.yaml"
+    _registry(path, blogs, insta, [blogs.url(f"/seed/{n}/") for n in range(3)])
+    db = str(tmp_path / "inv.sqlite")
+    base = ["--sources", str(path), "--db", db, "discover"]
+    runner = CliRunner()
+    result = runner.invoke(cli, base)
+    assert result.exit_code == 0, result.output
+    assert "5 accounts not in the registry (5 new, 0 reopened on new evidence): 2 proposed, 3 excluded" in result.output
+    listed = runner.invoke(cli, [*base, "list", "--json"])
+    rows = json.loads(listed.output)
+    assert [r["url"].rsplit("/", 2)[1] for r in rows] == ["solrosen_mlm", "humlan_ig"]
+    sol, hum = rows[0]["id"], rows[1]["id"]
+    shown = runner.invoke(cli, [*base, "show", str(sol)])
+    assert "Följ oss på Instagram" in shown.output and "sol-blogg" in shown.output
+    excluded = runner.invoke(cli, [*base, "list", "--state", "excluded"])
+    assert "solrosen_lund" in excluded.output
+    accepted = runner.invoke(cli, [*base, "accept", str(sol), "--by", "Anna Andersson"])
+    assert accepted.exit_code == 0, accepted.output
+    assert "added forskolan-solrosen-instagram" in accepted.output
+    assert runner.invoke(cli, ["--sources", str(path), "sources", "check"]).exit_code == 0
+    dismissed = runner.invoke(cli, [*base, "dismiss", str(hum), "--by", "Bo"])
+    assert dismissed.exit_code == 0
+    again = runner.invoke(cli, [*base, "dismiss", str(hum), "--by", "Bo"])
+    assert again.exit_code == 1 and again.output.startswith("Error: candidate")
+    missing = runner.invoke(cli, [*base, "show", "999"])
+    assert missing.exit_code == 1 and "no candidate with id 999" in missing.output
+    assert runner.invoke(cli, [*base, "list"]).output.strip() == "no candidates"
