@@ -29,7 +29,8 @@ def crawled(tmp_path_factory):
 @pytest.mark.slow
 def test_the_crawler_measures_what_the_world_knows(crawled):
     result, lines = crawled
-    assert len(lines) == CYCLES and all(c.state == "finished" for c in result.cycles)
+    assert len(lines) == CYCLES + 1 and all(c.state == "finished" for c in result.cycles)
+    assert " discovery: read " in lines[-1]  # after the cycles, `crawler discover` on the same web
     assert [line[:10] for line in lines[:2]] == ["2022-12-01", "2022-12-08"]
     assert result.sources_path.exists() and result.db_path.exists()
     board, truth = result.crawler, result.truth
@@ -45,6 +46,12 @@ def test_the_crawler_measures_what_the_world_knows(crawled):
     assert check.dated_accounts > 30 and check.exact_dates >= check.dated_accounts - 3
     assert all(hours < 24 for hours in check.date_errors_hours)  # pages that show only the day
     assert "fewer active since" in result.text and "Check against the world's truth" in result.text
+    # Discovery on the demo web: the accounts the registry lacks, none of the look-alikes.
+    found = check.discovery
+    assert found.ok and len(found.found) == len(found.missing) >= 3 and not found.false
+    assert {d.candidate.url for d in result.discovery.proposed} == set(found.missing)
+    assert not {c.url for c in result.discovery.excluded} - set(found.look_alikes)
+    assert "Discovery (`crawler discover`) after the last cycle" in result.text
 
 
 def test_the_check_names_mistakes_planted_in_the_crawlers_inventory(crawled):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import parse_qs, quote, urlsplit
 
+from crawler.demo import municipality
 from crawler.demo.world import (
     HARD_NEGATIVES,
     MOVE_NOTICES,
@@ -195,6 +196,10 @@ def render(world: World, at: datetime, bases: dict[str, str], host: str, target:
     path = parts.path
     if path == "/robots.txt":
         return robots_txt(world, host)
+    outside = municipality.of(world).render(bases, host, path)  # the city's site, accounts the registry lacks
+    if outside is not None:
+        status, content_type, text = outside
+        return Page(status, text.encode("utf-8"), content_type, cacheable=False)
     if host == "instagram" and path.startswith("/accounts/login"):
         return _html(200, _LOGIN_PAGE.format(site="Instagram"), cacheable=False)
     if host == "facebook" and path.startswith("/login"):
@@ -219,11 +224,11 @@ def render(world: World, at: datetime, bases: dict[str, str], host: str, target:
     if not world.exists(acc.index, at):
         return _gone_page(acc)
     if acc.kind in ("wp_self", "wp_com"):
-        return _wordpress(world, acc, at, base, rest, query)
+        return _wordpress(world, acc, at, base, rest, query, bases)
     if acc.kind == "blogger":
-        return _blogger(world, acc, at, base, rest)
+        return _blogger(world, acc, at, base, rest, bases)
     if acc.kind == "blog":
-        return _blog(world, acc, at, base, rest)
+        return _blog(world, acc, at, base, rest, bases)
     if acc.kind == "instagram":
         return _instagram(world, acc, at, bases[host], rest)
     return _facebook(world, acc, at, bases[host], rest)
@@ -271,7 +276,8 @@ def _wp_post_url(world: World, acc: DemoAccount, base: str, post: PostView) -> s
     return f"{base}{d:%Y/%m/%d}/{_slug_words(post_title(world, acc, post))}-{post.number}/"
 
 
-def _wordpress(world: World, acc: DemoAccount, at: datetime, base: str, rest: str, query: dict) -> Page:
+def _wordpress(world: World, acc: DemoAccount, at: datetime, base: str, rest: str, query: dict,
+               bases: dict[str, str]) -> Page:
     posts = world.posts(acc.index, at, limit=10)
     modified = posts[0].published_at if posts else 0.0
     unit = escape(acc.unit)
@@ -332,7 +338,8 @@ def _wordpress(world: World, acc: DemoAccount, at: datetime, base: str, rest: st
             "<meta name=\"generator\" content=\"WordPress 6.1.1\" /></head>"
             f"<body class=\"home blog\"><header><h1 class=\"site-title\">{unit}</h1></header><main>"
             + ("".join(articles) or "<p>Inga inlägg hittades.</p>")
-            + "</main><footer><p>Drivs med WordPress</p></footer></body></html>"
+            + f"</main><footer><p>Drivs med WordPress</p>{municipality.of(world).footer(acc, bases)}</footer>"
+            "</body></html>"
         )
         return _html(200, body, modified)
     return _single_post(world, acc, at, base, rest, modified)
@@ -368,7 +375,7 @@ def _blogger_post_url(world: World, acc: DemoAccount, base: str, p: PostView) ->
     return f"{base}{d:%Y/%m}/{_slug_words(post_title(world, acc, p))[:30]}-{p.number}.html"
 
 
-def _blogger(world: World, acc: DemoAccount, at: datetime, base: str, rest: str) -> Page:
+def _blogger(world: World, acc: DemoAccount, at: datetime, base: str, rest: str, bases: dict[str, str]) -> Page:
     posts = world.posts(acc.index, at, limit=25)
     total = world.post_count(acc.index, at)
     modified = posts[0].published_at if posts else 0.0
@@ -409,7 +416,8 @@ def _blogger(world: World, acc: DemoAccount, at: datetime, base: str, rest: str)
             f"<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{unit} - Atom\" href=\"{base}feeds/posts/default\" />"
             f"<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{unit} - RSS\" href=\"{base}feeds/posts/default?alt=rss\" />"
             "<meta name=\"generator\" content=\"blogger\" /></head>"
-            f"<body><div class=\"header\"><h1>{unit}</h1></div><div class=\"blog-posts\">{articles}</div></body></html>"
+            f"<body><div class=\"header\"><h1>{unit}</h1></div><div class=\"blog-posts\">{articles}</div>"
+            f"{municipality.of(world).footer(acc, bases)}</body></html>"
         )
         return _html(200, body, modified)
     return _single_post(world, acc, at, base, rest, modified)
@@ -425,7 +433,7 @@ def _calendar(at: datetime) -> str:
             f"<tr>{cells}</tr></table></div>")
 
 
-def _blog(world: World, acc: DemoAccount, at: datetime, base: str, rest: str) -> Page:
+def _blog(world: World, acc: DemoAccount, at: datetime, base: str, rest: str, bases: dict[str, str]) -> Page:
     if rest != "/":
         return _single_post(world, acc, at, base, rest, 0.0)
     posts = world.posts(acc.index, at, limit=5)
@@ -446,7 +454,7 @@ def _blog(world: World, acc: DemoAccount, at: datetime, base: str, rest: str) ->
         f"<header><h1>{unit}</h1><nav><a href=\"{base}\">Hem</a></nav></header>"
         f"<main>{''.join(articles) or '<p>Här kommer snart nyheter från förskolan.</p>'}</main>"
         f"<aside>{_calendar(at)}<div class=\"widget\"><h3>Om oss</h3><p>Vi är en förskola i Malmö.</p></div></aside>"
-        f"<footer>© 2012–{at.year} {unit}</footer></body></html>"
+        f"<footer>© 2012–{at.year} {unit}{municipality.of(world).footer(acc, bases)}</footer></body></html>"
     )
     return _html(200, body, modified)
 

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import crawl, sources
+from crawler import crawl, discover, sources
 from crawler import settings as settings_mod
+from crawler.demo import municipality
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import (
     AS_OF,
@@ -36,6 +37,7 @@ from crawler.demo.world import (
 )
 from crawler.fetch import Fetcher
 from crawler.store import Store
+from crawler.store.records import CandidateDetail, CandidateRecord
 
 LAST_CYCLE = 25  # 2023-05-25, the last weekly cycle in May 2023
 
@@ -78,12 +80,38 @@ class CheckReport:
     notices_found: list[str]
     notices_missed: list[str]
     notices_false: list[str]
+    discovery: DiscoveryCheck | None = None
 
     @property
     def ok(self) -> bool:
         baseline = self.status_agreement.get(BASELINE_CYCLE, (0, 1))
         as_of = self.status_agreement.get(AS_OF_CYCLE, (0, 1))
-        return baseline[0] == baseline[1] and as_of[0] == as_of[1] and not self.notices_missed
+        found = self.discovery is None or self.discovery.ok
+        return baseline[0] == baseline[1] and as_of[0] == as_of[1] and not self.notices_missed and found
+
+
+@dataclass(frozen=True)
+class DiscoveryView:
+    """What `crawler discover` proposed and excluded on the demo web after the last cycle."""
+
+    report: discover.RunReport
+    proposed: tuple[CandidateDetail, ...]
+    excluded: tuple[CandidateRecord, ...]
+
+
+@dataclass(frozen=True)
+class DiscoveryCheck:
+    """--check: discovery against the municipality's truth (URLs)."""
+
+    missing: tuple[str, ...]  # the accounts the registry lacks
+    found: tuple[str, ...]  # of those, proposed
+    missed: tuple[str, ...]
+    look_alikes: tuple[str, ...]  # profiles and posts that must not be proposed
+    false: tuple[str, ...]  # proposed but not missing (a look-alike, or anything else)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missed and not self.false
 
 
 @dataclass
@@ -102,6 +130,7 @@ class DemoResult:
     text: str = ""
     views: dict[int, dict[str, AccountView]] = field(default_factory=dict, repr=False)
     field_report: Any = None  # FieldReport of the field world (crawler/demo/field.py), else None
+    discovery: DiscoveryView | None = None
 
 
 def _views(store: Store) -> dict[str, AccountView]:
@@ -252,15 +281,20 @@ def run_demo(
     db_path = out / "inventory.sqlite"
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)  # a demo always starts from an empty inventory
+    city = municipality.of(world)
     with DemoWeb(world, cycle_time(0), faults=faults, slow_seconds=slow_seconds) as web:
-        sources_path.write_text(world.sources_yaml(web, values), encoding="utf-8")
+        bases = {h: web.base_url(h) for h in web.hosts}
+        # Where discovery looks: the municipality's sitemap of preschool pages, its link-in-bio host.
+        written = {**values, "discovery": values.get("discovery") or city.discovery_settings(bases)}
+        sources_path.write_text(world.sources_yaml(web, written), encoding="utf-8")
         registry = sources.load(sources_path)
-        if registry.settings != rules:
+        if registry.settings.replace(discovery=rules.discovery) != rules:
             raise RuntimeError("the demo registry's settings differ from the rules of the world's truth")
         store = Store.open(db_path)
         try:
             results, views = asyncio.run(_cycles(store, registry, web, cycles, say))
             flagged = _flagged(store)
+            found = asyncio.run(_discover(store, registry, web, cycle_time(cycles - 1) + timedelta(days=1), say))
             requests = sum(s["requests"] for s in web.stats().values())
         finally:
             store.close()
@@ -269,9 +303,12 @@ def run_demo(
     # The check reads the board's cycles and the last one; `views` keeps every cycle for tests.
     checked = {k: views[k] for k in (BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1) if k in views}
     report = compare(world, checked, flagged) if check else None
+    if report is not None:
+        report.discovery = check_discovery(city, bases, found)
     result = DemoResult(out, sources_path, db_path, results, board, truth, report,
                         time.perf_counter() - started, requests, views=views,
-                        field_report=field_report(world, views) if world_name == "field" else None)
+                        field_report=field_report(world, views) if world_name == "field" else None,
+                        discovery=found)
     result.text = render_text(result, world)
     return result
 
@@ -304,6 +341,28 @@ async def _cycles(
             f"{s.get('unknown', 0)} unknown; {result.new_notices} new notices ({result.seconds:.1f} s)"
         )
     return results, views
+
+
+async def _discover(store: Store, registry: sources.Registry, web: DemoWeb, at: datetime,
+                    say: Callable[[str], None]) -> DiscoveryView:
+    """`crawler discover` on the demo web, as it is after the last cycle."""
+    web.set_clock(at)
+    async with Fetcher(registry.settings, backoff_base=0.05) as fetcher:
+        report = await discover.run(registry, store, fetcher.fetch, at)
+    say(f"{at:%Y-%m-%d} discovery: {report.summary()}")
+    return DiscoveryView(report, tuple(store.candidate(i) for i in report.proposed),
+                         tuple(store.candidates("excluded")))
+
+
+def check_discovery(city: municipality.Municipality, bases: dict[str, str], found: DiscoveryView) -> DiscoveryCheck:
+    """Discovery's proposals against the municipality's truth."""
+    truth = city.truth
+    missing = tuple(f"{bases[m.host]}/{m.slug}/" for m in truth.missing)
+    looks = tuple(f"{bases[x.host]}{x.path}" for x in truth.look_alikes)
+    proposed = {d.candidate.url for d in found.proposed}
+    return DiscoveryCheck(missing, tuple(u for u in missing if u in proposed),
+                          tuple(u for u in missing if u not in proposed), looks,
+                          tuple(sorted(proposed - set(missing))))
 
 
 def render_text(result: DemoResult, world: World) -> str:
@@ -357,7 +416,32 @@ def render_text(result: DemoResult, world: World) -> str:
             + (f", missed {', '.join(c.notices_missed)}" if c.notices_missed else "")
             + f", {len(c.notices_false)} flagged without a true notice"
         )
+        if c.discovery is not None:
+            d = c.discovery
+            lines.append(f"  discovery: {len(d.found)}/{len(d.missing)} missing accounts proposed"
+                         + (f", missed {', '.join(d.missed)}" if d.missed else "")
+                         + f"; {len(d.false)} proposed that are not missing ({len(d.look_alikes)} look-alikes on the web)")
+    if result.discovery is not None:
+        lines += ["", *discovery_text(result.discovery)]
     return "\n".join(lines)
+
+
+def discovery_text(found: DiscoveryView) -> list[str]:
+    """The demo's discovery section: proposals with their evidence, and what was left out and why."""
+    r = found.report
+    lines = [f"Discovery (`crawler discover`) after the last cycle: {r.summary()}."]
+    if found.proposed:
+        lines.append("Proposed, for a person to accept or dismiss (`crawler discover list`):")
+    for d in found.proposed:
+        c = d.candidate
+        lines.append(f"  #{c.id:<3} {c.score:.2f} {c.platform:9} {(c.unit or '?')[:30]:30} {(c.area or '?')[:26]:26} {c.url}")
+        for e in d.evidence[:2]:
+            lines.append(f"        {e.how} \"{e.link_text}\" on {e.page_url}")
+    if found.excluded:
+        lines.append("Not proposed (look-alikes; `crawler discover list --state excluded`):")
+        for c in found.excluded:
+            lines.append(f"  #{c.id:<3} {c.url}: {c.reason.split('; ')[0]}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

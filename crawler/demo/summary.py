@@ -43,6 +43,7 @@ def epilogue(result: DemoResult, me: str = "crawler") -> str:
         "Next, try:",
         f"  {me} --sources {reg} --db {db} report --baseline {BASELINE:%Y-%m-%d} --as-of {AS_OF:%Y-%m-%d} --lang sv",
         f"  {me} --sources {reg} --db {db} review",
+        f"  {me} --sources {reg} --db {db} discover list      (then `discover show ID`, `discover accept ID --by NAME`)",
         f"  {me} --sources {reg} --db {db} status",
         f"  sqlite3 {db} '{EXAMPLE_QUERY}'",
     ]

@@ -119,7 +119,8 @@ _NOTICE_ARCHS = frozenset({_A["silenced_notice"], _A["deleted_notice"]})
 _STATIC_ARCHS = frozenset({_A["steady"], _A["dormant"]})
 
 # Hosts: each is one loopback address of the demo server (a "host" for per-host politeness).
-HOSTS = ("wpcom", "wpself", "blogspot", "blogs-a", "blogs-b", "instagram", "facebook", "wpself-new")
+HOSTS = ("wpcom", "wpself", "blogspot", "blogs-a", "blogs-b", "instagram", "facebook", "wpself-new", "kommun",
+         "linkinbio")  # kommun: the municipality's site; linkinbio: a link-in-bio service (crawler.demo.municipality)
 KIND_HOST = {
     "wp_self": "wpself",
     "wp_com": "wpcom",
