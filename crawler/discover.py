@@ -178,7 +178,10 @@ def _same_as(text: str | None) -> list[str]:
     try:
         data = json.loads(text)
     except ValueError:
-        return []
+        try:  # what theme and plugin authors write and browsers' JSON rejects: comments, trailing commas
+            data = json.loads(_lenient(text))
+        except ValueError:
+            return []
     found: list[str] = []
     stack, seen = [data], 0
     while stack and seen < 2000:
@@ -195,6 +198,39 @@ def _same_as(text: str | None) -> list[str]:
         elif isinstance(item, list):
             stack.extend(item[:500])
     return [f for f in found if isinstance(f, str) and f][:100]
+
+
+def _lenient(text: str) -> str:
+    """JSON text without // and /* */ comments and trailing commas (outside string literals)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif text.startswith("/*", i):
+            i = text.find("*/", i + 2)
+            i = n if i < 0 else i + 2
+        elif c == ",":
+            j = i + 1
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            if j < n and text[j] in "]}":
+                i += 1  # a trailing comma
+            else:
+                out.append(c)
+                i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _mention_patterns() -> list[tuple[re.Pattern, str]]:

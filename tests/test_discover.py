@@ -55,6 +55,15 @@ def test_extract_reads_anchors_rel_me_json_ld_and_mentions_with_their_place():
     assert not any("static" in link.url or "broken" in link.url for link in page.links)
 
 
+def test_json_ld_as_themes_write_it_comments_and_trailing_commas():
+    page = b"""<script type="application/ld+json">
+    // added by the theme
+    {"@type": "Organization", "url": "https://x.example/a//b", /* ok */ "sameAs": ["https://www.instagram.com/x/",],}
+    </script><script type="application/ld+json">{"sameAs": "https://a.example/\\"q", }</script>"""
+    assert [link.url for link in extract(page, "https://x.example/").links] == [
+        "https://www.instagram.com/x/", 'https://a.example/"q']
+
+
 def test_extract_survives_what_a_site_can_send():
     assert extract(b"", "https://x.example/").links == ()
     assert extract(b"\xff\xfe<a href='javascript:alert(1)'>x</a><a href='mailto:a@b'>m</a>", "https://x.example/").links == ()
