@@ -674,36 +674,56 @@ def _write_output(text: str, output: str | None) -> None:
 @click.option("--baseline", default=None, metavar="DATE",
               help="The reference date, e.g. the app's launch (YYYY-MM-DD; default: the first snapshot).")
 @click.option("--as-of", "as_of", default=None, metavar="DATE", help="The date to compare (default: the latest snapshot).")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json", "html"]), default="md", show_default=True)
-@click.option("--lang", type=click.Choice(["en", "sv"]), default="en", show_default=True,
-              help="Language of headings and labels (sv: the board's).")
+@click.option("--every", default=None, metavar="PERIOD",
+              help="Also the figures at each period since the first snapshot: 6m (half years), 1m, 2w, 1y.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "csv", "json", "xlsx", "docx"]), default="md",
+              show_default=True, help="xlsx for analysts, docx for a tjänsteskrivelse (both need --output or go to reports/).")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+              help="Language of the report (sv: the board's).")
+@click.option("--excel", is_flag=True, default=None,
+              help="CSV separated by ';' as Excel in Swedish locales reads it (the default with --lang sv).")
 @click.option("--output", "-o", default=None,
-              help="File to write (default: stdout; for html reports/report-<as-of>.html).")
+              help="File to write (default: stdout; html, xlsx and docx: reports/report-<as-of>.<format>).")
 @click.option("--snapshot-rule", "rule", type=click.Choice(["nearest", "before"]), default="nearest",
               show_default=True, help="Which crawl snapshot stands for a date: the nearest, or the last on or before it.")
 @click.option("--tolerance", default=8.0, show_default=True, type=click.FloatRange(min=0),
               help="Days a snapshot may lie from the date; further away the figures are 'not available'.")
 @pass_ctx
-def report(obj: Context, baseline: str | None, as_of: str | None, fmt: str, lang: str, output: str | None,
-           rule: str, tolerance: float) -> None:
+def report(obj: Context, baseline: str | None, as_of: str | None, every: str | None, fmt: str, lang: str,
+           excel: bool | None, output: str | None, rule: str, tolerance: float) -> None:
     """The board's figures at two dates and the change between them: accounts registered,
-    existing, active, dormant, gone, unknown, announced the move, pending review; of the accounts
-    active at the baseline, how many are no longer active and how many of those announced the
-    move; breakdowns by platform and area; the accounts that changed status, with the evidence.
+    existing, active, dormant, inactive past the city's guideline (to be closed), removed,
+    unknown, announced the move, awaiting review; blogs posting monthly; with --every, the
+    figures at each half year (or any period) since the first crawl and a trend chart with the
+    launch of Tempus Hemma marked; the accounts to be closed per area; confirmed moves and
+    closings; breakdowns by platform and area; the accounts that changed status, with the
+    evidence; the definitions with the settings in force.
 
     Reads the inventory read-only (safe while the crawler runs). The HTML report is one
-    self-contained file with a chart of the statuses over time.
+    self-contained file that prints on A4.
 
-    Example: crawler report --baseline 2023-03-01 --as-of 2023-04-15 --lang sv --format html
+    Example: crawler report --baseline 2023-03-01 --as-of 2023-04-15 --every 6m --format docx
     """
     from crawler import report as report_mod
 
     with obj.open_store(readonly=True) as store:
-        built = report_mod.build_report(store, baseline, as_of, tolerance_days=tolerance, rule=rule)
-    text = report_mod.render(built, fmt, lang)
-    if fmt == "html" and output is None:
-        output = str(report_mod.default_html_path(built, obj.settings().reports_dir))
-    _write_output(text, output)
+        built = report_mod.build_report(store, baseline, as_of, settings=obj.settings(), tolerance_days=tolerance,
+                                        rule=rule, every=every)
+    if fmt == "csv":
+        data = report_mod.render_csv(built, lang, excel=excel)
+    else:
+        data = report_mod.render(built, fmt, lang)
+    if fmt in ("html", *report_mod.BINARY) and output is None:
+        output = str(report_mod.default_path(built, obj.settings().reports_dir, fmt))
+    if isinstance(data, bytes):
+        if output == "-":
+            raise CrawlerError(f"a {fmt} file is not text: name a file with --output")
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        click.echo(f"wrote {path}", err=True)
+        return
+    _write_output(data, output)
 
 
 @cli.command()

@@ -34,7 +34,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from crawler import __version__
@@ -66,6 +66,14 @@ def _zone_problem(name: str) -> str | None:
     return None
 
 
+def _date_problem(value: str) -> str | None:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2023-03-01)"
+    return None if len(value) == 10 else f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2023-03-01)"
+
+
 def _token_problem(value: str) -> str | None:
     if not _TOKEN.match(value):
         return f"{value!r} must be one word of letters, digits and -._ (it starts the User-Agent)"
@@ -81,8 +89,9 @@ def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None
     return field(default=default, metadata=meta)
 
 
-IDENTITY, CLASSIFY, POLITE, REQUEST, PATHS, SERVICE, DISCOVERY = (
-    "Identity", "Classification", "Politeness", "Bounds of one request", "Paths", "Service", "Discovery")
+IDENTITY, CLASSIFY, POLITE, REQUEST, PATHS, SERVICE, REPORT, DISCOVERY = (
+    "Identity", "Classification", "Politeness", "Bounds of one request", "Paths", "Service", "The board's report",
+    "Discovery")
 
 # Hosts of link-in-bio services: a page there lists one account's other addresses.
 LINK_IN_BIO_HOSTS = ("linktr.ee", "lnk.bio", "linkin.bio", "beacons.ai", "bio.link", "campsite.bio", "solo.to",
@@ -183,6 +192,15 @@ class Settings:
                                    SERVICE, minimum=1)
     health_max_age_hours: float = _setting(36.0, "`crawler status` reports stale when the last good cycle is "
                                            "older than this", SERVICE, above=0)
+
+    guideline_inactive_months: int = _setting(6, "the city's social-media guideline: an account with no post for "
+                                              "more than this many months is to be closed (the report lists them)",
+                                              REPORT, minimum=1, maximum=120)
+    guideline_blog_months: int = _setting(1, "the guideline's rhythm for blogs: at least one post per this many "
+                                          "months (the report counts the blogs that keep it)", REPORT, minimum=1,
+                                          maximum=24)
+    launch_date: str = _setting("2023-03-01", "the launch of Tempus Hemma (YYYY-MM-DD), marked in the report's "
+                                "series and chart", REPORT, check=_date_problem)
 
     discovery: Discovery = _setting(Discovery(), "where `crawler discover` looks for accounts the registry lacks: "
                                     "`pages` (the municipality's pages about each preschool), `sitemaps` and "

@@ -17,13 +17,15 @@ def board_report(result: DemoResult) -> str:
     the demo folder; returns the figures section in English for the terminal."""
     baseline, as_of = f"{BASELINE:%Y-%m-%d}", f"{AS_OF:%Y-%m-%d}"
     with Store.open(result.db_path, readonly=True) as store:
-        board = report_mod.build_report(store, baseline, as_of)
+        board = report_mod.build_report(store, baseline, as_of, every="1m")  # the months of the demo, as a series
     for fmt, name in (("html", "report.html"), ("md", "report.md")):
         (result.out_dir / name).write_text(report_mod.render(board, fmt, "sv"), encoding="utf-8")
-    text = report_mod.render(board, "md", "en")
+    (result.out_dir / "report.docx").write_bytes(report_mod.render(board, "docx", "sv"))
+    text = report_mod.render(board, "md", "en")  # the terminal's summary stays English
     figures = text.split("\n## ", 2)
     head = "\n## ".join(figures[:2]) if len(figures) > 1 else text
-    return f"\n`crawler report --baseline {baseline} --as-of {as_of}` on the demo inventory:\n\n" + head.strip()
+    return (f"\n`crawler report --baseline {baseline} --as-of {as_of} --every 1m --lang en` on the demo inventory:\n\n"
+            + head.strip())
 
 
 def epilogue(result: DemoResult, me: str = "crawler") -> str:
