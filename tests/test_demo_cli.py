@@ -38,7 +38,8 @@ def test_full_demo_reproduces_the_boards_figures(tmp_path):
     # the board report as `crawler report` computes it, printed and saved (Swedish HTML and Markdown)
     active = re.search(r"^\| Active \| (\d+) \| (\d+) \| −(\d+) \|$", text, re.M)
     assert active and int(active.group(1)) - int(active.group(2)) == int(active.group(3)) == row("fewer active since")[1]
-    assert f"{active.group(3)} are no longer active" in text
+    assert f"{active.group(3)} were no longer active" in text
+    assert (out / "report.docx").stat().st_size > 20_000  # the DOCX for the tjänsteskrivelse
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<svg" in html and "Aktiva" in html
     # the inventory is a real file that analysts can open, and the flagged notices await review

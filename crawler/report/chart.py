@@ -64,8 +64,9 @@ def _figure(report: Report, lang: str):
     if xs and xs[0].date() <= launch <= xs[-1].date():
         lx = datetime.combine(launch, time(0))
         ax.axvline(lx, color="#000000", linewidth=1.2)
-        ax.annotate(w._("Tempus Hemma launched"), xy=(lx, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(3, -24), textcoords="offset points", fontsize=8, fontweight="bold")
+        ax.annotate(w._("Tempus Hemma launched"), xy=(lx, 0.5), xycoords=("data", "axes fraction"),
+                    xytext=(-4, 0), textcoords="offset points", fontsize=8, fontweight="bold", rotation=90,
+                    ha="right", va="center")
     for name, p in ((w._("Baseline"), report.baseline), (w._("As of"), report.as_of)):
         if p.available and report.every is None:
             px = to_local(p.at, zone).replace(tzinfo=None)
