@@ -229,7 +229,7 @@ def test_a_registered_platform_is_checked_crawled_and_reported(tmp_path):
             # Opaque: a profile showing no post is no evidence of an empty account.
             assert rows["ekorren-tg"]["status"] == "unknown"
 
-            report = runner.invoke(cli, [*base, "report", "--format", "csv"])
+            report = runner.invoke(cli, [*base, "report", "--format", "csv", "--lang", "en"])
             assert report.exit_code == 0, report.output
             table = list(csv.reader(io.StringIO(report.output.lstrip("\ufeff"))))
             assert any("testgram" in row for row in table), table

@@ -141,4 +141,4 @@ def test_defect_6_a_date_only_hugo_post_shows_its_own_day_everywhere(store: Stor
     assert record.status_reason == "last post 2023-04-14 (1 day ago)"
     row = export.export_rows(store)[0]
     assert row["last_post_at"] == "2023-04-14T00:00:00+02:00"
-    assert report._day("2023-04-13T22:00:00Z") == "2023-04-14" and review._day(record.last_post_at) == "2023-04-14"
+    assert report.Words("en").day("2023-04-13T22:00:00+00:00") == "2023-04-14" and review._day(record.last_post_at) == "2023-04-14"

@@ -22,8 +22,8 @@ def board_report(result: DemoResult) -> str:
         (result.out_dir / name).write_text(report_mod.render(board, fmt, "sv"), encoding="utf-8")
     (result.out_dir / "report.docx").write_bytes(report_mod.render(board, "docx", "sv"))
     text = report_mod.render(board, "md", "en")  # the terminal's summary stays English
-    figures = text.split("\n## ", 2)
-    head = "\n## ".join(figures[:2]) if len(figures) > 1 else text
+    parts = text.split("\n## ", 3)  # the title and dates, the figures, the accounts active on the baseline
+    head = "\n## ".join(parts[:3]) if len(parts) > 2 else text
     return (f"\n`crawler report --baseline {baseline} --as-of {as_of} --every 1m --lang en` on the demo inventory:\n\n"
             + head.strip())
 
