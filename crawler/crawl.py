@@ -1,14 +1,17 @@
 """One crawl cycle: sync the registry, visit every account politely, classify, store, snapshot.
 
     accounts ─> (per account, concurrently within the fetcher's limits)
-                fetch+parse (platforms.observe) ─> notices.detect ─> classify ─> store.record_visit
+                fetch+parse (platforms.observe) ─> notices.detect ─> classify ─> writer.record
+             ─> (the writer's thread) batches of visits, one transaction each
              ─> snapshot + summary
 
-Each account's visit is written in one transaction (store.record_visit), so a kill at any moment
-leaves every account fully written or untouched. One account's failure, even a bug in a parser,
-is recorded on its check and the cycle goes on. A store failure (disk full, a lock held for
-longer than the busy timeout) pauses the cycle: the run is marked failed and nothing half-written
-remains.
+Every store access of a cycle runs on the writer's thread (crawler/store/writer.py), so the event
+loop never waits for SQLite. Visits are written in batches, each account all-or-nothing, with the
+run's counters in the same transaction: a kill at any moment leaves every account fully written or
+untouched, and the run row says how far it got. Another writer's lock delays the writes, not the
+fetching; held past settings.write_lock_pause, the cycle pauses and resumes when it is released.
+One account's failure, even a bug in a parser, is recorded on its check and the cycle goes on. A
+store failure (a full disk) stops the cycle: the run is marked failed, nothing half-written remains.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from crawler.fetch import Fetcher
 from crawler.models import Account, Fetched, Observation, PriorState, Verdict, source_fetch
 from crawler.settings import Settings
 from crawler.store import AccountState, Store, Visit
+from crawler.store.crawl_writes import CrawlWrites
+from crawler.store.reads import Reads
+from crawler.store.writer import Writer
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,38 @@ async def visit(
     return outcome, fetches, obs, verdict, hits
 
 
+class _States:
+    """The prior states of the chosen accounts, read a slice at a time just ahead of the visits."""
+
+    SLICE = 500
+
+    def __init__(self, writer: Writer, chosen: Sequence[Account]):
+        self.writer = writer
+        self.chosen = chosen
+        self.slices: dict[int, asyncio.Future] = {}
+
+    def _load(self, k: int) -> asyncio.Future | None:
+        if k * self.SLICE >= len(self.chosen):
+            return None
+        if k not in self.slices:
+            ids = [a.id for a in self.chosen[k * self.SLICE:(k + 1) * self.SLICE]]
+            self.slices[k] = asyncio.ensure_future(self.writer.call(CrawlWrites.account_states, ids))
+            self.slices.pop(k - 2, None)  # visits of slices behind are all under way
+        return self.slices[k]
+
+    async def get(self, index: int) -> AccountState | None:
+        k, offset = divmod(index, self.SLICE)
+        loading = self._load(k)
+        if offset == self.SLICE // 2:
+            self._load(k + 1)  # read ahead, so no visit waits for its state
+        states = await loading  # type: ignore[misc]
+        return states.pop(self.chosen[index].id, None)
+
+    def cancel(self) -> None:
+        for task in self.slices.values():
+            task.cancel()
+
+
 async def run_cycle(
     store: Store,
     accounts: Sequence[Account],
@@ -143,119 +181,149 @@ async def run_cycle(
     progress: Callable[[Progress], None] | None = None,
     stop: asyncio.Event | None = None,
     fetcher: Fetcher | None = None,
+    lock_clock: Callable[[], float] = time.monotonic,
 ) -> CycleResult:
     """Run one crawl cycle over `accounts` (the whole registry) and return its figures.
 
     `clock` gives the time recorded on checks (the demo passes a simulated clock). `stop`, when
     set, makes the cycle take no new accounts; in-flight visits finish (each bounded by the
-    fetcher's deadline) and the run is marked interrupted.
+    fetcher's deadline) and the run is marked interrupted. Every store access of the cycle runs on
+    the writer's thread (crawler.store.writer); `lock_clock` measures how long another writer's
+    lock has held the writes up (tests inject it), against settings.write_lock_pause.
     """
     cycle_start = clock()
-    store.mark_stale_runs()
-    store.sync(accounts, cycle_start)
-    chosen = interleave_by_host(selection.pick(accounts))
-    states = store.account_states(a.id for a in chosen)
-    run_id = store.start_run(cycle_start, len(chosen), trigger, os.getpid())
-    log.event("cycle.start", run=run_id, accounts=len(chosen), trigger=trigger, clock=cycle_start.isoformat())
     stop = stop or asyncio.Event()
-    prog = Progress(total=len(chosen))
-    failure: str | None = None
-    new_notices = 0
-    queue = iter(chosen)
-
+    writer = Writer(store, batch=settings.write_batch, queue_size=settings.write_queue,
+                    pause_after=settings.write_lock_pause, clock=lock_clock)
     owns_fetcher = fetcher is None
-    if fetcher is None:
-        fetcher = Fetcher(settings)
-        await fetcher.__aenter__()
+    async with writer:
+        await writer.call(CrawlWrites.mark_stale_runs)
+        await writer.call(CrawlWrites.sync, accounts, cycle_start)
+        chosen = interleave_by_host(selection.pick(accounts))
+        run_id = await writer.call(CrawlWrites.start_run, cycle_start, len(chosen), trigger, os.getpid())
+        writer.run_id = run_id
+        log.event("cycle.start", run=run_id, accounts=len(chosen), trigger=trigger, clock=cycle_start.isoformat())
+        prog = Progress(total=len(chosen))
+        states = _States(writer, chosen)
+        queue = iter(enumerate(chosen))
+        show = _Display(progress)
 
-    async def worker() -> None:
-        nonlocal failure, new_notices
-        for account in queue:
-            if stop.is_set() or failure:
-                return
-            now = clock()
-            state = states.get(account.id)
-            try:
-                outcome, fetches, obs, verdict, hits = await visit(account, state, fetcher, now, settings)
-            except Exception as exc:  # a bug must not stop the cycle: record it on the check
-                log.event("check.internal_error", level=40, account=account.id, error=type(exc).__name__)
-                failed = Fetched(url=account.url, final_url=account.url, error="internal_error",
-                                 error_message=f"{type(exc).__name__} while parsing (a crawler bug)")
-                outcome, fetches, obs, hits = "error", [failed], None, []
-                verdict = classify.classify(_prior(state), None, outcome, now, settings)
-            try:
-                new_notices += store.record_visit(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits))
-            except Exception as exc:  # StoreError, or sqlite3's own errors (a full disk)
-                failure = f"{type(exc).__name__}: {exc}"
-                log.event("cycle.store_failed", level=40, account=account.id, error=failure)
-                return
-            prog.done += 1
-            prog.outcomes[outcome] += 1
-            if outcome not in ("ok", "not_modified", "gone"):
-                prog.errors += 1
-            log.event("check.done", level=10, account=account.id, outcome=outcome, status=verdict.status,
-                      ms=sum(f.elapsed_ms for f in fetches))
-            if progress is not None:
-                progress(prog)
+        if fetcher is None:
+            fetcher = Fetcher(settings)
+            await fetcher.__aenter__()
 
-    cancelled = False
-    try:
-        workers = max(1, min(settings.concurrency, len(chosen)))
-        await asyncio.gather(*(worker() for _ in range(workers)))
-    except asyncio.CancelledError:
-        # The caller's grace ran out (a service stopping): visits in flight were abandoned before
-        # their write, so the store is consistent; record the run as interrupted, then re-raise.
-        cancelled = True
-        stop.set()
-    finally:
-        requests = getattr(fetcher, "stats", {}).get("requests", 0)
-        if owns_fetcher:
-            await fetcher.__aexit__(None, None, None)
+        async def worker() -> None:
+            for index, account in queue:
+                if stop.is_set() or writer.failure:
+                    return
+                await writer.writable(stop)
+                if stop.is_set() or writer.failure:
+                    return
+                state = await states.get(index)
+                now = clock()
+                try:
+                    outcome, fetches, obs, verdict, hits = await visit(account, state, fetcher, now, settings)
+                except Exception as exc:  # a bug must not stop the cycle: record it on the check
+                    log.event("check.internal_error", level=40, account=account.id, error=type(exc).__name__)
+                    failed = Fetched(url=account.url, final_url=account.url, error="internal_error",
+                                     error_message=f"{type(exc).__name__} while parsing (a crawler bug)")
+                    outcome, fetches, obs, hits = "error", [failed], None, []
+                    verdict = classify.classify(_prior(state), None, outcome, now, settings)
+                writer.record(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits))
+                prog.done += 1
+                prog.outcomes[outcome] += 1
+                if outcome not in ("ok", "not_modified", "gone"):
+                    prog.errors += 1
+                log.event("check.done", level=10, account=account.id, outcome=outcome, status=verdict.status,
+                          ms=sum(f.elapsed_ms for f in fetches))
+                show(prog)
 
-    if failure:
-        state = "failed"
-    elif stop.is_set() and prog.done < prog.total:
-        state = "interrupted"
-    else:
-        state = "finished"
-    snapshot_id = None
-    if state == "finished" and selection.everything:
-        snapshot_id = store.take_snapshot(run_id, clock())
-    statuses = store.counts()
-    pending = store.pending_summary().count
-    seconds = time.monotonic() - prog.started
-    summary = summarize(run_id, state, prog, statuses, pending, new_notices, seconds, failure)
-    try:
-        store.finish_run(run_id, state, done=prog.done, errors=prog.errors, requests=requests,
-                         summary=summary, error=failure)
-    except Exception:  # noqa: BLE001 - a full disk may refuse the summary text: record the state at least
-        if not failure:
-            raise
-        store.finish_run(run_id, state, done=prog.done, errors=prog.errors, requests=requests,
-                         error=failure[:200])
-    log.event("cycle.end", run=run_id, state=state, done=prog.done, errors=prog.errors,
-              seconds=round(seconds, 1))
+        cancelled = False
+        try:
+            workers = max(1, min(settings.concurrency, len(chosen)))
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        except asyncio.CancelledError:
+            # The caller's grace ran out (a service stopping): visits in flight are abandoned before
+            # they were queued; what is queued gets one attempt; then the run is marked interrupted.
+            cancelled = True
+            stop.set()
+            writer.give_up()
+        finally:
+            states.cancel()
+            requests = getattr(fetcher, "stats", {}).get("requests", 0)
+            if owns_fetcher:
+                await fetcher.__aexit__(None, None, None)
+
+        await writer.drain()
+        failure = writer.failure
+        failure_text = f"{type(failure).__name__}: {failure}" if failure is not None else None
+        if failure_text:
+            state = "failed"
+        elif stop.is_set() and writer.written < prog.total:
+            state = "interrupted"
+        else:
+            state = "finished"
+        snapshot_id = None
+        if state == "finished" and selection.everything:
+            snapshot_id = await writer.call(CrawlWrites.take_snapshot, run_id, clock())
+        statuses = await writer.call(Reads.counts)
+        pending = (await writer.call(Reads.pending_summary)).count
+        seconds = time.monotonic() - prog.started
+        summary = summarize(run_id, state, prog, writer.written, statuses, pending, writer.new_notices, seconds,
+                            failure_text, writer.dropped)
+        await writer.call(_finish, run_id, state, requests, summary, failure_text)
+    log.event("cycle.end", run=run_id, state=state, done=writer.written, errors=prog.errors,
+              seconds=round(seconds, 1), batches=writer.batches, pauses=writer.pauses)
     if cancelled:
         raise asyncio.CancelledError
-    return CycleResult(run_id, state, prog.total, prog.done, prog.errors, dict(prog.outcomes), statuses,
-                       pending, new_notices, seconds, requests, snapshot_id, summary)
+    return CycleResult(run_id, state, prog.total, writer.written, prog.errors, dict(prog.outcomes), statuses,
+                       pending, writer.new_notices, seconds, requests, snapshot_id, summary)
 
 
-def summarize(run_id: int, state: str, prog: Progress, statuses: dict[str, int], pending: int,
-              new_notices: int, seconds: float, failure: str | None) -> str:
+def _finish(store: Store, run_id: int, state: str, requests: int, summary: str, failure: str | None) -> None:
+    """End the run (on the writer's thread); a full disk may refuse the summary: the state at least."""
+    try:
+        store.finish_run(run_id, state, requests=requests, summary=summary, error=failure)
+    except Exception:  # noqa: BLE001
+        if not failure:
+            raise
+        store.finish_run(run_id, state, requests=requests, error=failure[:200])
+
+
+class _Display:
+    """The caller's progress callback; a display that fails (a closed terminal) never fails a cycle."""
+
+    def __init__(self, progress: Callable[[Progress], None] | None):
+        self.progress = progress
+
+    def __call__(self, prog: Progress) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(prog)
+        except Exception as exc:  # noqa: BLE001 - e.g. EIO on a terminal that hung up
+            log.event("cycle.progress_failed", level=30, error=f"{type(exc).__name__}: {exc}")
+            self.progress = None
+
+
+def summarize(run_id: int, state: str, prog: Progress, written: int, statuses: dict[str, int], pending: int,
+              new_notices: int, seconds: float, failure: str | None, dropped: int = 0) -> str:
     """The one-paragraph summary printed and logged at the end of a cycle."""
     minutes, secs = divmod(int(seconds), 60)
     outcome_text = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in prog.outcomes.most_common()) or "none"
     status_text = ", ".join(f"{statuses.get(s, 0)} {s}" for s in ("active", "dormant", "gone", "unknown"))
     unchecked = statuses.get("unchecked", 0)
     text = (
-        f"Cycle {run_id} {state} in {minutes}m{secs:02d}s: {prog.done} of {prog.total} accounts visited "
+        f"Cycle {run_id} {state} in {minutes}m{secs:02d}s: {written} of {prog.total} accounts visited "
         f"({outcome_text}). Inventory now: {status_text}"
         + (f", {unchecked} not yet checked" if unchecked else "")
         + f". {new_notices} new notice{'s' if new_notices != 1 else ''} flagged; {pending} await review."
     )
     if failure:
         text += f" The cycle stopped early because the inventory could not be written ({failure})."
+    if dropped:
+        text += (f" {dropped} visit{'s' if dropped != 1 else ''} could not be written before the cycle was stopped "
+                 "(another writer held the inventory's lock); those accounts are untouched.")
     return text
 
 

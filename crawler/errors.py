@@ -4,7 +4,8 @@
     ├── RegistryError            sources.yaml (or an imported CSV) is unusable; carries every Problem
     ├── SettingsError            a setting is invalid or unfit (placeholder contact, bad env value)
     ├── StoreError               the inventory cannot be opened, migrated or written
-    │   └── LockedError          another process holds the crawl lock (names the holder)
+    │   ├── LockedError          another process holds the crawl lock (names the holder)
+    │   └── BusyError            another connection (an analyst) holds SQLite's write lock
     └── NotFound                 an id the user named (account, notice) does not exist
 
 A site that is down, slow or hostile is not an exception: it is an outcome on a check.
@@ -62,6 +63,11 @@ class StoreError(CrawlerError):
 
 class LockedError(StoreError):
     """Another crawler process holds the crawl lock."""
+
+
+class BusyError(StoreError):
+    """Another connection holds the database's write lock past the busy timeout (an analyst's
+    open write transaction); nothing was written. The crawl's writer waits such a lock out."""
 
 
 class NotFound(CrawlerError):

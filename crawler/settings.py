@@ -89,8 +89,9 @@ def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None
     return field(default=default, metadata=meta)
 
 
-IDENTITY, CLASSIFY, POLITE, REQUEST, PATHS, SERVICE, REPORT, DISCOVERY = (
-    "Identity", "Classification", "Politeness", "Bounds of one request", "Paths", "Service", "The board's report",
+IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, REPORT, DISCOVERY = (
+    "Identity", "Classification", "Politeness", "Bounds of one request", "Reading and writing", "Paths", "Service",
+    "The board's report",
     "Discovery")
 
 # Hosts of link-in-bio services: a page there lists one account's other addresses.
@@ -176,6 +177,18 @@ class Settings:
                                       "to the next cycle", REQUEST, minimum=0)
     allow_private_addresses: bool = _setting(False, "allow loopback and private addresses (only for the demo "
                                              "and tests)", REQUEST)
+
+    parse_workers: int = _setting(2, "worker processes that read responses (parsers, notices) beside the "
+                                  "crawler's own process", PIPELINE, minimum=1, maximum=64)
+    parse_timeout: float = _setting(5.0, "seconds one response may take to read; past it the worker is stopped "
+                                    "and the check records parse_timeout", PIPELINE, above=0, maximum=600)
+    write_batch: int = _setting(200, "visits written to the inventory in one transaction", PIPELINE, minimum=1,
+                                maximum=10000)
+    write_queue: int = _setting(5000, "visits that may wait to be written (another writer holding the "
+                                "inventory's lock) before the cycle pauses", PIPELINE, minimum=1)
+    write_lock_pause: float = _setting(30.0, "seconds another writer may hold the inventory's lock before the "
+                                       "cycle pauses; it resumes when the lock is released (no visit fails)",
+                                       PIPELINE, minimum=0)
 
     db: str = _setting("db/inventory.sqlite", "the inventory (SQLite file)", PATHS)
     reports_dir: str = _setting("reports", "where `crawler report --format html` writes by default", PATHS)

@@ -187,20 +187,23 @@ def test_disk_full_fails_the_run_keeps_the_inventory_consistent_and_status_degra
     reg = sources.load(registry)
     store = Store.open(db)
 
+    settings = reg.settings.replace(write_batch=1)  # one visit a transaction: the disk fills between two
+
     def fill_disk(p: Progress) -> None:
-        if p.done == 2:  # after two accounts the disk is full: no page beyond the current ones
+        if p.done == 2:  # after two visits the disk is full: no page beyond the current ones
             pages = execute(store, "PRAGMA page_count").fetchone()[0]
             execute(store, f"PRAGMA max_page_count = {pages}")
 
     async def go():
-        async with Fetcher(reg.settings) as fetcher:
-            return await run_cycle(store, reg.accounts, reg.settings, progress=fill_disk, fetcher=fetcher)
+        async with Fetcher(settings) as fetcher:
+            return await run_cycle(store, reg.accounts, settings, progress=fill_disk, fetcher=fetcher)
 
     try:
         result = asyncio.run(go())
     finally:
         store.close()
-    assert result.state == "failed" and 2 <= result.done < N
+    # the writer thread may have written none, one or both visits before the disk filled
+    assert result.state == "failed" and result.done < N
     assert "could not be written" in result.summary
     assert result.snapshot_id is None
     rows = assert_consistent(db)

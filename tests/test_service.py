@@ -242,6 +242,7 @@ def test_sigkill_mid_cycle_leaves_every_account_whole_and_the_next_cycle_complet
         stop(proc)
     assert query(db, "SELECT state FROM runs") == [("running",)]
     assert checks(db) == 5  # the four held visits died with the process, unstored
+    assert query(db, "SELECT accounts_done, errors FROM runs") == [(5, 0)]  # counters kept as it went (17.8)
     assert_consistent(db)
 
     blogs.open()

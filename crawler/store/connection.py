@@ -20,7 +20,7 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from crawler.errors import StoreError
+from crawler.errors import BusyError, StoreError
 from crawler.store.schema import MIGRATIONS, MIN_READABLE_VERSION, SCHEMA_VERSION, _statements
 
 BUSY_TIMEOUT_MS = 30_000
@@ -137,7 +137,7 @@ class Connection:
                 if not busy:
                     raise StoreError(explain(exc, self.path, writing=True)) from None
                 if attempt == retries - 1:
-                    raise StoreError(f"the inventory {self.path} is locked by another writer: {exc}") from None
+                    raise BusyError(f"the inventory {self.path} is locked by another writer: {exc}") from None
                 time.sleep(0.2 * (attempt + 1))
         try:
             yield self._conn

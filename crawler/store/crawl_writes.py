@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -40,6 +41,9 @@ def _reason_columns(why: Reason, prefix: str) -> dict[str, Any]:
             f"{prefix}_values": json.dumps(dict(why.values), ensure_ascii=False, sort_keys=True)}
 
 
+# Outcomes that are not counted as errors of a run (models.OUTCOMES).
+SUCCESSFUL_OUTCOMES = frozenset({"ok", "not_modified", "gone"})
+
 # The registry's columns that sync compares (deregistered_at last).
 _SYNC_COLUMNS = ("unit", "area", "platform", "url", "feed_url", "added", "notes", "deregistered_at")
 
@@ -65,7 +69,11 @@ class AccountState:
 
 @dataclass(frozen=True)
 class Visit:
-    """Everything one visit of one account produced, written in one transaction."""
+    """Everything one visit of one account produced, written all-or-nothing.
+
+    `content_sha256` and `size` describe the bodies when they were dropped (`slim()`): a visit
+    waiting in the writer's queue keeps no body, so a queue held up by a lock stays small.
+    """
 
     account_id: str
     run_id: int | None
@@ -75,7 +83,62 @@ class Visit:
     observation: Observation | None
     verdict: Verdict
     notices: Sequence[NoticeHit] = ()
+    content_sha256: str | None = None  # of the source response's body (set by slim())
+    size: int | None = None  # bytes of every body of the visit (set by slim(); None: count them)
 
+    def slim(self, content_sha256: str | None = None) -> Visit:
+        """The same visit without bodies; `content_sha256` when the caller already hashed the body."""
+        if self.size is not None:
+            return self
+        last = source_fetch(self.fetches, self.observation)
+        if content_sha256 is None and last is not None and last.body is not None:
+            content_sha256 = hashlib.sha256(last.body).hexdigest()
+        size = sum(len(f.body) for f in self.fetches if f.body)
+        fetches = [f if f.body is None else replace(f, body=None) for f in self.fetches]
+        return replace(self, fetches=fetches, content_sha256=content_sha256, size=size)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What `record_visits` wrote: accounts written, new notices, and the visits it had to skip."""
+
+    written: int
+    new_notices: int
+    skipped: tuple[tuple[str, str], ...] = ()  # (account id, why): the account was left untouched
+
+
+
+_STATE_COLUMNS = (
+    "id, status, status_since, last_post_at, post_count, post_count_at, post_count_since, last_post_estimated, "
+    "consecutive_failures, gone_streak, gone_streak_since, last_checked_at, source_url, discovered_feed_url, "
+    "etag, last_modified, last_post_url, unit"
+)
+_STATE_SLICE = 500  # ids per query (well under SQLite's limit on bound parameters)
+
+
+def _state(r: Sequence[Any]) -> AccountState:
+    """An AccountState from a row of _STATE_COLUMNS."""
+    return AccountState(
+        prior=PriorState(
+            status=r[1],
+            status_since=parse_iso(r[2]),
+            last_post_at=parse_iso(r[3]),
+            post_count=r[4],
+            post_count_at=parse_iso(r[5]),
+            post_count_since=parse_iso(r[6]),
+            last_post_estimated=bool(r[7]),
+            consecutive_failures=r[8],
+            gone_streak=r[9],
+            gone_streak_since=parse_iso(r[10]),
+            last_checked_at=parse_iso(r[11]),
+            last_post_url=r[16],
+            unit=r[17],
+        ),
+        source_url=r[12],
+        discovered_feed_url=r[13],
+        etag=r[14],
+        last_modified=r[15],
+    )
 
 class CrawlWrites(Connection):
     """The crawl's side of the store."""
@@ -135,34 +198,22 @@ class CrawlWrites(Connection):
     # ------------------------------------------------------------------ crawl: reads
 
     def account_states(self, ids: Iterable[str] | None = None) -> dict[str, AccountState]:
-        """The prior state of each (registered) account, for the classifier and conditional GET."""
-        rows = self._db.query("SELECT * FROM accounts WHERE deregistered_at IS NULL")
-        wanted = set(ids) if ids is not None else None
-        out = {}
-        for r in rows:
-            if wanted is not None and r["id"] not in wanted:
-                continue
-            out[r["id"]] = AccountState(
-                prior=PriorState(
-                    status=r["status"],
-                    status_since=parse_iso(r["status_since"]),
-                    last_post_at=parse_iso(r["last_post_at"]),
-                    post_count=r["post_count"],
-                    post_count_at=parse_iso(r["post_count_at"]),
-                    post_count_since=parse_iso(r["post_count_since"]),
-                    last_post_estimated=bool(r["last_post_estimated"]),
-                    consecutive_failures=r["consecutive_failures"],
-                    gone_streak=r["gone_streak"],
-                    gone_streak_since=parse_iso(r["gone_streak_since"]),
-                    last_checked_at=parse_iso(r["last_checked_at"]),
-                    last_post_url=r["last_post_url"],
-                    unit=r["unit"],
-                ),
-                source_url=r["source_url"],
-                discovered_feed_url=r["discovered_feed_url"],
-                etag=r["etag"],
-                last_modified=r["last_modified"],
-            )
+        """The prior state of each (registered) account, for the classifier and conditional GET.
+
+        With `ids`, only those accounts are read (by primary key, a few hundred per query): the
+        crawl asks for a slice at a time, so a cycle never holds every account's state at once.
+        """
+        if ids is None:
+            rows = self._conn.execute(f"SELECT {_STATE_COLUMNS} FROM accounts WHERE deregistered_at IS NULL")
+            return {r[0]: _state(r) for r in rows}
+        out: dict[str, AccountState] = {}
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), _STATE_SLICE):
+            chunk = wanted[start:start + _STATE_SLICE]
+            rows = self._conn.execute(
+                f"SELECT {_STATE_COLUMNS} FROM accounts WHERE deregistered_at IS NULL AND id IN "
+                f"({', '.join('?' * len(chunk))})", chunk)
+            out.update((r[0], _state(r)) for r in rows)
         return out
 
 
@@ -177,12 +228,13 @@ class CrawlWrites(Connection):
             )
             return cur.lastrowid
 
-    def finish_run(self, run_id: int, state: str, *, done: int, errors: int, requests: int = 0,
-                   bytes_: int = 0, summary: str | None = None, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, state: str, *, done: int | None = None, errors: int | None = None,
+                   requests: int = 0, bytes_: int = 0, summary: str | None = None, error: str | None = None) -> None:
+        """End a run. `done` and `errors` left None keep the counters record_visits kept as it went."""
         with self.transaction():
             self._conn.execute(
-                "UPDATE runs SET finished_at = ?, state = ?, accounts_done = ?, errors = ?, requests = ?, "
-                "bytes = ?, summary = ?, error = ? WHERE id = ?",
+                "UPDATE runs SET finished_at = ?, state = ?, accounts_done = coalesce(?, accounts_done), "
+                "errors = coalesce(?, errors), requests = ?, bytes = ?, summary = ?, error = ? WHERE id = ?",
                 (iso(utcnow()), state, done, errors, requests, bytes_, summary, error, run_id),
             )
 
@@ -196,101 +248,144 @@ class CrawlWrites(Connection):
             return cur.rowcount
 
     def record_visit(self, visit: Visit) -> int:
-        """Write one visit: the check, new posts, notices, the status change and the account row.
+        """Write one visit in its own transaction: the check, new posts, notices, the status change
+        and the account row. Returns how many of the visit's notices were new (a post already
+        flagged is not again)."""
+        with self.transaction():
+            return self._write_visit(visit)
 
-        Returns how many of the visit's notices were new (a post already flagged is not again).
+    def record_visits(self, visits: Sequence[Visit], *, run_id: int | None = None, retries: int = 5) -> BatchResult:
+        """Write a batch of visits in one transaction, each account all-or-nothing (a savepoint each).
+
+        A visit the inventory refuses on its own (its account was deregistered meanwhile, a
+        constraint, a value it cannot store) is rolled back alone and reported in `skipped`; anything else (a full disk,
+        another writer's lock: BusyError) rolls the whole batch back and raises, leaving every
+        account of it untouched. With `run_id`, the run's counters (accounts done, errors,
+        requests) grow in the same transaction, so a killed run shows exactly what it wrote.
         """
+        written = new_notices = errors = requests = 0
+        skipped: list[tuple[str, str]] = []
+        with self.transaction(retries):
+            for visit in visits:
+                self._conn.execute("SAVEPOINT visit")
+                try:
+                    new_notices += self._write_visit(visit)
+                except sqlite3.OperationalError:
+                    raise  # the database itself (a full disk, I/O, a lock): the whole batch
+                except (NotFound, sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                        ValueError, TypeError) as exc:  # this visit's own data: this account only
+                    self._conn.execute("ROLLBACK TO visit")
+                    self._conn.execute("RELEASE visit")
+                    skipped.append((visit.account_id, str(exc)))
+                    continue
+                self._conn.execute("RELEASE visit")
+                written += 1
+                errors += visit.outcome not in SUCCESSFUL_OUTCOMES
+                requests += sum(f.attempts for f in visit.fetches)
+            if run_id is not None and written:
+                self._conn.execute(
+                    "UPDATE runs SET accounts_done = accounts_done + ?, errors = errors + ?, "
+                    "requests = requests + ? WHERE id = ?",
+                    (written, errors, requests, run_id),
+                )
+        return BatchResult(written, new_notices, tuple(skipped))
+
+    def _write_visit(self, visit: Visit) -> int:
+        """The rows of one visit, inside the caller's transaction (or savepoint)."""
         at = iso(visit.at)
         obs, verdict = visit.observation, visit.verdict
         last = source_fetch(visit.fetches, obs)  # every field of the check row comes from this response
         requests = sum(f.attempts for f in visit.fetches)
-        size = sum(len(f.body) for f in visit.fetches if f.body)
-        body = last.body if last else None
+        if visit.size is not None:  # slimmed: the bodies are gone, their digest and size kept
+            size, digest = visit.size, visit.content_sha256
+        else:
+            size = sum(len(f.body) for f in visit.fetches if f.body)
+            body = last.body if last else None
+            digest = hashlib.sha256(body).hexdigest() if body is not None else None
         posts = obs.posts if obs else ()
-        with self.transaction():
-            row = self._conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",
-                                    (visit.account_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
-            old_status, old_last_post = row
-            self._conn.execute(
-                "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
-                "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
-                "posts_seen, post_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    visit.run_id, visit.account_id, at,
-                    last.url if last else "",
-                    last.final_url if last else None,
-                    last.status if last else None,
-                    visit.outcome,
-                    last.error if last else None,
-                    (obs.reason if obs else (last.error_message if last else None)),
-                    last.headers.get("etag") if last else None,
-                    last.headers.get("last-modified") if last else None,
-                    hashlib.sha256(body).hexdigest() if body is not None else None,
-                    size,
-                    sum(f.elapsed_ms for f in visit.fetches),
-                    requests,
-                    None if obs is None or obs.exists is None else int(obs.exists),
-                    iso(obs.last_post_at) if obs else None,
-                    len(posts) if obs else None,
-                    obs.post_count if obs else None,
-                    verdict.status,
-                ),
+        row = self._conn.execute("SELECT status, last_post_at FROM accounts WHERE id = ?",
+                                (visit.account_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"account {visit.account_id!r} is not in the inventory; run `crawler sources sync`")
+        old_status, old_last_post = row
+        self._conn.execute(
+            "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
+            "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
+            "posts_seen, post_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                visit.run_id, visit.account_id, at,
+                last.url if last else "",
+                last.final_url if last else None,
+                last.status if last else None,
+                visit.outcome,
+                last.error if last else None,
+                (obs.reason if obs else (last.error_message if last else None)),
+                last.headers.get("etag") if last else None,
+                last.headers.get("last-modified") if last else None,
+                digest,
+                size,
+                sum(f.elapsed_ms for f in visit.fetches),
+                requests,
+                None if obs is None or obs.exists is None else int(obs.exists),
+                iso(obs.last_post_at) if obs else None,
+                len(posts) if obs else None,
+                obs.post_count if obs else None,
+                verdict.status,
+            ),
+        )
+        if posts:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO posts (account_id, url_sha256, published_at, first_seen_at) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (visit.account_id, sha256(p.url or iso(p.published_at) or ""), iso(p.published_at), at)
+                    for p in posts
+                ],
             )
-            if posts:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO posts (account_id, url_sha256, published_at, first_seen_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    [
-                        (visit.account_id, sha256(p.url or iso(p.published_at) or ""), iso(p.published_at), at)
-                        for p in posts
-                    ],
-                )
-            new_notices = sum(self.add_notice(visit.account_id, hit, visit.at) is not None for hit in visit.notices)
+        new_notices = sum(self.add_notice(visit.account_id, hit, visit.at) is not None for hit in visit.notices)
 
-            update: dict[str, Any] = {
-                "status": verdict.status,
-                **_reason_columns(verdict.why, "status_reason"),
-                "last_post_at": iso(verdict.last_post_at),
-                "last_post_estimated": int(verdict.last_post_estimated),
-                "last_checked_at": at,
-                "consecutive_failures": verdict.consecutive_failures,
-                "gone_streak": verdict.gone_streak,
-                "gone_streak_since": iso(verdict.gone_streak_since),
-                "post_count_since": iso(verdict.post_count_since),
-            }
-            if verdict.changed or old_status != verdict.status:
-                update["status_since"] = at
-                why = _reason_columns(verdict.why, "reason")
-                self._conn.execute(
-                    "INSERT INTO status_changes (account_id, at, old, new, reason, reason_kind, reason_values, run_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (visit.account_id, at, old_status, verdict.status, why["reason"], why["reason_kind"],
-                     why["reason_values"], visit.run_id),
-                )
-            if visit.outcome in ("ok", "not_modified"):
-                update["last_ok_at"] = at
-            if obs is not None and visit.outcome == "ok":
-                # the URL is evidence for last_post_at: only the post that carries that very date
-                evidence = next((p for p in posts if p.url and p.published_at == verdict.last_post_at), None)
-                if evidence is not None:
-                    update["last_post_url"] = evidence.url
-                elif iso(verdict.last_post_at) != old_last_post:
-                    update["last_post_url"] = None  # a new date (an estimate, a post without URL)
-                if obs.post_count is not None:
-                    update["post_count"] = obs.post_count
-                    update["post_count_at"] = at
-                if obs.feed_url:
-                    update["discovered_feed_url"] = obs.feed_url
-                # the validators must be those of the response the observation was read from,
-                # which is not always the last fetch (a discovered feed may have failed after it)
-                source = next((f for f in reversed(visit.fetches) if f.url == obs.source_url and f.ok), None)
-                if source is not None:
-                    update["source_url"] = obs.source_url
-                    update["etag"] = source.headers.get("etag")
-                    update["last_modified"] = source.headers.get("last-modified")
-            self._update_account(visit.account_id, update)
+        update: dict[str, Any] = {
+            "status": verdict.status,
+            **_reason_columns(verdict.why, "status_reason"),
+            "last_post_at": iso(verdict.last_post_at),
+            "last_post_estimated": int(verdict.last_post_estimated),
+            "last_checked_at": at,
+            "consecutive_failures": verdict.consecutive_failures,
+            "gone_streak": verdict.gone_streak,
+            "gone_streak_since": iso(verdict.gone_streak_since),
+            "post_count_since": iso(verdict.post_count_since),
+        }
+        if verdict.changed or old_status != verdict.status:
+            update["status_since"] = at
+            why = _reason_columns(verdict.why, "reason")
+            self._conn.execute(
+                "INSERT INTO status_changes (account_id, at, old, new, reason, reason_kind, reason_values, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (visit.account_id, at, old_status, verdict.status, why["reason"], why["reason_kind"],
+                 why["reason_values"], visit.run_id),
+            )
+        if visit.outcome in ("ok", "not_modified"):
+            update["last_ok_at"] = at
+        if obs is not None and visit.outcome == "ok":
+            # the URL is evidence for last_post_at: only the post that carries that very date
+            evidence = next((p for p in posts if p.url and p.published_at == verdict.last_post_at), None)
+            if evidence is not None:
+                update["last_post_url"] = evidence.url
+            elif iso(verdict.last_post_at) != old_last_post:
+                update["last_post_url"] = None  # a new date (an estimate, a post without URL)
+            if obs.post_count is not None:
+                update["post_count"] = obs.post_count
+                update["post_count_at"] = at
+            if obs.feed_url:
+                update["discovered_feed_url"] = obs.feed_url
+            # the validators must be those of the response the observation was read from,
+            # which is not always the last fetch (a discovered feed may have failed after it)
+            source = next((f for f in reversed(visit.fetches) if f.url == obs.source_url and f.ok), None)
+            if source is not None:
+                update["source_url"] = obs.source_url
+                update["etag"] = source.headers.get("etag")
+                update["last_modified"] = source.headers.get("last-modified")
+        self._update_account(visit.account_id, update)
         return new_notices
 
     def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
