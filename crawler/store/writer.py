@@ -24,6 +24,7 @@ every later write a single attempt: what the lock still holds back is dropped, u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -154,10 +155,8 @@ class Writer:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is left to tell
             loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop closed meanwhile
-            pass
 
     def _changed(self) -> None:
         assert self._loop is not None and self._wake is not None
