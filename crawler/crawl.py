@@ -17,19 +17,31 @@ store failure (a full disk) stops the cycle: the run is marked failed, nothing h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from crawler import classify, log, notices, platforms
 from crawler.clock import Clock, utcnow
 from crawler.fetch import Fetcher
-from crawler.models import Account, Fetched, Observation, PriorState, Verdict, source_fetch
+from crawler.models import (
+    Account,
+    Fetched,
+    NoticeHit,
+    Observation,
+    PriorState,
+    PublicText,
+    Verdict,
+    source_fetch,
+)
+from crawler.parse_pool import ParseError, ParsePool
 from crawler.settings import Settings
 from crawler.store import AccountState, Store, Visit
 from crawler.store.crawl_writes import CrawlWrites
@@ -108,16 +120,33 @@ def _prior(state: AccountState | None) -> PriorState:
     return state.prior if state else PriorState()  # a never-visited account
 
 
+class VisitResult(NamedTuple):
+    """What one visit produced (the store is not touched by `visit`)."""
+
+    outcome: str
+    fetches: list[Fetched]
+    observation: Observation | None
+    verdict: Verdict
+    hits: list[NoticeHit]
+    content_sha256: str | None = None  # of the body the observation was read from (hashed in a worker)
+
+
 async def visit(
     account: Account,
     state: AccountState | None,
     fetcher: Fetcher,
     now: datetime,
     settings: Settings,
-) -> tuple[str, list[Fetched], Observation | None, Verdict, list]:
-    """Visit one account: fetch and parse, detect notices, classify. No store access here."""
+    pool: ParsePool | None = None,
+) -> VisitResult:
+    """Visit one account: fetch and read (in `pool`'s workers, within its time limit; in this process
+    without one), detect notices, classify. A read stopped at the limit makes its fetch a
+    `parse_timeout` error; observe then goes on as for any failed response (a feed: the page next)."""
     prior = _prior(state)
     source = state.source_url if state else None
+    found: dict[PublicText, NoticeHit] = {}
+    stopped: set[int] = set()  # id() of the fetches whose reading was stopped at the limit
+    digests: dict[int, str] = {}
 
     async def fetch(url: str) -> Fetched:
         # A gone account is asked without validators: whatever its address serves now is read in
@@ -126,16 +155,38 @@ async def visit(
             return await fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
         return await fetcher.fetch(url)
 
+    async def read(fetched: Fetched) -> Observation:
+        assert pool is not None
+        reading = await pool.read(account.platform, fetched, now, settings)
+        if reading.timed_out:
+            stopped.add(id(fetched))
+        if reading.sha256 is not None:
+            digests[id(fetched)] = reading.sha256
+        found.update((text, hit) for text, hit in zip(reading.observation.texts, reading.hits, strict=True)
+                     if hit is not None)
+        return reading.observation
+
     known = source or (state.discovered_feed_url if state else None)
     obs, fetches = await platforms.observe(
-        account.platform, account.url, account.feed, fetch, now, settings, known_feed=known
+        account.platform, account.url, account.feed, fetch, now, settings, known_feed=known,
+        parse=read if pool is not None else None,
     )
+    last = source_fetch(fetches, obs)
+    digest = digests.get(id(last)) if last is not None else None
+    if stopped:
+        fetches = [replace(f, error="parse_timeout", error_message=f"reading took longer than {pool.timeout:g} s")
+                   if id(f) in stopped else f for f in fetches]
     outcome = classify.outcome(source_fetch(fetches, obs), obs)
     verdict = classify.classify(prior, obs, outcome, now, settings)
     if outcome == "not_modified":
         obs = None  # nothing new was read: the classifier re-read the stored observation
-    hits = notices.detect(obs.texts, settings.notice_threshold) if obs is not None else []
-    return outcome, fetches, obs, verdict, hits
+    if obs is None:
+        hits: list[NoticeHit] = []
+    elif pool is not None:
+        hits = [found[t] for t in obs.texts if t in found]
+    else:
+        hits = notices.detect(obs.texts, settings.notice_threshold)
+    return VisitResult(outcome, fetches, obs, verdict, hits, digest)
 
 
 class _States:
@@ -181,97 +232,122 @@ async def run_cycle(
     progress: Callable[[Progress], None] | None = None,
     stop: asyncio.Event | None = None,
     fetcher: Fetcher | None = None,
+    pool: ParsePool | None = None,
     lock_clock: Callable[[], float] = time.monotonic,
 ) -> CycleResult:
     """Run one crawl cycle over `accounts` (the whole registry) and return its figures.
 
     `clock` gives the time recorded on checks (the demo passes a simulated clock). `stop`, when
     set, makes the cycle take no new accounts; in-flight visits finish (each bounded by the
-    fetcher's deadline) and the run is marked interrupted. Every store access of the cycle runs on
-    the writer's thread (crawler.store.writer); `lock_clock` measures how long another writer's
-    lock has held the writes up (tests inject it), against settings.write_lock_pause.
+    fetcher's deadline) and the run is marked interrupted. Responses are read in `pool`'s worker
+    processes (a pool of settings.parse_workers is started for the cycle when none is given). Every
+    store access of the cycle runs on the writer's thread (crawler.store.writer); `lock_clock`
+    measures how long another writer's lock has held the writes up (tests inject it), against
+    settings.write_lock_pause.
     """
     cycle_start = clock()
     stop = stop or asyncio.Event()
     writer = Writer(store, batch=settings.write_batch, queue_size=settings.write_queue,
                     pause_after=settings.write_lock_pause, clock=lock_clock)
     owns_fetcher = fetcher is None
-    async with writer:
-        await writer.call(CrawlWrites.mark_stale_runs)
-        await writer.call(CrawlWrites.sync, accounts, cycle_start)
-        chosen = interleave_by_host(selection.pick(accounts))
-        run_id = await writer.call(CrawlWrites.start_run, cycle_start, len(chosen), trigger, os.getpid())
-        writer.run_id = run_id
-        log.event("cycle.start", run=run_id, accounts=len(chosen), trigger=trigger, clock=cycle_start.isoformat())
-        prog = Progress(total=len(chosen))
-        states = _States(writer, chosen)
-        queue = iter(enumerate(chosen))
-        show = _Display(progress)
+    owned_pool = ParsePool(settings) if pool is None else None
+    # the workers start while the registry is synced
+    starting = asyncio.ensure_future(owned_pool.__aenter__()) if owned_pool is not None else None
+    try:
+        async with writer:
+            return await _cycle(store, accounts, settings, selection, clock, trigger, progress, stop, fetcher,
+                                owns_fetcher, pool, starting, writer, cycle_start)
+    finally:
+        if starting is not None:
+            with contextlib.suppress(BaseException):
+                await starting
+            await owned_pool.close()
 
-        if fetcher is None:
-            fetcher = Fetcher(settings)
-            await fetcher.__aenter__()
 
-        async def worker() -> None:
-            for index, account in queue:
-                if stop.is_set() or writer.failure:
-                    return
-                await writer.writable(stop)
-                if stop.is_set() or writer.failure:
-                    return
-                state = await states.get(index)
-                now = clock()
-                try:
-                    outcome, fetches, obs, verdict, hits = await visit(account, state, fetcher, now, settings)
-                except Exception as exc:  # a bug must not stop the cycle: record it on the check
-                    log.event("check.internal_error", level=40, account=account.id, error=type(exc).__name__)
-                    failed = Fetched(url=account.url, final_url=account.url, error="internal_error",
-                                     error_message=f"{type(exc).__name__} while parsing (a crawler bug)")
-                    outcome, fetches, obs, hits = "error", [failed], None, []
-                    verdict = classify.classify(_prior(state), None, outcome, now, settings)
-                writer.record(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits))
-                prog.done += 1
-                prog.outcomes[outcome] += 1
-                if outcome not in ("ok", "not_modified", "gone"):
-                    prog.errors += 1
-                log.event("check.done", level=10, account=account.id, outcome=outcome, status=verdict.status,
-                          ms=sum(f.elapsed_ms for f in fetches))
-                show(prog)
+async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, selection: Selection, clock: Clock,
+                 trigger: str, progress: Callable[[Progress], None] | None, stop: asyncio.Event,
+                 fetcher: Fetcher | None, owns_fetcher: bool, pool: ParsePool | None,
+                 starting: asyncio.Future | None, writer: Writer, cycle_start: datetime) -> CycleResult:
+    await writer.call(CrawlWrites.mark_stale_runs)
+    await writer.call(CrawlWrites.sync, accounts, cycle_start)
+    chosen = interleave_by_host(selection.pick(accounts))
+    run_id = await writer.call(CrawlWrites.start_run, cycle_start, len(chosen), trigger, os.getpid())
+    writer.run_id = run_id
+    log.event("cycle.start", run=run_id, accounts=len(chosen), trigger=trigger, clock=cycle_start.isoformat())
+    prog = Progress(total=len(chosen))
+    states = _States(writer, chosen)
+    queue = iter(enumerate(chosen))
+    show = _Display(progress)
 
-        cancelled = False
-        try:
-            workers = max(1, min(settings.concurrency, len(chosen)))
-            await asyncio.gather(*(worker() for _ in range(workers)))
-        except asyncio.CancelledError:
-            # The caller's grace ran out (a service stopping): visits in flight are abandoned before
-            # they were queued; what is queued gets one attempt; then the run is marked interrupted.
-            cancelled = True
-            stop.set()
-            writer.give_up()
-        finally:
-            states.cancel()
-            requests = getattr(fetcher, "stats", {}).get("requests", 0)
-            if owns_fetcher:
-                await fetcher.__aexit__(None, None, None)
+    if starting is not None:
+        pool = await starting
+    if fetcher is None:
+        fetcher = Fetcher(settings)
+        await fetcher.__aenter__()
 
-        await writer.drain()
-        failure = writer.failure
-        failure_text = f"{type(failure).__name__}: {failure}" if failure is not None else None
-        if failure_text:
-            state = "failed"
-        elif stop.is_set() and writer.written < prog.total:
-            state = "interrupted"
-        else:
-            state = "finished"
-        snapshot_id = None
-        if state == "finished" and selection.everything:
-            snapshot_id = await writer.call(CrawlWrites.take_snapshot, run_id, clock())
-        statuses = await writer.call(Reads.counts)
-        pending = (await writer.call(Reads.pending_summary)).count
-        seconds = time.monotonic() - prog.started
-        summary = summarize(run_id, state, prog, writer.written, statuses, pending, writer.new_notices, seconds,
-                            failure_text, writer.dropped)
-        await writer.call(_finish, run_id, state, requests, summary, failure_text)
+    async def worker() -> None:
+        for index, account in queue:
+            if stop.is_set() or writer.failure:
+                return
+            await writer.writable(stop)
+            if stop.is_set() or writer.failure:
+                return
+            state = await states.get(index)
+            now = clock()
+            digest = None
+            try:
+                outcome, fetches, obs, verdict, hits, digest = await visit(account, state, fetcher, now,
+                                                                           settings, pool)
+            except Exception as exc:  # a bug must not stop the cycle: record it on the check
+                kind = exc.kind if isinstance(exc, ParseError) else type(exc).__name__
+                log.event("check.internal_error", level=40, account=account.id, error=kind)
+                failed = Fetched(url=account.url, final_url=account.url, error="internal_error",
+                                 error_message=f"{kind} while parsing (a crawler bug)")
+                outcome, fetches, obs, hits = "error", [failed], None, []
+                verdict = classify.classify(_prior(state), None, outcome, now, settings)
+            writer.record(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits).slim(digest))
+            prog.done += 1
+            prog.outcomes[outcome] += 1
+            if outcome not in ("ok", "not_modified", "gone"):
+                prog.errors += 1
+            log.event("check.done", level=10, account=account.id, outcome=outcome, status=verdict.status,
+                      ms=sum(f.elapsed_ms for f in fetches))
+            show(prog)
+
+    cancelled = False
+    try:
+        workers = max(1, min(settings.concurrency, len(chosen)))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    except asyncio.CancelledError:
+        # The caller's grace ran out (a service stopping): visits in flight are abandoned before
+        # they were queued; what is queued gets one attempt; then the run is marked interrupted.
+        cancelled = True
+        stop.set()
+        writer.give_up()
+    finally:
+        states.cancel()
+        requests = getattr(fetcher, "stats", {}).get("requests", 0)
+        if owns_fetcher:
+            await fetcher.__aexit__(None, None, None)
+
+    await writer.drain()
+    failure = writer.failure
+    failure_text = f"{type(failure).__name__}: {failure}" if failure is not None else None
+    if failure_text:
+        state = "failed"
+    elif stop.is_set() and writer.written < prog.total:
+        state = "interrupted"
+    else:
+        state = "finished"
+    snapshot_id = None
+    if state == "finished" and selection.everything:
+        snapshot_id = await writer.call(CrawlWrites.take_snapshot, run_id, clock())
+    statuses = await writer.call(Reads.counts)
+    pending = (await writer.call(Reads.pending_summary)).count
+    seconds = time.monotonic() - prog.started
+    summary = summarize(run_id, state, prog, writer.written, statuses, pending, writer.new_notices, seconds,
+                        failure_text, writer.dropped)
+    await writer.call(_finish, run_id, state, requests, summary, failure_text)
     log.event("cycle.end", run=run_id, state=state, done=writer.written, errors=prog.errors,
               seconds=round(seconds, 1), batches=writer.batches, pauses=writer.pauses)
     if cancelled:
@@ -330,14 +406,17 @@ def summarize(run_id: int, state: str, prog: Progress, written: int, statuses: d
 def inspect(target: str, settings: Settings, now: datetime, *, platform: str | None = None,
             page_url: str | None = None, status: int = 200) -> tuple[Observation, notices.NoticeHit | None]:
     """`crawler inspect`: what a visit reads from one saved FILE or http(s) URL (fetched as a crawl
-    would), and the notice a crawl would flag; nothing is stored."""
+    would), and the notice a crawl would flag; nothing is stored. The response is read as a crawl
+    reads it: in a worker process, stopped after settings.parse_timeout seconds."""
     from pathlib import Path
 
     from crawler.errors import CrawlerError
+    from crawler.parse_pool import read_once
 
     if Path(target).is_file():
         url = page_url or Path(target).resolve().as_uri()
-        obs = platforms.inspect_file(target, url, status=status, platform=platform, now=now, settings=settings)
+        obs = platforms.inspect_file(target, url, status=status, platform=platform, now=now, settings=settings,
+                                     read=lambda name, fetched: read_once(name, fetched, now, settings))
     elif target.startswith(("http://", "https://")):
         obs = asyncio.run(_inspect_url(target, platform or platforms.detect(target), settings, now))
     else:
@@ -346,6 +425,9 @@ def inspect(target: str, settings: Settings, now: datetime, *, platform: str | N
 
 
 async def _inspect_url(url: str, platform: str, settings: Settings, now: datetime) -> Observation:
-    async with Fetcher(settings) as fetcher:
-        obs, _ = await platforms.observe(platform, url, None, fetcher.fetch, now, settings)
+    async with Fetcher(settings) as fetcher, ParsePool(settings, workers=1) as pool:
+        async def read(fetched: Fetched) -> Observation:
+            return (await pool.read(platform, fetched, now)).observation
+
+        obs, _ = await platforms.observe(platform, url, None, fetcher.fetch, now, settings, parse=read)
     return obs

@@ -271,7 +271,7 @@ def test_a_visit_is_judged_by_the_response_it_was_read_from_not_the_last_url_tri
 
     account = Account("b", "U", "A", "blog", page_url)
     now = cycle_time(10).astimezone(timezone.utc)
-    outcome, fetches, obs, verdict, _ = asyncio.run(visit(account, None, Fake(), now, Settings()))
+    outcome, fetches, obs, verdict, *_ = asyncio.run(visit(account, None, Fake(), now, Settings()))
     assert fetches[-1].error == "blocked_by_robots" and obs.source_url == page_url
     assert outcome == "ok"
     assert verdict.status == "dormant"  # it exists and shows no dated post: not "unknown"

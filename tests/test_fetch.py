@@ -683,7 +683,7 @@ def test_robots_unreachable_is_its_own_outcome_and_never_a_block(server):
         async with Fetcher(make_settings(), backoff_base=0.01) as fetcher:
             return await visit(account, None, fetcher, now, make_settings())
 
-    outcome, fetches, obs, verdict, _ = asyncio.run(go())
+    outcome, fetches, obs, verdict, *_ = asyncio.run(go())
     assert outcome == "robots_unreachable"
     assert all(f.error == "robots_unreachable" and f.status == 503 for f in fetches)
     assert obs is None or "robots.txt unreachable (http 503)" in obs.reason

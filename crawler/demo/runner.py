@@ -36,6 +36,7 @@ from crawler.demo.world import (
     demo_settings,
 )
 from crawler.fetch import Fetcher
+from crawler.parse_pool import ParsePool
 from crawler.store import Store
 from crawler.store.records import CandidateDetail, CandidateRecord
 
@@ -316,6 +317,13 @@ def run_demo(
 async def _cycles(
     store: Store, registry: sources.Registry, web: DemoWeb, cycles: int, say: Callable[[str], None]
 ) -> tuple[list[crawl.CycleResult], dict[int, dict[str, AccountView]]]:
+    async with ParsePool(registry.settings) as pool:  # one set of parse workers for every cycle
+        return await _each_cycle(store, registry, web, cycles, say, pool)
+
+
+async def _each_cycle(
+    store: Store, registry: sources.Registry, web: DemoWeb, cycles: int, say: Callable[[str], None], pool: ParsePool
+) -> tuple[list[crawl.CycleResult], dict[int, dict[str, AccountView]]]:
     results: list[crawl.CycleResult] = []
     views: dict[int, dict[str, AccountView]] = {}
     for k in range(cycles):
@@ -330,7 +338,7 @@ async def _cycles(
         # A short retry backoff: the demo's 503s are transient and the clock is simulated anyway.
         async with Fetcher(registry.settings, backoff_base=0.05) as fetcher:
             result = await crawl.run_cycle(
-                store, registry.accounts, registry.settings, clock=clock, trigger="demo", fetcher=fetcher
+                store, registry.accounts, registry.settings, clock=clock, trigger="demo", fetcher=fetcher, pool=pool
             )
         results.append(result)
         views[k] = _views(store)

@@ -117,12 +117,15 @@ async def observe(
     *,
     known_feed: str | None = None,
     max_fetches: int = 3,
+    parse: Callable[[Fetched], Awaitable[Observation]] | None = None,
 ) -> tuple[Observation, list[Fetched]]:
     """Visit one account: fetch the fewest URLs that tell whether it exists and when it last posted.
 
     The known feed (or last source) goes first, so a steady-state visit is one request. A 304 on
     that first request ends the visit ("not modified"). A feed that fails never makes the account
     gone: the page itself is checked next. A discovered feed (Observation.follow) is fetched next.
+    `parse` reads one response instead of the platform's parse in this process (the crawl passes
+    its worker pool's, which bounds each read in time).
     """
     module = adapter(platform)
     pending: list[str] = list(dict.fromkeys([u for u in [known_feed] if u] + module.candidates(url, feed)))
@@ -140,7 +143,8 @@ async def observe(
         fetches.append(fetched)
         if len(fetches) == 1 and fetched.not_modified:
             return Observation(platform, True, "not modified", source_url=target), fetches
-        obs = replace(module.parse(fetched, now, settings, platform), source_url=target, platform=platform)
+        read = await parse(fetched) if parse is not None else module.parse(fetched, now, settings, platform)
+        obs = replace(read, source_url=target, platform=platform)
         if _same(target, url):
             page_obs = obs
             if obs.exists is not True:
@@ -192,8 +196,10 @@ def _conclude(platform: str, url: str, best: Observation | None, page_obs: Obser
 
 def inspect_file(path: str | Path, url: str, status: int = 200, platform: str | None = None,
                  now: datetime | None = None, settings: Settings | None = None,
-                 content_type: str | None = None) -> Observation:
-    """Read a saved response body as the crawler would (for `crawler inspect FILE`)."""
+                 content_type: str | None = None,
+                 read: Callable[[str, Fetched], Observation] | None = None) -> Observation:
+    """Read a saved response body as the crawler would (for `crawler inspect FILE`); `read(platform,
+    fetched)` instead of the platform's parse in this process (the CLI passes the parse pool's)."""
     path = Path(path)
     body = path.read_bytes()
     if now is None:
@@ -202,7 +208,7 @@ def inspect_file(path: str | Path, url: str, status: int = 200, platform: str | 
     platform = platform or detect(url)
     ctype = content_type or _CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
     fetched = Fetched(url=url, final_url=url, status=status, headers={"content-type": ctype}, body=body)
-    obs = adapter(platform).parse(fetched, now, settings, platform)
+    obs = read(platform, fetched) if read is not None else adapter(platform).parse(fetched, now, settings, platform)
     return replace(obs, platform=platform, source_url=obs.source_url or url)
 
 
