@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from crawler.crawl import Progress, run_cycle
-from crawler.errors import BusyError
+from crawler.errors import BusyError, StoreError
 from crawler.models import Account, Fetched, Observation, Post, Verdict
 from crawler.settings import Settings
 from crawler.store import Store, Visit
@@ -312,7 +312,7 @@ def test_a_batch_that_fails_midway_leaves_every_account_of_it_untouched(store):
     big = _visit("b")
     posts = tuple(Post(f"https://b.example.se/p/{i}", NOW - timedelta(days=i)) for i in range(5000))
     big = Visit(big.account_id, None, NOW, "ok", big.fetches, Observation("blog", True, "x", posts=posts), big.verdict)
-    with pytest.raises(sqlite3.OperationalError, match="full"):
+    with pytest.raises(StoreError, match="full"):
         store.record_visits([_visit("a"), big])  # "a" fits; b's posts need pages the disk does not have
     execute(store, "PRAGMA max_page_count = 1073741823")
     assert sql_rows(store, "SELECT count(*) AS n FROM checks")[0]["n"] == 0
