@@ -555,15 +555,26 @@ def detect(texts: Iterable[PublicText], threshold: float = 0.6) -> list[NoticeHi
     stängs, all information kommer i Tempus Hemma"): the evidence kept is the decisive one. In the
     order the posts were first seen.
     """
-    best: dict[str | None, NoticeHit] = {}
+    hits = []
     for item in texts:
         found = read(item.text or "")
         if found.kind is None or found.score < threshold:
             continue
-        hit = NoticeHit(score=found.score, matched=found.matched, snippet=found.snippet,
-                        kind=found.kind, post_url=item.url, published_at=item.published_at)
-        if item.url not in best or hit.score > best[item.url].score:
-            best[item.url] = hit
+        hits.append(NoticeHit(score=found.score, matched=found.matched, snippet=found.snippet,
+                              kind=found.kind, post_url=item.url, published_at=item.published_at))
+    return keep_strongest(hits)
+
+
+def keep_strongest(hits: Iterable[NoticeHit | None]) -> list[NoticeHit]:
+    """Per post (`post_url`) the highest-scoring hit, and one for the account's own texts (no URL);
+    the first of equals, in the order the posts were first seen. Nones are skipped.
+
+    What `detect` keeps of one visit; for hits found text by text elsewhere (a worker process).
+    """
+    best: dict[str | None, NoticeHit] = {}
+    for hit in hits:
+        if hit is not None and (hit.post_url not in best or hit.score > best[hit.post_url].score):
+            best[hit.post_url] = hit
     return list(best.values())
 
 

@@ -17,6 +17,7 @@ from crawler.notices import (
     SNIPPET_CHARS,
     Finding,
     detect,
+    keep_strongest,
     mask_names,
     read,
     score,
@@ -151,6 +152,23 @@ def test_per_post_the_strongest_text_is_kept_a_weak_title_gives_way_to_a_decisiv
     assert [(h.post_url, h.snippet) for h in hits[:1]] == [(url, excerpt)]
     assert len(hits) == 2 and hits[1].post_url is None  # one for the account's own texts: the strongest
     assert hits[1].score == max(read(t.text).score for t in texts[2:])
+
+
+def test_keep_strongest_reduces_hits_found_text_by_text_as_detect_does():
+    # A parse worker reads each text alone; what the crawl keeps of them is what detect keeps.
+    when = datetime(2023, 3, 1, tzinfo=timezone.utc)
+    texts = [PublicText("title", "Hej då bloggen", "https://b.example/a", when),
+             PublicText("summary", "Vi har bakat bullar", "https://b.example/a", when),
+             PublicText("summary", "Bloggen stängs ner. All information kommer i Tempus Hemma.", "https://b.example/a", when),
+             PublicText("title", "Sista inlägget", "https://b.example/b", when),
+             PublicText("bio", "Vi har flyttat! Följ oss på Instagram @solen"),
+             PublicText("description", "Den här sidan uppdateras inte längre. Följ oss på Instagram!")]
+    one_by_one = [found[0] if (found := detect([t])) else None for t in texts]
+    assert one_by_one[1] is None
+    kept = keep_strongest(one_by_one)
+    assert kept == detect(texts)
+    assert [h.post_url for h in kept] == ["https://b.example/a", "https://b.example/b", None]
+    assert kept[0].kind == "move" and kept[0].score > one_by_one[0].score
 
 
 def test_snippet_is_short_whitespace_collapsed_and_around_the_match():

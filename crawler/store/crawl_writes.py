@@ -389,14 +389,23 @@ class CrawlWrites(Connection):
         return new_notices
 
     def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
-        """Store a flagged notice once per (account, post); returns its id, None if already known."""
+        """Store a flagged notice once per (account, post); returns its id, None if already known.
+
+        A post already flagged keeps one notice: when this visit's text of it scores higher than the
+        stored one and nobody has decided it yet, its evidence is replaced (`strengthen_notice`), so a
+        weak title flagged on one visit gives way to the decisive excerpt read on a later one.
+        """
         cur = self._conn.execute(
             "INSERT OR IGNORE INTO notices (account_id, key_sha256, post_url, published_at, detected_at, score, "
             "kind, matched, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (account_id, _notice_key(hit), hit.post_url, iso(hit.published_at), iso(at), hit.score, hit.kind,
              json.dumps(list(hit.matched), ensure_ascii=False), hit.snippet),
         )
-        return cur.lastrowid if cur.rowcount else None
+        if cur.rowcount:
+            return cur.lastrowid
+        if hit.post_url:
+            self.strengthen_notice(account_id, hit)
+        return None
 
     def strengthen_notice(self, account_id: str, hit: NoticeHit) -> int | None:
         """Let a stronger text of the same post replace a weaker *pending* notice's evidence (score,
