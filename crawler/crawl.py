@@ -183,7 +183,7 @@ async def visit(
     if obs is None:
         hits: list[NoticeHit] = []
     elif pool is not None:
-        hits = [found[t] for t in obs.texts if t in found]
+        hits = notices.keep_strongest(found.get(t) for t in obs.texts)  # per post the strongest, as detect
     else:
         hits = notices.detect(obs.texts, settings.notice_threshold)
     return VisitResult(outcome, fetches, obs, verdict, hits, digest)
