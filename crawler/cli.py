@@ -34,6 +34,7 @@ class Context:
         self.debug = debug
         self._registry: sources_mod.Registry | None = None
         self._settings: Settings | None = None
+        self.registry_problem: dict | None = None  # what settings() found wrong with the registry
 
     def registry(self) -> sources_mod.Registry:
         """The registry, which must be valid (RegistryError otherwise)."""
@@ -48,8 +49,12 @@ class Context:
         if self._settings is None:
             self._settings, self._registry, problem = sources_mod.settings_for(self.sources)
             if problem is not None:
-                click.echo(f"warning: {self.sources} is invalid ({len(problem.problems)} problems; "
-                           f"`crawler sources check` lists them); using default settings", err=True)
+                self.registry_problem = {"path": self.sources, "problems": len(problem.problems),
+                                         "first": str(problem.problems[0]).splitlines()[0] if problem.problems
+                                         else str(problem).splitlines()[0], "since": None, "kept_accounts": None}
+                click.echo(log.user_error(f"{self.sources} is invalid ({len(problem.problems)} problems; "
+                                          "`crawler sources check` lists them); using default settings",
+                                          kind="warning"), err=True)
         return self._settings
 
     def db_path(self) -> str:
@@ -90,8 +95,18 @@ class CrawlerGroup(click.Group):
         except CrawlerError as exc:
             if isinstance(ctx.obj, Context) and ctx.obj.debug:
                 raise
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(2 if isinstance(exc, RegistryError) else 1)
+            code = 2 if isinstance(exc, RegistryError) else 1
+            click.echo(log.user_error(str(exc), exit_code=code), err=True)
+            ctx.exit(code)
+        except Exception as exc:
+            # A bug: under --log-format json even the traceback is one JSON line (the journal's jq reads it).
+            if log.FORMAT != "json" or (isinstance(ctx.obj, Context) and ctx.obj.debug):
+                raise
+            import traceback
+
+            click.echo(log.user_error(f"{type(exc).__name__}: {exc} (a crawler bug; please report it)", exit_code=1,
+                                      exception=traceback.format_exc()), err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=CrawlerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -544,27 +559,68 @@ def serve(obj: Context, run_now: bool, grace: float) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--notify", is_flag=True,
+              help="Also tell ops about incidents opened or ended, and reviewers about new notices "
+                   "(alert settings); for a timer that watches the service.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
-    """Show the last run, the running cycle, the next scheduled run, counts by status, the accounts
-    failing longest and pending reviews. Doubles as a health check.
+def status(ctx: click.Context, as_json: bool, notify: bool) -> None:
+    """Show the health, the last run and pass, the schedule (due now, due today, longest unseen),
+    counts by status, the accounts failing longest and pending reviews. Doubles as a health check.
 
-    Exits 0 when healthy, 1 when stale (no full cycle finished within health_max_age_hours),
-    2 when degraded (the last cycle failed, e.g. the disk is full; the inventory is on a read-only
-    file system or cannot be read).
+    Exits 0 when healthy; 1 when stale (the service stopped, is silent or misses its passes, the
+    schedule is behind, or without a service no full cycle within health_max_age_hours); 2 when
+    degraded (the last cycle failed, e.g. the disk is full; sources.yaml is broken; an API token is
+    unusable; many accounts failed at once; the inventory is on a read-only file system or cannot
+    be read).
 
     Example: crawler status --json
     """
     from crawler import status as status_mod
 
     obj: Context = ctx.obj
+    settings = obj.settings()  # a broken registry: warned, defaults; and a degraded health
     try:
-        report = status_mod.gather(obj.db_path(), obj.settings())  # a broken registry: warned, defaults
+        report = status_mod.gather(obj.db_path(), settings, registry_problem=obj.registry_problem)
     except StoreError as exc:  # an inventory that cannot be read is degraded, not merely stale
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(log.user_error(str(exc), exit_code=2), err=True)
         ctx.exit(2)
+    if notify:
+        from crawler import alerts
+
+        report["alerts"] = alerts.Alerts(settings, obj.db_path()).run(utcnow())
     click.echo(_json(report) if as_json else status_mod.render(report))
     ctx.exit(report["health"]["exit_code"])
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@pass_ctx
+def backup(obj: Context, dest: str) -> None:
+    """Copy the inventory to DEST, online and consistent (SQLite's backup API), while the service
+    runs. The copy is one self-contained file, checked before it is named DEST; an existing DEST is
+    never overwritten. Restore: stop the service, copy the file over the inventory, start it.
+
+    Example: crawler backup /var/backups/crawler/inventory-$(date +%F).sqlite
+    """
+    from crawler import service
+
+    size = service.backup(obj.db_path(), dest)
+    click.echo(f"backed up {obj.db_path()} to {dest} ({size / 1e6:.1f} MB)")
+
+
+@cli.command()
+@pass_ctx
+def migrate(obj: Context) -> None:
+    """Bring the inventory's schema up to this version of the crawler (after an upgrade, with the
+    service stopped). Refuses an inventory newer than this crawler (a downgrade) and one the
+    service or a crawl holds.
+
+    Example: crawler migrate
+    """
+    from crawler import service
+
+    before, after = service.migrate(obj.db_path())
+    click.echo(f"{obj.db_path()}: schema version {before}" + (f" -> {after}" if after != before else " (up to date)"))
 
 
 # --------------------------------------------------------------------------- demo

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from crawler import classify, log, notices, platforms
+from crawler import classify, log, notices, platforms, schedule
 from crawler.clock import Clock, utcnow
 from crawler.fetch import Fetcher
 from crawler.models import (
@@ -56,12 +56,17 @@ class Selection:
     only: frozenset[str] = frozenset()
     platforms: frozenset[str] = frozenset()
     areas: frozenset[str] = frozenset()
+    # exactly these ids, in this order (the service's due accounts, most overdue first)
+    ordered: tuple[str, ...] = ()
 
     @property
     def everything(self) -> bool:
-        return not (self.only or self.platforms or self.areas)
+        return not (self.only or self.platforms or self.areas or self.ordered)
 
     def pick(self, accounts: Iterable[Account]) -> list[Account]:
+        if self.ordered:
+            by_id = {a.id: a for a in accounts}
+            return [by_id[i] for i in self.ordered if i in by_id]
         return [
             a for a in accounts
             if (not self.only or a.id in self.only)
@@ -234,6 +239,7 @@ async def run_cycle(
     fetcher: Fetcher | None = None,
     pool: ParsePool | None = None,
     lock_clock: Callable[[], float] = time.monotonic,
+    planner: schedule.Planner | None = None,
 ) -> CycleResult:
     """Run one crawl cycle over `accounts` (the whole registry) and return its figures.
 
@@ -243,7 +249,8 @@ async def run_cycle(
     processes (a pool of settings.parse_workers is started for the cycle when none is given). Every
     store access of the cycle runs on the writer's thread (crawler.store.writer); `lock_clock`
     measures how long another writer's lock has held the writes up (tests inject it), against
-    settings.write_lock_pause.
+    settings.write_lock_pause. `planner` decides each account's next visit after its classify
+    (crawler/schedule.py; the service passes its hosts' budget floors).
     """
     cycle_start = clock()
     stop = stop or asyncio.Event()
@@ -256,7 +263,8 @@ async def run_cycle(
     try:
         async with writer:
             return await _cycle(store, accounts, settings, selection, clock, trigger, progress, stop, fetcher,
-                                owns_fetcher, pool, starting, writer, cycle_start)
+                                owns_fetcher, pool, starting, writer, cycle_start,
+                                planner or schedule.Planner(settings))
     finally:
         if starting is not None:
             with contextlib.suppress(BaseException):
@@ -267,7 +275,8 @@ async def run_cycle(
 async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, selection: Selection, clock: Clock,
                  trigger: str, progress: Callable[[Progress], None] | None, stop: asyncio.Event,
                  fetcher: Fetcher | None, owns_fetcher: bool, pool: ParsePool | None,
-                 starting: asyncio.Future | None, writer: Writer, cycle_start: datetime) -> CycleResult:
+                 starting: asyncio.Future | None, writer: Writer, cycle_start: datetime,
+                 planner: schedule.Planner) -> CycleResult:
     await writer.call(CrawlWrites.mark_stale_runs)
     await writer.call(CrawlWrites.sync, accounts, cycle_start)
     chosen = interleave_by_host(selection.pick(accounts))
@@ -305,7 +314,10 @@ async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, 
                                  error_message=f"{kind} while parsing (a crawler bug)")
                 outcome, fetches, obs, hits = "error", [failed], None, []
                 verdict = classify.classify(_prior(state), None, outcome, now, settings)
-            writer.record(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits).slim(digest))
+            due, rate = planner.after(account, _prior(state), state.posts_per_week if state else None, obs, verdict, now)
+            writer.record(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits, next_due_at=due.at,
+                                due_reason=due.why, revisit_seconds=int(due.interval.total_seconds()),
+                                posts_per_week=rate).slim(digest))
             prog.done += 1
             prog.outcomes[outcome] += 1
             if outcome not in ("ok", "not_modified", "gone"):

@@ -56,8 +56,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+FORMAT = "text"  # what setup() was asked for: the CLI writes its own error lines the same way
+
+
 def setup(level: str = "info", fmt: str = "text") -> None:
     """Send the crawler's logs to stderr in `fmt` ("text" or "json")."""
+    global FORMAT
+    FORMAT = fmt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     LOGGER.handlers[:] = [handler]
@@ -68,3 +73,13 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     aps.handlers[:] = [handler]
     aps.setLevel(logging.WARNING if level.lower() != "debug" else logging.INFO)
     aps.propagate = False
+
+
+def user_error(text: str, *, kind: str = "error", **fields: Any) -> str:
+    """The line the CLI prints for an error or warning a person must read: `Error: ...` as text, or
+    one JSON object under --log-format json (so that `jq` reads start-up errors like any event)."""
+    if FORMAT != "json":
+        return f"{kind.capitalize()}: {text}" if kind == "error" else f"{kind}: {text}"
+    out = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": kind, "event": f"cli.{kind}",
+           "message": text, **fields}
+    return json.dumps(out, ensure_ascii=False)

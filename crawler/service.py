@@ -1,19 +1,24 @@
-"""Running crawl cycles: once (`crawler crawl`) or on a schedule (`crawler serve`).
+"""Running crawl cycles: once (`crawler crawl`) or as a service (`crawler serve`).
 
 Owns the crawl lock's use, signal handling, the APScheduler jobs, the registry re-read at each
-cycle (keeping the last valid one) and the service state file (progress: crawler/progress.py).
+pass (keeping the last valid one), the service state file, systemd's notifications and watchdog,
+and when alerts are sent (progress: crawler/progress.py; what is due: crawler/schedule.py; how
+alerts are told: crawler/alerts.py).
 
     crawl_once ── CrawlLock("crawl") ── asyncio.run(cycle) ── SIGINT/SIGTERM: stop, grace, cancel
     Service    ── CrawlLock("serve") for its whole life
-                  AsyncIOScheduler in the foreground loop (what systemd expects):
-                    crawl        cron settings.crawl_cron (+ jitter), max_instances=1, coalesce
+                  AsyncIOScheduler in the foreground loop (what systemd expects, Type=notify):
+                    crawl        cron settings.crawl_cron (+ jitter): a pass over the due accounts
+                                 (schedule.pick: budgets, Retry-After pauses) -> run_cycle(ordered ids)
+                    snapshot     cron settings.snapshot_cron: the day's counts, once per local day
                     maintenance  cron settings.maintenance_cron: Store.maintain
-                    heartbeat    every HEARTBEAT seconds: the state file
+                    heartbeat    every HEARTBEAT seconds (half the watchdog at most): the state file,
+                                 WATCHDOG=1 unless a pass has stalled, alerts
                   SIGTERM/SIGINT: stop taking accounts, let visits in flight end (at most `grace`
                   seconds, then cancel), run marked interrupted, exit 0
 
-The state file `<db>.service.json` (pid, started, next_run, last_heartbeat, ...) is written
-atomically and read by `crawler status`; the lock file says who holds the inventory.
+The state file `<db>.service.json` (pid, started, next_run, last_heartbeat, last_pass, ...) is
+written atomically and read by `crawler status`; the lock file says who holds the inventory.
 """
 
 from __future__ import annotations
@@ -24,21 +29,25 @@ import json
 import logging
 import os
 import signal
+import socket
 import tempfile
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from crawler import log
+from crawler import alerts as alerts_mod
+from crawler import log, schedule
 from crawler import progress as progress_mod
 from crawler import sources as sources_mod
 from crawler.clock import local_zone, utcnow
 from crawler.crawl import CycleResult, Progress, Selection, run_cycle
 from crawler.cron import cron_trigger
-from crawler.errors import CrawlerError, LockedError, RegistryError
+from crawler.cron import gaps as cron_gaps
+from crawler.errors import CrawlerError, LockedError, RegistryError, StoreError
 from crawler.fetch import Fetcher
 from crawler.lock import CrawlLock, holder
 from crawler.settings import require_contact
@@ -220,29 +229,127 @@ async def _guarded(coro: Any, stop: asyncio.Event, grace: float) -> Any:
             loop.remove_signal_handler(sig)
 
 
+# --------------------------------------------------------------------------- backup and migrate
+
+
+def backup(db_path: str, dest: str) -> int:
+    """`crawler backup`: an online, consistent copy of the inventory (the size of the copy)."""
+    if not Path(db_path).exists():
+        raise CrawlerError(f"no inventory at {db_path}")
+    with Store.open(db_path, readonly=True) as store:
+        size = store.backup(dest)
+    log.event("backup.done", db=db_path, dest=dest, bytes=size)
+    return size
+
+
+def migrate(db_path: str) -> tuple[int, int]:
+    """`crawler migrate`: the schema versions before and after, under the crawl lock."""
+    if not Path(db_path).exists():
+        raise CrawlerError(f"no inventory at {db_path}")
+    lock = acquire(db_path, "migrate")
+    try:
+        try:
+            with Store.open(db_path, readonly=True) as store:  # refuses a newer inventory: a downgrade
+                before = store.schema_version()
+        except StoreError as exc:
+            if "newer than this crawler" in str(exc):
+                raise
+            before = 0  # older than anything a reader knows; the migration below brings it up
+        with Store.open(db_path) as store:
+            after = store.schema_version()
+    finally:
+        lock.release()
+    log.event("migrate.done", db=db_path, before=before, after=after)
+    return before, after
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+class SystemdNotifier:
+    """sd_notify(3) without libsystemd: datagrams to $NOTIFY_SOCKET (READY=1, WATCHDOG=1, STATUS=...).
+
+    Does nothing when not started by systemd with Type=notify. `watchdog` is the interval systemd
+    expects pings within (WatchdogSec=, passed as WATCHDOG_USEC), or None.
+    """
+
+    def __init__(self, environ: Any = None):
+        env = os.environ if environ is None else environ
+        address = env.get("NOTIFY_SOCKET") or ""
+        if address.startswith("@"):  # an abstract socket (systemd's default in containers)
+            address = "\0" + address[1:]
+        self.address = address or None
+        watchdog = None
+        pid = env.get("WATCHDOG_PID")
+        if env.get("WATCHDOG_USEC") and (not pid or pid == str(os.getpid())):
+            with contextlib.suppress(ValueError):
+                watchdog = int(env["WATCHDOG_USEC"]) / 1e6 or None
+        self.watchdog = watchdog
+        self.sent = 0
+
+    def notify(self, *fields: str) -> bool:
+        """Send `KEY=value` lines; False (never an exception) when there is nobody to tell."""
+        if self.address is None:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.sendto("\n".join(fields).encode("utf-8"), self.address)
+        except OSError as exc:
+            log.event("service.notify_failed", level=logging.WARNING, error=str(exc))
+            return False
+        self.sent += 1
+        return True
+
+
 # --------------------------------------------------------------------------- the service
 
 
+STALL_LIMIT = 1800.0  # seconds a pass may go without finishing a visit before the watchdog stops pinging
 
 
 class Service:
-    """`crawler serve`: the scheduler in the foreground, holding the lock for its whole life."""
+    """`crawler serve`: the scheduler in the foreground, holding the lock for its whole life.
+
+    Every `crawl_cron` (default every 10 minutes) a pass visits the accounts that are due
+    (crawler/schedule.py), within each host's budget and Retry-After; once a day it snapshots the
+    counts; weekly it prunes. After each pass and every heartbeat it tells ops about incidents
+    (crawler/alerts.py) and reviewers about new notices.
+    """
 
     def __init__(self, sources_path: str, db_path: str, registry: sources_mod.Registry, *,
-                 run_now: bool = False, grace: float = GRACE, heartbeat: float = HEARTBEAT):
+                 run_now: bool = False, grace: float = GRACE, heartbeat: float = HEARTBEAT,
+                 notifier: SystemdNotifier | None = None, clock: Callable[[], datetime] = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.db_path = db_path
+        self.sources_path = sources_path
         self.registries = RegistrySource(sources_path, registry)
         self.settings = registry.settings  # the schedule is read once, at start
         self.run_now = run_now
         self.grace = grace
+        self.notifier = notifier or SystemdNotifier()
+        if self.notifier.watchdog:
+            heartbeat = min(heartbeat, self.notifier.watchdog / 2)
         self.heartbeat = heartbeat
-        self.started = utcnow()
+        self.clock = clock
+        self.monotonic = monotonic
+        self.started = clock()
         self.scheduler: AsyncIOScheduler | None = None
         self._current: asyncio.Task | None = None
         self._stop: asyncio.Event | None = None
         self._shutdown: asyncio.Event | None = None
         self._last_run: dict[str, Any] | None = None
+        self._last_pass: dict[str, Any] | None = None
+        self._current_pass: dict[str, Any] | None = None
+        self._last_good_pass: str | None = None
         self._signals = 0
+        self._progress_at = monotonic()
+        gap = cron_gaps(self.settings.crawl_cron, local_zone(self.settings.timezone))
+        self.pass_gap = gap[1] if gap else timedelta(days=1)
+        self.buckets = schedule.Buckets(self.settings, window=self.pass_gap)
+        self._floors: dict[str, timedelta] = {}
+        self._floors_at: datetime | None = None
+        self._synced: sources_mod.Registry | None = None
+        self.alerts = alerts_mod.Alerts(self.settings, db_path)
 
     def run(self) -> int:
         """Take the lock, serve until SIGTERM/SIGINT, return the exit code (0 after a clean stop)."""
@@ -250,6 +357,8 @@ class Service:
         require_contact(self.settings)
         lock = acquire(self.db_path, "serve")
         try:
+            with Store.open(self.db_path):
+                pass  # migrate now, before the first pass (and say so if it cannot be written)
             asyncio.run(self._main())
         finally:
             lock.release()
@@ -264,19 +373,24 @@ class Service:
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=local_zone(s.timezone))
         self.scheduler = scheduler
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": s.misfire_grace}
-        crawl_kw: dict[str, Any] = {"next_run_time": utcnow().astimezone(scheduler.timezone)} if self.run_now else {}
-        scheduler.add_job(self._crawl_job, cron_trigger(s.crawl_cron, s.crawl_jitter, scheduler.timezone),
-                          id="crawl", name="crawl cycle", **common, **crawl_kw)
+        crawl_kw: dict[str, Any] = {"next_run_time": self.clock().astimezone(scheduler.timezone)} if self.run_now else {}
+        scheduler.add_job(self._pass_job, cron_trigger(s.crawl_cron, s.crawl_jitter, scheduler.timezone),
+                          id="crawl", name="pass over the due accounts", **common, **crawl_kw)
+        scheduler.add_job(self._snapshot_job, cron_trigger(s.snapshot_cron, None, scheduler.timezone),
+                          id="snapshot", name="daily snapshot", **common)
         scheduler.add_job(self._maintenance_job, cron_trigger(s.maintenance_cron, None, scheduler.timezone),
                           id="maintenance", name="maintenance", **common)
-        scheduler.add_job(self._write_state, "interval", seconds=self.heartbeat, id="heartbeat",
+        scheduler.add_job(self._beat, "interval", seconds=self.heartbeat, id="heartbeat",
                           name="heartbeat", max_instances=1, coalesce=True)
         scheduler.start()
         self._write_state()
         log.event("service.start", pid=os.getpid(), db=self.db_path, crawl_cron=s.crawl_cron,
-                  next_run=self._next("crawl"), maintenance_cron=s.maintenance_cron, run_now=self.run_now)
+                  next_run=self._next("crawl"), snapshot_cron=s.snapshot_cron, maintenance_cron=s.maintenance_cron,
+                  run_now=self.run_now, watchdog_s=self.notifier.watchdog, alerts=",".join(self.alerts.channels()) or None)
+        self.notifier.notify("READY=1", f"STATUS=idle; next pass {self._next('crawl')}")
         try:
             await self._shutdown.wait()
+            self.notifier.notify("STOPPING=1")
             scheduler.pause()  # nothing new starts while we wind down
             current = self._current
             if current is not None and not current.done():
@@ -301,32 +415,124 @@ class Service:
         if self._signals > 1 and self._current is not None:
             self._current.cancel()  # asked twice: do not wait for visits in flight
 
-    async def _crawl_job(self) -> None:
+    # ------------------------------------------------------------------ a pass over the due accounts
+
+    def plan(self, registry: sources_mod.Registry, now: datetime) -> schedule.Pick:
+        """The due accounts this pass visits (most overdue first), within budgets and pauses."""
+        by_id = {a.id: a for a in registry.accounts}
+        with Store.open(self.db_path) as store:
+            if self._synced is not registry:  # new accounts are due at once: the store must know them
+                store.sync(registry.accounts, now)
+                self._synced = registry
+            if self._floors_at is None or now - self._floors_at >= timedelta(hours=1):
+                budgets: dict[str, float] = {}
+                demand = []
+                for d in store.demand():
+                    host = schedule.host_of_url(d.url, d.feed_url)
+                    if host not in budgets:
+                        budgets[host] = self.buckets.budget(host)
+                    demand.append(schedule.Demand(host, timedelta(seconds=d.interval_s), d.cost or schedule.DEFAULT_COST))
+                self._floors, self._floors_at = schedule.floors(demand, budgets), now
+                for host, floor in self._floors.items():
+                    log.event("schedule.host_floor", host=host, floor_h=round(floor.total_seconds() / 3600, 1),
+                              budget_per_day=round(budgets[host]))
+            due = [schedule.DueAccount(d.id, schedule.host_of(by_id[d.id]), d.due_at, d.cost or schedule.DEFAULT_COST)
+                   for d in store.due_accounts(now) if d.id in by_id]
+            pauses = {h: p.paused_until for h, p in store.host_pauses(now).items()}
+        return schedule.pick(due, now, self.buckets, pauses)
+
+    async def _pass_job(self) -> None:
         if self._stop.is_set():
             return
         self._current = asyncio.current_task()
-        self._write_state()
+        now = self.clock()
+        info: dict[str, Any] = {"at": _iso(now)}
+        self._current_pass = info
         try:
             registry = self.registries.load()
-            result = await cycle(self.db_path, registry, trigger="schedule", progress=progress_mod.display(tty=False),
-                                 stop=self._stop)
-            self._last_run = {"run": result.run_id, "state": result.state, "ended": _iso(utcnow())}
-            log.event("cycle.summary", summary=result.summary)
+            chosen = await asyncio.to_thread(self.plan, registry, now)
+            info.update(due=len(chosen.chosen) + sum(chosen.held_by_budget.values()) + sum(chosen.held_by_pause.values()),
+                        chosen=len(chosen.chosen), held_by_budget=dict(chosen.held_by_budget.most_common(5)),
+                        held_by_pause=dict(chosen.held_by_pause.most_common(5)))
+            log.event("pass.start", due=info["due"], visiting=info["chosen"],
+                      held_by_budget=sum(chosen.held_by_budget.values()), held_by_pause=sum(chosen.held_by_pause.values()))
+            self._write_state()
+            if chosen.chosen:
+                result = await self._visit(registry, chosen.chosen)
+                self._last_run = {"run": result.run_id, "state": result.state, "ended": _iso(self.clock())}
+                info.update(run=result.run_id, state=result.state, new_notices=result.new_notices)
+                log.event("cycle.summary", summary=result.summary)
+            else:
+                info.update(state="finished", run=None)
         except asyncio.CancelledError:
             log.event("cycle.cancelled", level=logging.WARNING)
+            info.update(state="interrupted")
         except CrawlerError as exc:
-            # e.g. the disk is full: the service lives on and the next cycle tries again
+            # e.g. the disk is full: the service lives on and the next pass tries again
             error = str(exc).splitlines()[0]
             log.event("cycle.error", level=logging.ERROR, error=error)
-            self._last_run = {"run": None, "state": "failed", "error": error[:300], "ended": _iso(utcnow())}
+            self._last_run = {"run": None, "state": "failed", "error": error[:300], "ended": _iso(self.clock())}
+            info.update(state="failed", error=error[:300])
         except Exception as exc:  # a bug, or sqlite refusing even the run's row: the service lives on
             log.LOGGER.exception("cycle.crashed", extra={"fields": {"error": type(exc).__name__}})
-            # status reads this when the run's own row could not be finished (disk full)
-            self._last_run = {"run": None, "state": "failed", "error": f"{type(exc).__name__}: {exc}"[:300],
-                              "ended": _iso(utcnow())}
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            self._last_run = {"run": None, "state": "failed", "error": error, "ended": _iso(self.clock())}
+            info.update(state="failed", error=error)
         finally:
+            info["ended"] = _iso(self.clock())
+            if info.get("state") == "finished":
+                self._last_good_pass = info["ended"]
+            self._last_pass = info
             self._current = None
             self._write_state()
+        await self._tell()
+
+    async def _visit(self, registry: sources_mod.Registry, ids: tuple[str, ...]) -> CycleResult:
+        settings = registry.settings
+        shown = progress_mod.display(tty=False)
+
+        def progress(p: Progress) -> None:
+            self._progress_at = self.monotonic()
+            shown(p)
+
+        planner = schedule.Planner(settings, self._floors)
+        async with Fetcher(settings) as fetcher:
+            with Store.open(self.db_path) as store:
+                result = await run_cycle(store, registry.accounts, settings, selection=Selection(ordered=ids),
+                                         trigger="schedule", progress=progress, stop=self._stop, fetcher=fetcher,
+                                         planner=planner, clock=self.clock)
+                now = self.clock()
+                paused = {host: (now + timedelta(seconds=left), "Retry-After")
+                          for host, left in fetcher.host_pauses().items()}
+                if paused:
+                    store.pause_hosts(paused, now)
+                    for host, (until, _) in paused.items():
+                        log.event("host.paused", level=logging.WARNING, host=host, until=_iso(until))
+        return result
+
+    # ------------------------------------------------------------------ the other jobs
+
+    async def _snapshot_job(self) -> None:
+        """The day's snapshot of the counts (with their freshness), once per local day: APScheduler
+        fires a daily cron line twice on the night DST ends, the second finds today's snapshot."""
+        if self._stop.is_set():
+            return
+        now, zone = self.clock(), local_zone(self.settings.timezone)
+
+        def work() -> int | None:
+            with Store.open(self.db_path) as store:
+                last = store.last_snapshot_at()
+                if last is not None and last.astimezone(zone).date() == now.astimezone(zone).date():
+                    return None
+                return store.take_snapshot(None, now)
+
+        try:
+            taken = await asyncio.to_thread(work)
+        except Exception as exc:  # logged; tomorrow tries again
+            log.event("snapshot.failed", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+            return
+        log.event("snapshot.taken" if taken else "snapshot.skipped", snapshot=taken,
+                  reason=None if taken else "today's snapshot exists")
 
     async def _maintenance_job(self) -> None:
         # Let a running cycle finish first: the checkpoint would only find the WAL busy.
@@ -338,13 +544,34 @@ class Service:
 
         def work() -> dict[str, int]:
             with Store.open(self.db_path) as store:
-                return store.maintain(utcnow(), retention)
+                return store.maintain(self.clock(), retention)
 
         try:
             result = await asyncio.to_thread(work)
             log.event("maintenance.done", **result)
         except Exception as exc:  # logged; the next week tries again
             log.event("maintenance.failed", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+
+    async def _beat(self) -> None:
+        """The heartbeat: the state file, the watchdog's ping (unless a pass has stalled), alerts."""
+        self._write_state()
+        stalled = self._current is not None and self.monotonic() - self._progress_at > STALL_LIMIT
+        if self.notifier.watchdog:
+            if stalled:
+                log.event("service.stalled", level=logging.ERROR, seconds=int(self.monotonic() - self._progress_at))
+            else:
+                self.notifier.notify("WATCHDOG=1")
+        if self._current is None:
+            await self._tell()
+
+    async def _tell(self) -> None:
+        """Tell ops about incidents opened or closed, reviewers about new notices (never raises)."""
+        if not self.alerts.channels():
+            return
+        try:
+            await asyncio.to_thread(self.alerts.run, self.clock(), self.registries.last_valid)
+        except Exception as exc:  # noqa: BLE001 - telling must never stop the service
+            log.event("alerts.failed", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
 
     def _next(self, job_id: str) -> str | None:
         job = self.scheduler.get_job(job_id) if self.scheduler is not None else None
@@ -356,10 +583,17 @@ class Service:
             "started": _iso(self.started),
             "state": "stopped" if stopped else ("crawling" if self._current is not None else "idle"),
             "next_run": None if stopped else self._next("crawl"),
+            "next_snapshot": None if stopped else self._next("snapshot"),
             "next_maintenance": None if stopped else self._next("maintenance"),
-            "last_heartbeat": _iso(utcnow()),
+            "last_heartbeat": _iso(utcnow()),  # the wall clock, whatever clock the passes use
+            "heartbeat_s": self.heartbeat,
             "crawl_cron": self.settings.crawl_cron,
+            "pass_gap_s": int(self.pass_gap.total_seconds()),
+            "current_pass": self._current_pass if self._current is not None else None,
+            "last_pass": self._last_pass,
+            "last_good_pass": self._last_good_pass,
             "last_run": self._last_run,
+            "watchdog_s": self.notifier.watchdog,
             "registry": self.registries.problem,  # None while sources.yaml is valid
         }
         try:

@@ -72,6 +72,19 @@ def _date_problem(value: str) -> str | None:
     except ValueError:
         return f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2023-03-01)"
     return None if len(value) == 10 else f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2023-03-01)"
+def _addresses_problem(value: str) -> str | None:
+    bad = [a for a in (x.strip() for x in value.split(",")) if a and not re.match(r"^[^@\s,;<>]+@[^@\s,;<>]+$", a)]
+    return f"{bad[0]!r} is not an e-mail address (write name@example.se, comma-separated)" if bad else None
+
+
+def _url_problem(value: str) -> str | None:
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        return f"{value[:80]!r} is not an http(s) URL"
+    return None
+
+
+def _security_problem(value: str) -> str | None:
+    return None if value in ("starttls", "tls", "none") else f"{value!r}: write starttls, tls or none"
 
 
 def _token_problem(value: str) -> str | None:
@@ -89,10 +102,9 @@ def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None
     return field(default=default, metadata=meta)
 
 
-IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, REPORT, DISCOVERY = (
+IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, SCHEDULE, ALERTS, REPORT, DISCOVERY = (
     "Identity", "Classification", "Politeness", "Bounds of one request", "Reading and writing", "Paths", "Service",
-    "The board's report",
-    "Discovery")
+    "Schedule", "Alerts", "The board's report", "Discovery")
 
 # Hosts of link-in-bio services: a page there lists one account's other addresses.
 LINK_IN_BIO_HOSTS = ("linktr.ee", "lnk.bio", "linkin.bio", "beacons.ai", "bio.link", "campsite.bio", "solo.to",
@@ -193,9 +205,10 @@ class Settings:
     db: str = _setting("db/inventory.sqlite", "the inventory (SQLite file)", PATHS)
     reports_dir: str = _setting("reports", "where `crawler report --format html` writes by default", PATHS)
 
-    crawl_cron: str = _setting("0 2 * * *", "when the service runs a cycle (crontab line, local time)",
+    crawl_cron: str = _setting("*/10 * * * *", "when the service looks for due accounts and visits them "
+                               "(crontab line, local time); each account's own schedule is in the Schedule group",
                                SERVICE, check=_cron_problem)
-    crawl_jitter: int = _setting(1800, "seconds of random delay added to each scheduled start", SERVICE,
+    crawl_jitter: int = _setting(60, "seconds of random delay added to each scheduled pass", SERVICE,
                                  minimum=0)
     maintenance_cron: str = _setting("30 4 * * 0", "when the service prunes and checkpoints (crontab line)",
                                      SERVICE, check=_cron_problem)
@@ -203,8 +216,50 @@ class Settings:
                                   SERVICE, minimum=1)
     retention_days: int = _setting(400, "raw check rows older than this are pruned (one a day is kept)",
                                    SERVICE, minimum=1)
-    health_max_age_hours: float = _setting(36.0, "`crawler status` reports stale when the last good cycle is "
-                                           "older than this", SERVICE, above=0)
+    health_max_age_hours: float = _setting(36.0, "without a service: `crawler status` reports stale when the "
+                                           "last full cycle is older than this", SERVICE, above=0)
+    snapshot_cron: str = _setting("50 23 * * *", "when the service takes the day's snapshot of the counts "
+                                  "(crontab line; once per local day, also on the night DST ends)", SERVICE,
+                                  check=_cron_problem)
+
+    revisit_min_hours: float = _setting(12.0, "shortest time between two visits of an account, however often "
+                                        "it posts", SCHEDULE, above=0)
+    revisit_max_days: float = _setting(7.0, "longest time between two visits of an existing account (keeps "
+                                       "the active/dormant figures within a week); also the cap of the backoff",
+                                       SCHEDULE, above=0)
+    revisit_dormant_days: float = _setting(14.0, "days between visits of a dormant account", SCHEDULE, above=0)
+    revisit_gone_days: float = _setting(30.0, "days between visits of a gone account (it may come back)",
+                                        SCHEDULE, above=0)
+    backoff_base_hours: float = _setting(1.0, "wait after a visit that told nothing; doubles with each such "
+                                         "visit in a row, up to revisit_max_days, and never stops", SCHEDULE,
+                                         above=0)
+    revisit_jitter: float = _setting(0.1, "random spread of each interval (0.1 = ±10 %), so that accounts "
+                                     "first visited together drift apart", SCHEDULE, minimum=0, maximum=0.5)
+    host_budget_share: float = _setting(0.8, "share of the requests a host's delay allows in a day that the "
+                                        "schedule plans (10 s on instagram.com: 8,640 a day, 6,912 planned)",
+                                        SCHEDULE, above=0, maximum=1)
+    host_budgets: dict = _setting({}, "requests a day per host name, suffix-matched, instead of the share "
+                                  "above, e.g. {\"www.instagram.com\": 5000}", SCHEDULE)
+
+    alert_email: str = _setting("", "ops' e-mail addresses (comma-separated): health incidents and recoveries",
+                                ALERTS, check=_addresses_problem)
+    review_email: str = _setting("", "reviewers' e-mail addresses (comma-separated): new notices to review",
+                                 ALERTS, check=_addresses_problem)
+    alert_webhook: str = _setting("", "URL that receives every alert as a JSON POST (`text` for Slack, Teams, "
+                                  "Mattermost; `event`, `audience`, `incident`); a URL with a secret in it goes "
+                                  "in CRAWLER_WEBHOOK_URL instead", ALERTS, check=_url_problem)
+    smtp_host: str = _setting("", "the SMTP server for alert e-mail", ALERTS)
+    smtp_port: int = _setting(587, "its port", ALERTS, minimum=1, maximum=65535)
+    smtp_security: str = _setting("starttls", "starttls, tls (port 465) or none", ALERTS,
+                                  check=_security_problem)
+    smtp_user: str = _setting("", "the SMTP login (its password: CRAWLER_SMTP_PASSWORD or secrets_file)", ALERTS)
+    smtp_from: str = _setting("", "the sender address of alert e-mail", ALERTS, check=_addresses_problem)
+    secrets_file: str = _setting("", "a file only the service user can read (mode 0600) with SMTP_PASSWORD=, "
+                                 "WEBHOOK_URL=, WEBHOOK_TOKEN= lines, for what the environment does not give",
+                                 ALERTS)
+    alert_failing_share: float = _setting(0.5, "share of a pass's visits (of at least 20) failing with errors "
+                                          "that is an incident (many accounts failing at once)", ALERTS,
+                                          above=0, maximum=1)
 
     guideline_inactive_months: int = _setting(6, "the city's social-media guideline: an account with no post for "
                                               "more than this many months is to be closed (the report lists them)",
@@ -288,18 +343,19 @@ def _number(value: Any, whole: bool) -> tuple[Any, str | None]:
     return value, None
 
 
-def _host_delays(value: Any) -> tuple[Any, str | None]:
+def _host_delays(value: Any, what: str = "delay") -> tuple[Any, str | None]:
     if not isinstance(value, Mapping):
-        return value, f"must be a mapping of host name to seconds, not {type(value).__name__}"
+        unit = "seconds" if what == "delay" else what
+        return value, f"must be a mapping of host name to {unit}, not {type(value).__name__}"
     out: dict[str, float] = {}
     for host, delay in value.items():
         if not isinstance(host, str) or not _HOST.match(host.strip().lower()):
             return value, f"entry {host!r}: must be a host name such as www.instagram.com (no scheme or path)"
         delay, problem = _number(delay, whole=False)
         if problem:
-            return value, f"entry {host!r}: delay {problem}"
+            return value, f"entry {host!r}: {what} {problem}"
         if delay < 0:
-            return value, f"entry {host!r}: delay must not be negative"
+            return value, f"entry {host!r}: {what} must not be negative"
         out[host.strip().lower()] = delay
     return out, None
 
@@ -365,12 +421,14 @@ def check_value(name: str, value: Any) -> tuple[Any, str | None]:
     if kind is Discovery:
         return _discovery(value)
     if kind is dict:
-        return _host_delays(value)
+        return _host_delays(value, "requests a day" if name == "host_budgets" else "delay")
     if kind is bool:
         return value, None if isinstance(value, bool) else f"must be true or false, not {value!r}"
     if kind is str:
         if not isinstance(value, str):
             return value, f"must be text, not {value!r}"
+        if value == "" and FIELDS[name].default == "":
+            return value, None  # an optional text left empty (alerts not configured)
         problem = _text_problem(value) or (meta["check"](value) if meta["check"] else None)
         return value, problem
     value, problem = _number(value, whole=kind is int)
@@ -400,6 +458,13 @@ def _cron_gaps(expr: str, zone: str) -> tuple[timedelta, timedelta] | None:
 def _cross_problems(v: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
     """The rules between settings (CROSS_RULES), as (settings involved, message)."""
     found: list[tuple[tuple[str, ...], str]] = []
+    if v["revisit_min_hours"] > v["revisit_max_days"] * 24:
+        found.append((("revisit_min_hours", "revisit_max_days"),
+                      f"revisit_min_hours ({_num(v['revisit_min_hours'])}) is longer than revisit_max_days "
+                      f"({_num(v['revisit_max_days'])} days)"))
+    if (v["alert_email"] or v["review_email"]) and not (v["smtp_host"] and v["smtp_from"]):
+        found.append((("smtp_host", "alert_email", "review_email"),
+                      "alert e-mail needs smtp_host and smtp_from (the server and the sender address)"))
     between = _cron_gaps(v["crawl_cron"], v["timezone"])
     if between is not None:
         shortest, longest = between
@@ -570,11 +635,12 @@ def _allowed(name: str) -> str:
     if kind is Discovery:
         return "mapping (see below)"
     if kind is dict:
-        return "host name: seconds (≥ 0)"
+        return "host name: requests a day (≥ 0)" if name == "host_budgets" else "host name: seconds (≥ 0)"
     if kind is str:
         check = meta["check"]
         return {_cron_problem: "crontab line (5 fields)", _zone_problem: "IANA time zone name",
-                _token_problem: "one word (HTTP token)"}.get(check, "text")
+                _token_problem: "one word (HTTP token)", _addresses_problem: "e-mail addresses",
+                _url_problem: "http(s) URL", _security_problem: "starttls, tls, none"}.get(check, "text")
     bounds = []
     if meta["minimum"] is not None:
         bounds.append(f"≥ {_num(meta['minimum'])}")
@@ -596,10 +662,14 @@ def _default_text(name: str) -> str:
         return "none" if not value else f"`{json.dumps(value)}`"
     if isinstance(value, float):
         return f"`{_num(value)}`"
+    if value == "":
+        return "none"
     return f"`{value}`"
 
 
 CROSS_RULES = (
+    "`revisit_min_hours` is at most `revisit_max_days` (in hours).",
+    "`alert_email` or `review_email` needs `smtp_host` and `smtp_from`.",
     "`crawl_jitter` is shorter than the shortest wait between two runs of `crawl_cron` (a delayed start "
     "must not swallow the next one).",
     "`health_max_age_hours` is at least the longest wait between two runs of `crawl_cron` plus `crawl_jitter` "

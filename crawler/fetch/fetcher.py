@@ -287,6 +287,11 @@ class Fetcher:
 
     # -- requests ---------------------------------------------------------------------------
 
+    def host_pauses(self, longer_than: float = 60.0) -> dict[str, float]:
+        """Hosts still asking for a pause (Retry-After, a deferral) of more than `longer_than`
+        seconds: seconds remaining, by host name. The service carries them into its next passes."""
+        return self._hosts.pauses(longer_than)
+
     def _count_retry(self) -> None:
         self.stats["retries"] += 1
 

@@ -103,6 +103,19 @@ class HostScheduler:
         """The host asked for a pause longer than we wait: refuse it for `seconds`."""
         self._host(host, port).deferred_until = self.clock() + seconds
 
+    def pauses(self, longer_than: float = 0.0) -> dict[str, float]:
+        """Hosts that asked for a pause (Retry-After, deferral) still running for more than
+        `longer_than` seconds, by host name (port dropped): seconds remaining. For the service,
+        which carries a pause across its passes."""
+        now = self.clock()
+        out: dict[str, float] = {}
+        for key, entry in self._hosts.items():
+            remaining = max(entry.deferred_until, entry.next_at) - now
+            if remaining > longer_than:
+                host = key.rsplit(":", 1)[0] if key.count(":") == 1 else key
+                out[host] = max(out.get(host, 0.0), remaining)
+        return out
+
     def raise_delay(self, host: str, port: int | None, delay: float) -> None:
         """Space this host's requests by at least `delay` from now on (robots.txt Crawl-delay)."""
         entry = self._host(host, port)

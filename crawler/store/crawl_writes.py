@@ -65,6 +65,7 @@ class AccountState:
     discovered_feed_url: str | None
     etag: str | None
     last_modified: str | None
+    posts_per_week: float | None = None  # the posting rate the schedule measured before (crawler/schedule.py)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ class Visit:
     notices: Sequence[NoticeHit] = ()
     content_sha256: str | None = None  # of the source response's body (set by slim())
     size: int | None = None  # bytes of every body of the visit (set by slim(); None: count them)
+    # the schedule's answer (crawler/schedule.py), written with the visit so a kill never loses it
+    next_due_at: datetime | None = None
+    due_reason: str | None = None
+    revisit_seconds: int | None = None
+    posts_per_week: float | None = None
 
     def slim(self, content_sha256: str | None = None) -> Visit:
         """The same visit without bodies; `content_sha256` when the caller already hashed the body."""
@@ -111,7 +117,7 @@ class BatchResult:
 _STATE_COLUMNS = (
     "id, status, status_since, last_post_at, post_count, post_count_at, post_count_since, last_post_estimated, "
     "consecutive_failures, gone_streak, gone_streak_since, last_checked_at, source_url, discovered_feed_url, "
-    "etag, last_modified, last_post_url, unit"
+    "etag, last_modified, last_post_url, unit, posts_per_week"
 )
 _STATE_SLICE = 500  # ids per query (well under SQLite's limit on bound parameters)
 
@@ -138,6 +144,7 @@ def _state(r: Sequence[Any]) -> AccountState:
         discovered_feed_url=r[13],
         etag=r[14],
         last_modified=r[15],
+        posts_per_week=r[18],
     )
 
 class CrawlWrites(Connection):
@@ -354,7 +361,11 @@ class CrawlWrites(Connection):
             "gone_streak": verdict.gone_streak,
             "gone_streak_since": iso(verdict.gone_streak_since),
             "post_count_since": iso(verdict.post_count_since),
+            "visit_requests": sum(f.attempts for f in visit.fetches),
         }
+        if visit.next_due_at is not None:  # the schedule's answer, written with the visit
+            update.update(next_due_at=iso(visit.next_due_at), due_reason=visit.due_reason,
+                          revisit_seconds=visit.revisit_seconds, posts_per_week=visit.posts_per_week)
         if verdict.changed or old_status != verdict.status:
             update["status_since"] = at
             why = _reason_columns(verdict.why, "reason")
@@ -456,7 +467,27 @@ class CrawlWrites(Connection):
                 "INSERT INTO snapshot_counts (snapshot_id, dimension, key, status, count) VALUES (?, ?, ?, ?, ?)",
                 [(snapshot_id, d, k, s, n) for (d, k, s), n in sorted(by.items())],
             )
+            self._snapshot_freshness(snapshot_id, at)
             return snapshot_id
+
+    def _snapshot_freshness(self, snapshot_id: int, at: datetime) -> None:
+        """Per figure of the snapshot (all, by platform, by area; per status and in all): how many
+        accounts, the least recent last visit, and how many were visited within 1, 7 and 30 days."""
+        t = at.astimezone(timezone.utc)
+        marks = [iso(t - timedelta(days=d)) for d in (1, 7, 30)]
+        for dimension, column in (("all", "''"), ("platform", "platform"), ("area", "area")):
+            for by_status in (True, False):
+                status = "coalesce(status, 'unchecked')" if by_status else "'all'"
+                self._conn.execute(
+                    f"""
+                    INSERT INTO snapshot_freshness (snapshot_id, dimension, key, status, accounts, oldest_check_at,
+                                                    never, seen_1d, seen_7d, seen_30d)
+                    SELECT ?, ?, {column}, {status}, count(*), min(last_checked_at),
+                           count(*) - count(last_checked_at),
+                           coalesce(sum(last_checked_at >= ?), 0), coalesce(sum(last_checked_at >= ?), 0),
+                           coalesce(sum(last_checked_at >= ?), 0)
+                    FROM accounts WHERE deregistered_at IS NULL GROUP BY 3, 4
+                    """, (snapshot_id, dimension, *marks))
 
     def maintain(self, now: datetime, retention_days: int) -> dict[str, int]:
         """Prune old raw checks (keeping each account's last check of every day), optimize, checkpoint."""

@@ -403,3 +403,106 @@ def _texts(value: Any) -> tuple[str, ...]:
         return tuple(json.loads(value or "[]"))
     except ValueError:
         return ()
+
+
+# --------------------------------------------------------------------------- the service (issue 18)
+
+
+@dataclass(frozen=True)
+class DueRecord:
+    """A registered account a pass may visit: due since `due_at` (None: never visited)."""
+
+    id: str
+    url: str
+    feed_url: str | None
+    due_at: datetime | None
+    cost: int | None  # requests its last visit took (None: not visited yet)
+
+
+@dataclass(frozen=True)
+class DemandRecord:
+    """One account's share of its host's load: the interval it wants and what a visit costs."""
+
+    id: str
+    url: str
+    feed_url: str | None
+    interval_s: int
+    cost: int | None
+
+
+@dataclass(frozen=True)
+class UnseenAccount:
+    """An account among those unseen longest."""
+
+    id: str
+    platform: str
+    url: str
+    last_checked_at: datetime
+    next_due_at: datetime | None
+    due_reason: str | None
+    consecutive_failures: int
+
+
+@dataclass(frozen=True)
+class ScheduleSummary:
+    """The schedule at a glance (`crawler status`)."""
+
+    due_now: int
+    due_today: int  # due later today (local day), not now
+    never_visited: int
+    next_due_at: datetime | None  # the next account to fall due after now
+    reasons: dict  # due_reason -> accounts ("new" for never scheduled)
+    longest_unseen: tuple  # UnseenAccount, least recently visited first
+    most_overdue_since: datetime | None  # the oldest due time among the due accounts
+
+
+@dataclass(frozen=True)
+class HostPause:
+    """A host paused by a Retry-After until `paused_until`."""
+
+    host: str
+    paused_until: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One incident told to ops: opened, maybe closed, and the channels that took each message."""
+
+    id: int
+    key: str
+    severity: str  # stale | degraded
+    opened_at: datetime
+    summary: str
+    sent: str | None  # JSON list of channels
+    closed_at: datetime | None
+    closed_sent: str | None
+
+
+@dataclass(frozen=True)
+class NoticeBrief:
+    """A new notice as reviewers are told about it (no snippet: the queue shows that)."""
+
+    id: int
+    account_id: str
+    unit: str
+    platform: str
+    kind: str
+    score: float
+    detected_at: datetime
+    post_url: str | None
+
+
+@dataclass(frozen=True)
+class FreshnessRecord:
+    """How recent the visits behind one figure of a snapshot were."""
+
+    dimension: str  # all | platform | area
+    key: str
+    status: str  # a status, or "all"
+    accounts: int
+    oldest_check_at: datetime | None
+    never: int
+    seen_1d: int
+    seen_7d: int
+    seen_30d: int

@@ -377,6 +377,63 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+# Per-account schedule, host pauses, alerts and the snapshot's freshness (issue 18). A visit writes
+# its account's next visit in the same transaction as the visit (crawler/schedule.py decides it);
+# `hosts` carries a Retry-After across the service's passes; `alerts` holds one row per incident
+# (at most one open per key), so an incident is told once when it opens and once when it closes;
+# `notified` is how far reviewers have been told about new notices; `snapshot_freshness` says, per
+# figure of a snapshot, how recent the visits behind it are ("every account seen within 7 days").
+_SCHEDULE = """
+    ALTER TABLE accounts ADD COLUMN next_due_at TEXT;       -- the next visit the schedule wants (NULL: due now)
+    ALTER TABLE accounts ADD COLUMN due_reason TEXT;        -- the rule that set it: activity | backoff | ...
+    ALTER TABLE accounts ADD COLUMN revisit_seconds INTEGER; -- the interval it wants, before its host's budget
+    ALTER TABLE accounts ADD COLUMN posts_per_week REAL;    -- its posting rate as last measured
+    ALTER TABLE accounts ADD COLUMN visit_requests INTEGER; -- requests its last visit took (its cost)
+    CREATE INDEX accounts_next_due ON accounts(next_due_at);
+
+    CREATE TABLE hosts (               -- a host's pause asked by Retry-After, across passes
+        host TEXT PRIMARY KEY,
+        paused_until TEXT NOT NULL,
+        reason TEXT,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE alerts (              -- incidents told to ops (and when they ended)
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,             -- registry | cycle_failed | no_good_pass | api:meta | failing | ...
+        severity TEXT NOT NULL,        -- stale | degraded
+        opened_at TEXT NOT NULL,
+        summary TEXT NOT NULL,         -- what `crawler status` said when it opened
+        sent TEXT,                     -- JSON list of the channels that took the opening message
+        closed_at TEXT,
+        closed_sent TEXT               -- JSON list of the channels that took the recovery message
+    );
+    CREATE UNIQUE INDEX alerts_one_open ON alerts(key) WHERE closed_at IS NULL;
+    CREATE INDEX alerts_opened ON alerts(opened_at);
+
+    CREATE TABLE notified (            -- how far an audience has been told (reviewers: notice ids)
+        audience TEXT PRIMARY KEY,
+        upto INTEGER NOT NULL,
+        at TEXT NOT NULL
+    );
+
+    CREATE TABLE snapshot_freshness (  -- per figure of a snapshot: how recent its accounts' visits are
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+        dimension TEXT NOT NULL,       -- all | platform | area
+        key TEXT NOT NULL,             -- '' for all
+        status TEXT NOT NULL,          -- active | dormant | gone | unknown | unchecked | all
+        accounts INTEGER NOT NULL,
+        oldest_check_at TEXT,          -- the least recent last visit among those visited (NULL: none)
+        never INTEGER NOT NULL,        -- of them, never visited
+        seen_1d INTEGER NOT NULL,      -- of them, visited within a day of the snapshot
+        seen_7d INTEGER NOT NULL,
+        seen_30d INTEGER NOT NULL,
+        PRIMARY KEY (snapshot_id, dimension, key, status)
+    ) WITHOUT ROWID;
+    """
+MIGRATIONS.append(_SCHEDULE)  # 5 -> 6
+SCHEDULE_VERSION = MIGRATIONS.index(_SCHEDULE) + 1
+
 SCHEMA_VERSION = len(MIGRATIONS)
 REASONS_VERSION = 6  # from this version on, reasons are stored as kind + values (readers adapt before it)
 
