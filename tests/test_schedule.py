@@ -24,7 +24,7 @@ S = Settings()
 
 
 def verdict(status="active", failures=0, last_post=None, gone_streak=0, gone_since=None) -> Verdict:
-    return Verdict(status=status, reason="", changed=False, last_post_at=last_post, consecutive_failures=failures,
+    return Verdict(status=status, why="", changed=False, last_post_at=last_post, consecutive_failures=failures,
                    gone_streak=gone_streak, gone_streak_since=gone_since)
 
 

@@ -431,7 +431,7 @@ _SCHEDULE = """
         PRIMARY KEY (snapshot_id, dimension, key, status)
     ) WITHOUT ROWID;
     """
-MIGRATIONS.append(_SCHEDULE)  # 5 -> 6
+MIGRATIONS.append(_SCHEDULE)  # 6 -> 7 (after the reasons-as-data step)
 SCHEDULE_VERSION = MIGRATIONS.index(_SCHEDULE) + 1
 
 SCHEMA_VERSION = len(MIGRATIONS)
