@@ -46,7 +46,9 @@ Post counts (Instagram's og:description and the like), used only when no post da
 - A count of 0 is "no post at all": dormant.
 - A page of an opaque platform (`Platform.opaque`: Instagram, Facebook) that shows neither a date
   nor a count tells only that the account exists: prior active/dormant kept, otherwise unknown.
-  A blog or feed with no dated post is dormant ("no dated posts").
+  A blog or feed with no dated post is dormant ("no dated posts"), and so is an account read
+  through an official API (`Observation.route == "api"`: Meta's Graph API lists the posts there
+  are, with exact dates, like a feed).
 """
 
 from __future__ import annotations
@@ -302,7 +304,8 @@ def _evaluate(prior: PriorState, obs: Observation | None, now: datetime, setting
     platform = obs.platform if obs is not None else None
     # An opaque platform's page may legitimately show no posts to a crawler (login walls,
     # scripts): there "no date seen" is absence of evidence, not evidence of an empty account.
-    if obs is None or platforms.is_opaque(platform):
+    # An official API's reading is not opaque: it lists the posts there are, like a feed.
+    if obs is None or (platforms.is_opaque(platform) and obs.route != "api"):
         keep = prior.status if prior.status in ("active", "dormant") else "unknown"
         return done(keep, Reason("exists_undated"))
     return done("dormant", Reason("no_dated_posts"))

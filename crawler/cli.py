@@ -140,14 +140,17 @@ def sources() -> None:
 
 @sources.command("check")
 @click.argument("file", required=False)
+@click.option("--routes", "each_route", is_flag=True,
+              help="List the route of every account (the Graph API or the public pages) and why.")
 @pass_ctx
-def sources_check(obj: Context, file: str | None) -> None:
+def sources_check(obj: Context, file: str | None, each_route: bool) -> None:
     """Validate the registry and list every problem with its line and field.
 
     Exits 0 when the registry is valid (likely typos, such as an area spelled two ways, are
-    printed as warnings), 2 when it is not.
+    printed as warnings), 2 when it is not. Says which route the accounts take (Meta's Graph API
+    or the public pages, see docs/META.md) and warns when the API's token cannot be used.
 
-    Example: crawler sources check sources.yaml
+    Example: crawler sources check sources.yaml --routes
     """
     path = file or obj.sources
     registry = sources_mod.load(path)
@@ -163,6 +166,10 @@ def sources_check(obj: Context, file: str | None) -> None:
     problem = contact_problem(registry.settings)
     if problem:
         click.echo(f"warning: {problem}", err=True)
+    from crawler import routes
+
+    for line in routes.check_lines(registry.accounts, registry.settings, each=each_route):
+        click.echo(line, err=line.startswith("warning:"))
 
 
 @sources.command("import")
@@ -636,7 +643,11 @@ def migrate(obj: Context) -> None:
 @click.option("--world", "world_name", type=click.Choice(["contract", "field"]), default="contract", show_default=True,
               help="contract: the world the crawler's rules are written against (--check must agree); field: "
                    "randomised timing, faults and hidden changes, with the crawler's error against truth.")
-def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world_name: str) -> None:
+@click.option("--route", type=click.Choice(["api", "public"]), default="api", show_default=True,
+              help="Read Instagram and Facebook through the loopback Graph API (where it can) or only "
+                   "from their public pages, to compare the board's figures.")
+def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world_name: str,
+         route: str) -> None:
     """Crawl a simulated web of preschool accounts end to end, then print the board's figures.
 
     Starts a web of 319 accounts (WordPress, Blogger, other blogs, Instagram, Facebook) on
@@ -644,6 +655,9 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world
     the real fetcher, parsers, classifier, notice detector and store, and prints the board's
     report for the launch of Tempus Hemma (2023-03-01) against 2023-04-15. Never touches your own
     inventory: everything goes into --out.
+
+    Instagram and Facebook accounts are read through a loopback Graph API (Meta's documented
+    answers, errors, paging and usage headers) unless --route public.
 
     Example: crawler demo --out /tmp/demo --check
 
@@ -658,7 +672,8 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world
         log.LOGGER.setLevel(logging.WARNING)  # the per-cycle lines below say it better
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     say(f"Starting the simulated web ({accounts} accounts) and weekly crawl cycles; the inventory goes to {out_dir}/")
-    result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say, world_name=world_name)
+    result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say, world_name=world_name,
+                      route=route)
     click.echo(result.text)
     click.echo(summary.board_report(result))
     # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)

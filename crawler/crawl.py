@@ -1,7 +1,8 @@
 """One crawl cycle: sync the registry, visit every account politely, classify, store, snapshot.
 
     accounts ─> (per account, concurrently within the fetcher's limits)
-                fetch+parse (platforms.observe) ─> notices.detect ─> classify ─> writer.record
+                route (routes.observe: the Graph API, else fetch+parse by platforms.observe)
+                ─> notices.detect ─> classify ─> writer.record
              ─> (the writer's thread) batches of visits, one transaction each
              ─> snapshot + summary
 
@@ -28,9 +29,10 @@ from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from crawler import classify, log, notices, platforms, schedule
+from crawler import classify, log, notices, platforms, routes, schedule
 from crawler.clock import Clock, utcnow
 from crawler.fetch import Fetcher
+from crawler.meta import MetaClient
 from crawler.models import (
     Account,
     Fetched,
@@ -134,6 +136,8 @@ class VisitResult(NamedTuple):
     verdict: Verdict
     hits: list[NoticeHit]
     content_sha256: str | None = None  # of the body the observation was read from (hashed in a worker)
+    route: str | None = None  # "api" | "public": how the account was read (crawler/routes.py)
+    route_note: str | None = None  # why it was read (or not) that way
 
 
 async def visit(
@@ -143,9 +147,11 @@ async def visit(
     now: datetime,
     settings: Settings,
     pool: ParsePool | None = None,
+    meta: MetaClient | None = None,
 ) -> VisitResult:
-    """Visit one account: fetch and read (in `pool`'s workers, within its time limit; in this process
-    without one), detect notices, classify. A read stopped at the limit makes its fetch a
+    """Visit one account along its route (routes.observe: the Graph API where it reads the account,
+    else its public pages): fetch and read (in `pool`'s workers, within its time limit; in this
+    process without one), detect notices, classify. A read stopped at the limit makes its fetch a
     `parse_timeout` error; observe then goes on as for any failed response (a feed: the page next)."""
     prior = _prior(state)
     source = state.source_url if state else None
@@ -153,12 +159,16 @@ async def visit(
     stopped: set[int] = set()  # id() of the fetches whose reading was stopped at the limit
     digests: dict[int, str] = {}
 
+    declared = platforms.get(account.platform)
+    # Instagram tells a phone what it hides from a desktop (a profile's own <title>)
+    agent = {"mobile": True} if declared is not None and declared.mobile else {}
+
     async def fetch(url: str) -> Fetched:
         # A gone account is asked without validators: whatever its address serves now is read in
         # full (a web server's default page answers 304 to the old feed's If-Modified-Since).
         if state is not None and url == source and prior.status != "gone":
-            return await fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
-        return await fetcher.fetch(url)
+            return await fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified, **agent)
+        return await fetcher.fetch(url, **agent)
 
     async def read(fetched: Fetched) -> Observation:
         assert pool is not None
@@ -172,10 +182,9 @@ async def visit(
         return reading.observation
 
     known = source or (state.discovered_feed_url if state else None)
-    obs, fetches = await platforms.observe(
-        account.platform, account.url, account.feed, fetch, now, settings, known_feed=known,
-        parse=read if pool is not None else None,
-    )
+    routed = await routes.observe(account, fetch, meta, now, settings, known_feed=known,
+                                  parse=read if pool is not None else None)
+    obs, fetches = routed.observation, routed.fetches
     last = source_fetch(fetches, obs)
     digest = digests.get(id(last)) if last is not None else None
     if stopped:
@@ -187,11 +196,11 @@ async def visit(
         obs = None  # nothing new was read: the classifier re-read the stored observation
     if obs is None:
         hits: list[NoticeHit] = []
-    elif pool is not None:
+    elif pool is not None and routed.route != "api":
         hits = notices.keep_strongest(found.get(t) for t in obs.texts)  # per post the strongest, as detect
-    else:
+    else:  # an API reading is not parsed in a worker: its few short texts are read here
         hits = notices.detect(obs.texts, settings.notice_threshold)
-    return VisitResult(outcome, fetches, obs, verdict, hits, digest)
+    return VisitResult(outcome, fetches, obs, verdict, hits, digest, routed.route, routed.note)
 
 
 class _States:
@@ -240,6 +249,7 @@ async def run_cycle(
     pool: ParsePool | None = None,
     lock_clock: Callable[[], float] = time.monotonic,
     planner: schedule.Planner | None = None,
+    meta: MetaClient | None = None,
 ) -> CycleResult:
     """Run one crawl cycle over `accounts` (the whole registry) and return its figures.
 
@@ -250,7 +260,9 @@ async def run_cycle(
     store access of the cycle runs on the writer's thread (crawler.store.writer); `lock_clock`
     measures how long another writer's lock has held the writes up (tests inject it), against
     settings.write_lock_pause. `planner` decides each account's next visit after its classify
-    (crawler/schedule.py; the service passes its hosts' budget floors).
+    (crawler/schedule.py; the service passes its hosts' budget floors). `meta` is the Graph API
+    client (one is made when settings.meta is configured); its state is recorded (api_status) as
+    soon as it changes and at the end of the cycle.
     """
     cycle_start = clock()
     stop = stop or asyncio.Event()
@@ -264,7 +276,7 @@ async def run_cycle(
         async with writer:
             return await _cycle(store, accounts, settings, selection, clock, trigger, progress, stop, fetcher,
                                 owns_fetcher, pool, starting, writer, cycle_start,
-                                planner or schedule.Planner(settings))
+                                planner or schedule.Planner(settings), meta)
     finally:
         if starting is not None:
             with contextlib.suppress(BaseException):
@@ -276,7 +288,7 @@ async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, 
                  trigger: str, progress: Callable[[Progress], None] | None, stop: asyncio.Event,
                  fetcher: Fetcher | None, owns_fetcher: bool, pool: ParsePool | None,
                  starting: asyncio.Future | None, writer: Writer, cycle_start: datetime,
-                 planner: schedule.Planner) -> CycleResult:
+                 planner: schedule.Planner, meta: MetaClient | None = None) -> CycleResult:
     await writer.call(CrawlWrites.mark_stale_runs)
     await writer.call(CrawlWrites.sync, accounts, cycle_start)
     chosen = interleave_by_host(selection.pick(accounts))
@@ -293,6 +305,19 @@ async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, 
     if fetcher is None:
         fetcher = Fetcher(settings)
         await fetcher.__aenter__()
+    owns_meta = meta is None and settings.meta.configured
+    if owns_meta:
+        meta = MetaClient(settings)
+    reported: set[str] = set()
+    recording: list[asyncio.Future] = []
+
+    def api_status(status) -> None:  # an expired token is recorded at once, not at the end of the cycle
+        if status.state != "ok" and status.state not in reported:
+            reported.add(status.state)
+            recording.append(asyncio.ensure_future(_record_api_status(writer, status, clock(), run_id)))
+
+    if meta is not None:
+        meta.on_status = api_status
 
     async def worker() -> None:
         for index, account in queue:
@@ -305,19 +330,19 @@ async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, 
             now = clock()
             digest = None
             try:
-                outcome, fetches, obs, verdict, hits, digest = await visit(account, state, fetcher, now,
-                                                                           settings, pool)
+                outcome, fetches, obs, verdict, hits, digest, route, note = await visit(
+                    account, state, fetcher, now, settings, pool, meta)
             except Exception as exc:  # a bug must not stop the cycle: record it on the check
                 kind = exc.kind if isinstance(exc, ParseError) else type(exc).__name__
                 log.event("check.internal_error", level=40, account=account.id, error=kind)
                 failed = Fetched(url=account.url, final_url=account.url, error="internal_error",
                                  error_message=f"{kind} while parsing (a crawler bug)")
-                outcome, fetches, obs, hits = "error", [failed], None, []
+                outcome, fetches, obs, hits, route, note = "error", [failed], None, [], None, None
                 verdict = classify.classify(_prior(state), None, outcome, now, settings)
             due, rate = planner.after(account, _prior(state), state.posts_per_week if state else None, obs, verdict, now)
             writer.record(Visit(account.id, run_id, now, outcome, fetches, obs, verdict, hits, next_due_at=due.at,
                                 due_reason=due.why, revisit_seconds=int(due.interval.total_seconds()),
-                                posts_per_week=rate).slim(digest))
+                                posts_per_week=rate, route=route, route_note=note).slim(digest))
             prog.done += 1
             prog.outcomes[outcome] += 1
             if outcome not in ("ok", "not_modified", "gone"):
@@ -338,9 +363,15 @@ async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, 
         writer.give_up()
     finally:
         states.cancel()
-        requests = getattr(fetcher, "stats", {}).get("requests", 0)
+        requests = getattr(fetcher, "stats", {}).get("requests", 0) + (meta.calls if meta is not None else 0)
         if owns_fetcher:
             await fetcher.__aexit__(None, None, None)
+        if meta is not None and owns_meta:
+            await meta.aclose()
+    if meta is not None and meta.used and not writer.failure:
+        recording.append(asyncio.ensure_future(_record_api_status(writer, meta.status(), clock(), run_id)))
+    if recording:
+        await asyncio.gather(*recording)
 
     await writer.drain()
     failure = writer.failure
@@ -366,6 +397,16 @@ async def _cycle(store: Store, accounts: Sequence[Account], settings: Settings, 
         raise asyncio.CancelledError
     return CycleResult(run_id, state, prog.total, writer.written, prog.errors, dict(prog.outcomes), statuses,
                        pending, writer.new_notices, seconds, requests, snapshot_id, summary)
+
+
+async def _record_api_status(writer: Writer, status, at: datetime, run_id: int) -> None:
+    """The Graph API's state into the inventory (status and alerts read it), on the writer's
+    thread; a failure to record it never fails the cycle (the cycle's own writes report a full disk)."""
+    try:
+        await writer.call(CrawlWrites.record_api_status, status.api, status.state, status.detail, at,
+                          calls=status.calls, usage_percent=status.usage_percent, run_id=run_id)
+    except Exception as exc:  # noqa: BLE001
+        log.event("api_status.unrecorded", level=30, error=type(exc).__name__)
 
 
 def _finish(store: Store, run_id: int, state: str, requests: int, summary: str, failure: str | None) -> None:
@@ -437,9 +478,14 @@ def inspect(target: str, settings: Settings, now: datetime, *, platform: str | N
 
 
 async def _inspect_url(url: str, platform: str, settings: Settings, now: datetime) -> Observation:
+    declared = platforms.get(platform)
+    mobile = declared is not None and declared.mobile  # Instagram: a phone's view of the profile
     async with Fetcher(settings) as fetcher, ParsePool(settings, workers=1) as pool:
         async def read(fetched: Fetched) -> Observation:
             return (await pool.read(platform, fetched, now)).observation
 
-        obs, _ = await platforms.observe(platform, url, None, fetcher.fetch, now, settings, parse=read)
+        async def fetch(target: str) -> Fetched:
+            return await fetcher.fetch(target, mobile=mobile)
+
+        obs, _ = await platforms.observe(platform, url, None, fetch, now, settings, parse=read)
     return obs

@@ -47,6 +47,8 @@ FETCH_ERRORS = (
     "protocol_error",  # malformed HTTP
     "decode_error",  # broken Content-Encoding
     "internal_error",  # a crawler bug while reading the response (recorded by crawl.py, never raised)
+    "api_error",  # the Graph API answered with an error object (its code is in the message)
+    "api_unavailable",  # the Graph API was not called: token expired or refused, throttled, not configured
 )
 
 
@@ -62,6 +64,7 @@ class Account:
     feed: str | None = None
     added: date | None = None
     notes: str | None = None
+    route: str | None = None  # auto (None) | api | public: how it is read (crawler/routes.py)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class Observation:
     # The site's own name as it gives it (page <title>/og:site_name, feed title): in memory only,
     # for "is this still the same account" after gone.
     site_title: str | None = None
+    route: str = "public"  # "public" (the platform's own pages) or "api" (an official API: exact, not opaque)
 
 
 @dataclass(frozen=True)

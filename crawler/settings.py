@@ -102,9 +102,9 @@ def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None
     return field(default=default, metadata=meta)
 
 
-IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, SCHEDULE, ALERTS, REPORT, DISCOVERY = (
+IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, SCHEDULE, ALERTS, REPORT, DISCOVERY, META = (
     "Identity", "Classification", "Politeness", "Bounds of one request", "Reading and writing", "Paths", "Service",
-    "Schedule", "Alerts", "The board's report", "Discovery")
+    "Schedule", "Alerts", "The board's report", "Discovery", "Meta's Graph API")
 
 # Hosts of link-in-bio services: a page there lists one account's other addresses.
 LINK_IN_BIO_HOSTS = ("linktr.ee", "lnk.bio", "linkin.bio", "beacons.ai", "bio.link", "campsite.bio", "solo.to",
@@ -139,6 +139,102 @@ class Discovery:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
                 for f in dataclasses.fields(self)}
+
+
+_VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]{1,300}$")
+_DIGITS = re.compile(r"^\d{1,30}$")
+# Keys that would put a secret into sources.yaml: refused with the way to do it instead.
+_SECRET_KEYS = frozenset({"token", "access_token", "app_secret", "secret", "password"})
+
+
+@dataclass(frozen=True)
+class MetaSettings:
+    """`settings: meta:`, how Meta's Graph API is reached (docs/META.md). The API is used only when
+    a token source is named (`token_env` or `token_file`); the token itself never appears here."""
+
+    api_version: str = "v26.0"
+    instagram_user_id: str | None = None
+    base_url: str = "https://graph.facebook.com"
+    token_env: str | None = None
+    token_file: str | None = None
+    call_interval: float = 1.0
+    slowdown_percent: float = 75.0
+
+    @property
+    def configured(self) -> bool:
+        """A token source is named: the API route is open (Instagram also needs instagram_user_id)."""
+        return bool(self.token_env or self.token_file)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+META_DOCS = {
+    "api_version": "the Graph API version called (Meta's changelog lists the current one)",
+    "instagram_user_id": "the id of the administration's own Instagram professional account, through which "
+                         "Business Discovery reads the preschools' accounts",
+    "base_url": "the Graph API's address (tests and the demo point it at a loopback server)",
+    "token_env": "the environment variable holding the access token (e.g. CRAWLER_META_TOKEN)",
+    "token_file": "or a file holding it, readable by the crawler's user only (mode 0600 or 0400)",
+    "call_interval": "minimum seconds between two Graph API calls",
+    "slowdown_percent": "from this share of Meta's rate limit (the usage headers) on, calls are spaced out further",
+}
+
+
+def _meta_value(value: Any) -> tuple[Any, str | None]:
+    """`settings: meta:` as a MetaSettings, or why it is refused (never echoing a secret)."""
+    if isinstance(value, MetaSettings):
+        value = value.as_dict()
+    if not isinstance(value, Mapping):
+        return value, f"must be a mapping of {', '.join(META_DOCS)}, not {type(value).__name__}"
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return value, f"keys must be names, not {key!r}"
+        if key in _SECRET_KEYS:
+            return value, (f"{key}: a token never goes into sources.yaml (it is shared, copied and exported); "
+                           "name where it is instead: `token_env: CRAWLER_META_TOKEN` (an environment variable) "
+                           "or `token_file: /etc/crawler/meta-token` (a file of mode 0600)")
+        if key not in META_DOCS:
+            close = difflib.get_close_matches(key, list(META_DOCS), n=1, cutoff=0.6)
+            return value, f"{key}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+        out[key] = item
+    meta = MetaSettings()
+    fields = {**meta.as_dict(), **out}
+    for key in ("api_version", "base_url"):
+        if not isinstance(fields[key], str) or _text_problem(fields[key]):
+            return value, f"{key}: must be text, not {fields[key]!r}"
+    if not _VERSION.match(fields["api_version"]):
+        return value, f"api_version: {fields['api_version']!r} is not a Graph API version (write one like v26.0)"
+    base = fields["base_url"].rstrip("/")
+    if not _BASE_URL.match(base):
+        return value, f"base_url: {base!r} must be http(s)://host[:port] with no path, query or credentials"
+    fields["base_url"] = base
+    ig = fields["instagram_user_id"]
+    if isinstance(ig, int) and not isinstance(ig, bool):
+        ig = str(ig)  # YAML reads a bare id as a number
+    if ig is not None and (not isinstance(ig, str) or not _DIGITS.match(ig.strip())):
+        return value, f"instagram_user_id: must be the numeric id of an Instagram professional account, not {ig!r}"
+    fields["instagram_user_id"] = ig.strip() if isinstance(ig, str) else None
+    for key in ("token_env", "token_file"):
+        item = fields[key]
+        if item is not None and (not isinstance(item, str) or _text_problem(item)):
+            return value, f"{key}: must be text, not {item!r}"
+    if fields["token_env"] is not None and not _ENV_NAME.match(fields["token_env"]):
+        return value, f"token_env: {fields['token_env']!r} is not an environment variable name"
+    if fields["token_env"] and fields["token_file"]:
+        return value, "name one token source: token_env or token_file, not both"
+    for key, floor in (("call_interval", 0.0), ("slowdown_percent", 1.0)):
+        number, problem = _number(fields[key], whole=False)
+        if problem:
+            return value, f"{key}: {problem}"
+        if number < floor or (key == "slowdown_percent" and number > 100):
+            rule = "must not be negative" if floor == 0 else "must be between 1 and 100"
+            return value, f"{key}: {rule} (is {_num(number)})"
+        fields[key] = number
+    return MetaSettings(**fields), None
 
 
 @dataclass(frozen=True)
@@ -275,6 +371,9 @@ class Settings:
                                     "`sitemap_filter`, `municipality` (an account naming another one is not "
                                     "proposed), `link_in_bio` hosts, `max_pages`, `min_score` (0.5)", DISCOVERY)
 
+    meta: MetaSettings = _setting(MetaSettings(), "how Meta's Graph API is reached for Instagram and Facebook "
+                                  "accounts (see below and docs/META.md); off until a token source is named", META)
+
     def __post_init__(self) -> None:
         clean, found = _validate({name: getattr(self, name) for name in FIELDS})
         if found:
@@ -287,6 +386,14 @@ class Settings:
     @property
     def user_agent(self) -> str:
         return f"{self.user_agent_name}/{__version__} (+{self.contact}; public-account inventory)"
+
+    @property
+    def mobile_user_agent(self) -> str:
+        """The User-Agent for platforms whose public pages tell more to a phone (Instagram: a
+        profile's own <title>). It still names the crawler and its contact, as Googlebot's
+        smartphone agent names Googlebot; robots.txt matches it by the same product token."""
+        return ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                f"Mobile/15E148 (compatible; {self.user_agent})")
 
     def host_delay(self, host: str) -> float:
         """The minimum delay between two requests to `host`: host_delays (suffix-matched) wins,
@@ -314,7 +421,7 @@ def _kind(name: str) -> type:
 
 
 def field_type(name: str) -> type:
-    """The Python type a setting's value has (int, float, bool, str, dict or Discovery)."""
+    """The Python type a setting's value has (int, float, bool, str, dict, Discovery or MetaSettings)."""
     return _kind(name)
 
 
@@ -420,6 +527,8 @@ def check_value(name: str, value: Any) -> tuple[Any, str | None]:
     kind, meta = _kind(name), FIELDS[name].metadata
     if kind is Discovery:
         return _discovery(value)
+    if kind is MetaSettings:
+        return _meta_value(value)
     if kind is dict:
         return _host_delays(value, "requests a day" if name == "host_budgets" else "delay")
     if kind is bool:
@@ -541,6 +650,11 @@ def _from_env(name: str, raw: str) -> tuple[Any, str | None]:
             return json.loads(text), None
         except ValueError:
             return raw, 'must be a JSON object of host name to seconds, e.g. {"www.instagram.com": 10}'
+    if kind is MetaSettings:
+        try:
+            return json.loads(text), None
+        except ValueError:
+            return raw, 'must be a JSON object, e.g. {"token_env": "CRAWLER_META_TOKEN", "instagram_user_id": "1784..."}'
     return raw, None
 
 
@@ -636,6 +750,8 @@ def _allowed(name: str) -> str:
         return "mapping (see below)"
     if kind is dict:
         return "host name: requests a day (≥ 0)" if name == "host_budgets" else "host name: seconds (≥ 0)"
+    if kind is MetaSettings:
+        return "mapping (see below)"
     if kind is str:
         check = meta["check"]
         return {_cron_problem: "crontab line (5 fields)", _zone_problem: "IANA time zone name",
@@ -660,6 +776,8 @@ def _default_text(name: str) -> str:
         return "none (only the registry's own pages)"
     if isinstance(value, dict):
         return "none" if not value else f"`{json.dumps(value)}`"
+    if isinstance(value, MetaSettings):
+        return "off"
     if isinstance(value, float):
         return f"`{_num(value)}`"
     if value == "":
@@ -720,6 +838,16 @@ def reference() -> str:
             "    max_pages: 2000                     # most seed pages read in one run",
             "    min_score: 0.5                      # candidates below this are kept, not proposed",
             "```", "", "In the environment: `CRAWLER_DISCOVERY` as a JSON object of the same keys."]
+    out += ["", "### `meta:`", "", "The API route for Instagram and Facebook accounts (docs/META.md). It is off until "
+            "`token_env` or `token_file` names where the token is; the token itself is refused in sources.yaml. "
+            "In the environment: `CRAWLER_META` as a JSON object.", "",
+            "```yaml", "settings:", "  meta:", "    instagram_user_id: \"17841400000000000\"",
+            "    token_file: /etc/crawler/meta-token      # mode 0600, owned by the crawler's user", "```", "",
+            "| key | default | what it does |", "|---|---|---|"]
+    for key, doc in META_DOCS.items():
+        default = getattr(MetaSettings(), key)
+        shown = "none" if default is None else f"`{_num(default) if isinstance(default, float) else default}`"
+        out.append(f"| `{key}` | {shown} | {doc} |")
     out += ["", "## Rules between settings", ""] + [f"- {rule}" for rule in CROSS_RULES]
     out += ["", "The contact is also checked before any request to a real site: the placeholder "
             f"(`{PLACEHOLDER_CONTACT}`) or a contact that is neither an e-mail address nor an http(s) URL "

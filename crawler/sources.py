@@ -69,7 +69,7 @@ RACY_SECONDS = 2.0  # an mtime this recent may not yet tell two edits apart
 MAX_DEPTH = 16  # the format needs 3 levels (top, settings, host_delays); anything deep is a slip or an attack
 
 REQUIRED = ("id", "unit", "area", "platform", "url")
-OPTIONAL = ("feed", "added", "notes")
+OPTIONAL = ("feed", "added", "notes", "route")
 ACCOUNT_KEYS = REQUIRED + OPTIONAL
 TOP_KEYS = ("settings", "accounts")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -676,14 +676,33 @@ def _entry(fields: Mapping[str, tuple[str, int]], line: int, file: str, problems
                 added = shared[("date", raw)] = date.fromisoformat(raw)
             except ValueError:
                 problem(added_line, "added", f"{raw!r} is not a date; write YYYY-MM-DD{label}")
+    route = fields["route"][0] if "route" in fields else None
+    if route is not None:
+        route = _route_problem(route, platform, fields["route"][1], label, problem)
     if len(problems) > before:
         return None
     unit, area = fields["unit"][0], fields["area"][0]
     unit = shared.setdefault(unit, unit)
     area = shared.setdefault(area, area)
     notes = fields["notes"][0] if "notes" in fields else None
-    account = Account(ident, unit, area, shared.setdefault(platform, platform), url, feed, added, notes)
+    account = Account(ident, unit, area, shared.setdefault(platform, platform), url, feed, added, notes,
+                      None if route in (None, "auto") else route)
     return account, _url_key(url, parts, host, certain)
+
+
+def _route_problem(route: str, platform: str, line: int, label: str, problem) -> str:
+    """The `route:` of an entry (crawler/routes.py decides what it means), or a problem."""
+    from crawler.routes import ROUTES
+
+    if route not in ROUTES:
+        problem(line, "route", f"unknown route {route!r}{label}; one of {', '.join(ROUTES)}{_suggest(route, ROUTES)}")
+        return route
+    declared = platforms.get(platform)
+    if route == "api" and declared is not None and declared.api is None:
+        readable = ", ".join(p.label for p in platforms.all_platforms() if p.api)
+        problem(line, "route", f"{declared.label} accounts have no API route{label}; only {readable} accounts can "
+                "be pinned to `route: api`")
+    return route
 
 
 # --------------------------------------------------------------------------- likely typos

@@ -121,7 +121,8 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None, *,
         service = read_state(db_path)
         if service is not None and not isinstance(service.get("pid"), int):
             service = None  # not a state file the service wrote
-        apis = [_row(a) for a in store.api_statuses()] if hasattr(store, "api_statuses") else []
+        apis = [_row(a) for a in store.api_statuses()]
+        routes = _routes(store.route_counts())
         zone = local_zone(settings.timezone)
         local = now.astimezone(zone)
         day_end = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -180,6 +181,7 @@ def gather(db_path: str, settings: Settings, now: datetime | None = None, *,
         "schedule": schedule,
         "incidents": incidents,
         "apis": apis,
+        "routes": routes,
         "counts": {**{s: counts.get(s, 0) for s in (*STATUSES, "unchecked")}, "registered": total},
         "failing": failing,
         "pending_review": {"count": pending.count, "oldest": iso(pending.oldest)},
@@ -219,7 +221,8 @@ def assess(last: dict[str, Any] | None, good: dict[str, Any] | None, settings: S
     for api in apis or ():
         if api.get("state") in API_DEGRADED:
             problems.append(Problem(f"api:{api['api']}", "degraded",
-                                    f"the {api['api']} API is unusable since {api.get('since')}: {api.get('detail')}"))
+                                    f"the {API_LABELS.get(api['api'], api['api'] + ' API')} is unusable since "
+                                    f"{time_text(api.get('since'))}: {api.get('detail')}"))
     if last is not None and outcomes:
         visited = sum(outcomes.values())
         failed = sum(outcomes.get(o, 0) for o in FAILED_OUTCOMES)
@@ -295,6 +298,21 @@ def _service_problems(service: dict[str, Any], running: dict[str, Any] | None, s
                         f"no pass has ended well for {good_age * 60:.0f} min (passes are due every "
                         f"{gap / 60:.0f} min; the last good one ended {time_text(service['last_good_pass'])})")]
     return []
+
+
+API_LABELS = {"meta": "Graph API (Meta)"}
+
+
+def _routes(counts: list[Any]) -> dict[str, Any]:
+    """Accounts by the route of their last visit (api | public), and why the unknown ones could not be read."""
+    by_route: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    for c in counts:
+        by_route[c.route] = by_route.get(c.route, 0) + c.count
+        if c.status == "unknown" and c.note:
+            key = f"{c.platform}: {c.note}"
+            unknown[key] = unknown.get(key, 0) + c.count
+    return {"by_route": by_route, "unknown_because": dict(sorted(unknown.items(), key=lambda kv: -kv[1]))}
 
 
 def registry_text(problem: dict[str, Any]) -> str:
@@ -375,6 +393,17 @@ def render(report: dict[str, Any]) -> str:
     c = report["counts"]
     lines.append(f"Accounts:  {c['registered']} registered: " + ", ".join(
         f"{c[s]} {s}" for s in (*STATUSES, "unchecked")))
+    for api in report.get("apis") or ():
+        usage = f", usage peak {api['usage_percent']:.0f} %" if api.get("usage_percent") is not None else ""
+        state = api["state"].replace("_", " ").upper()
+        lines.append(f"Graph API: {state} since {time_text(api['since'])} (checked {time_text(api['checked_at'])}"
+                     f"{usage}): {api['detail']}")
+    routes = report.get("routes") or {}
+    if set(routes.get("by_route") or {}) - {"public", "unchecked"}:
+        lines.append("Routes:    " + ", ".join(f"{n} {route}" for route, n in sorted(
+            routes["by_route"].items(), key=lambda kv: -kv[1])) + " (how each account's last visit read it)")
+    for why, n in list((routes.get("unknown_because") or {}).items())[:8]:
+        lines.append(f"Unknown:   {n} {why}")
     p = report["pending_review"]
     lines.append(f"Review:    {p['count']} notice{'s' if p['count'] != 1 else ''} pending"
                  + (f" (oldest detected {time_text(p['oldest'])})" if p["oldest"] else ""))

@@ -59,7 +59,7 @@ def test_the_check_names_mistakes_planted_in_the_crawlers_inventory(crawled):
     world = World(ACCOUNTS, seed=1)
     views = {k: dict(v) for k, v in result.views.items() if k in (BASELINE_CYCLE, AS_OF_CYCLE)}
     flagged = {a: cycle_time(15) for a in result.check.notices_found}
-    assert compare(world, views, flagged).ok  # what the crawler stored agrees
+    assert compare(world, views, flagged, result.route).ok  # what the crawler stored agrees
     # a crawler that calls a live account gone, misses one notice and flags an account without one
     wrong_id = next(acc.id for acc in world.accounts()
                     if views[AS_OF_CYCLE][acc.id].status == "active" and acc.observable == "dates")
@@ -67,7 +67,7 @@ def test_the_check_names_mistakes_planted_in_the_crawlers_inventory(crawled):
     missed = sorted(flagged)[0]
     del flagged[missed]
     flagged[wrong_id] = cycle_time(15)
-    report = compare(world, views, flagged)
+    report = compare(world, views, flagged, result.route)
     assert report.status_agreement[AS_OF_CYCLE] == (ACCOUNTS - 1, ACCOUNTS)
     assert report.disagreements[AS_OF_CYCLE] == {"active->gone": 1}
     assert report.disagreeing_ids[AS_OF_CYCLE] == [wrong_id]
@@ -86,9 +86,9 @@ def test_the_check_allows_the_prior_status_until_a_deletion_is_confirmable(crawl
     views = {j: dict(result.views[j]) for j in (k, k + 1)}
     assert views[k][acc.id].status == before  # the real crawler: one not-found visit is not gone yet
     assert views[k + 1][acc.id].status == "gone"  # two visits a week apart: gone
-    assert compare(world, views, {}).status_agreement[k] == (ACCOUNTS, ACCOUNTS)
+    assert compare(world, views, {}, result.route).status_agreement[k] == (ACCOUNTS, ACCOUNTS)
     views[k + 1][acc.id] = AccountView(before, None, False)  # a crawler that never marks it gone
-    assert compare(world, views, {}).disagreements[k + 1] == {f"gone->{before}": 1}
+    assert compare(world, views, {}, result.route).disagreements[k + 1] == {f"gone->{before}": 1}
 
 
 @pytest.mark.slow
@@ -101,3 +101,28 @@ def test_a_changed_rule_changes_truth_and_crawler_alike(tmp_path):
     assert result.crawler.fewer_active == result.truth.fewer_active  # ...and the crawler
     assert result.check.status_agreement[BASELINE_CYCLE] == (ACCOUNTS, ACCOUNTS)
     assert result.check.status_agreement[AS_OF_CYCLE] == (ACCOUNTS, ACCOUNTS)
+
+
+@pytest.mark.slow
+def test_the_graph_api_route_dates_instagram_and_facebook_exactly_where_the_public_pages_cannot(crawled, tmp_path):
+    # The same world and cycles, Instagram and Facebook read only from their public pages.
+    api, _ = crawled
+    public = run_demo(tmp_path, accounts=ACCOUNTS, seed=1, check=True, cycles=CYCLES, slow_seconds=0, route="public")
+    world = World(ACCOUNTS, seed=1)
+    assert api.route == "api" and public.route == "public"
+    assert api.check.ok and public.check.ok  # both agree with what each route can see
+    readable = [a for a in world.accounts() if a.api_readable]
+    assert readable and sum(r.count for r in api.routes if r.route == "api") == len(
+        [a for a in readable if not a.deleted_at or a.deleted_at > cycle_time(CYCLES - 1)])
+    assert not any(r.route == "api" for r in public.routes) and public.api_calls == 0
+    # the board's figures: login-walled professional accounts are known through the API, and
+    # post-count estimates become exact dates
+    assert api.crawler.unknown_at_as_of < public.crawler.unknown_at_as_of
+    assert api.check.exact_dates > public.check.exact_dates
+    assert len(api.check.estimate_lags_days) < len(public.check.estimate_lags_days)
+    assert abs(api.crawler.active_at_baseline - api.truth.active_at_baseline) <= abs(
+        public.crawler.active_at_baseline - public.truth.active_at_baseline)
+    assert "read through the Graph API with exact dates" in api.text and "--route public" in public.text
+    # the public demo keeps no token; the API demo's is a file only the crawler may read
+    assert not (tmp_path / "meta-token").exists() and "meta:" not in public.sources_path.read_text()
+    assert oct((api.out_dir / "meta-token").stat().st_mode & 0o777) == "0o600"

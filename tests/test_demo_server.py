@@ -18,6 +18,7 @@ import pytest
 from crawler.demo.pages import http_date
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import World, cycle_time
+from crawler.settings import Settings
 
 BASELINE = cycle_time(13)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -35,10 +36,13 @@ def web(world):
         yield running
 
 
+MOBILE = Settings().mobile_user_agent  # what the crawler sends to Instagram (Platform.mobile)
+
+
 @pytest.fixture()
 def client(web):
     web.set_clock(BASELINE)
-    with httpx.Client(timeout=5, trust_env=False) as c:
+    with httpx.Client(timeout=5, trust_env=False, headers={"User-Agent": MOBILE}) as c:
         yield c
 
 
@@ -113,6 +117,20 @@ def test_instagram_profile_count_rises_with_the_clock(world, web, client):
         counts.append(int(m.group(1).replace(",", "")))
         assert counts[-1] == world.post_count(acc.index, cycle_time(k))
     assert counts[0] <= counts[1] < counts[2]
+
+
+def test_instagram_shows_a_desktop_user_agent_one_page_for_every_profile(world, web, client):
+    # Sherlock (2026): without a session, a desktop User-Agent gets the same 200 page for an
+    # existing and a missing profile; a mobile one gets the profile's own <title> and meta.
+    acc = pick(world, "instagram")
+    desktop = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) crawler/0.2"}
+    existing = client.get(web.url_for(acc), headers=desktop)
+    missing = client.get(f"{web.base_url('instagram')}/nobody_here_1/", headers=desktop)
+    assert existing.status_code == missing.status_code == 200
+    assert existing.text == missing.text and "<title>Instagram</title>" in existing.text
+    assert "og:description" not in existing.text
+    mobile = client.get(web.url_for(acc)).text
+    assert f"(@{acc.slug})" in re.search(r"<title>([^<]*)</title>", mobile).group(1)
 
 
 def test_facebook_page_shows_public_post_dates(world, web, client):

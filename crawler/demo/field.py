@@ -100,13 +100,14 @@ def _change_moment(world: World, index: int, lo: datetime, hi: datetime) -> date
     return hi
 
 
-def field_report(world: World, views: Mapping[int, Mapping[str, _View]]) -> FieldReport:
-    """The crawler's error against truth over the cycles in `views` (cycle -> account id -> view)."""
+def field_report(world: World, views: Mapping[int, Mapping[str, _View]], route: str = "public") -> FieldReport:
+    """The crawler's error against truth over the cycles in `views` (cycle -> account id -> view);
+    `route` is how Instagram and Facebook were read (DemoAccount.observable_via)."""
     from crawler.demo.runner import _gone_confirmable  # the runner imports this module
     cycles = sorted(views)
     report = FieldReport(cycles=len(cycles), accounts=len(world))
     for acc in world.accounts():
-        hidden = acc.observable in ("login_wall", "robots")
+        hidden = acc.observable_via(route) in ("login_wall", "robots")
         truths = {k: world.truth(acc.index, cycle_time(k)) for k in cycles}
         for pos, k in enumerate(cycles):
             got = views[k][acc.id].status if acc.id in views[k] else None

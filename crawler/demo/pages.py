@@ -5,7 +5,8 @@ at `at`. The texts are invented Swedish preschool texts (no real names). The sha
 platforms closely enough to exercise the crawler's adapters: WordPress RSS 2.0, `/wp-json/wp/v2/posts`
 and a home page that names its feed; Blogger Atom with openSearch:totalResults; other blogs with
 `<article>`, `<time datetime>` and Swedish visible dates plus sidebar traps (calendar, copyright
-year); Instagram's og:description post count, login wall and 200 "isn't available" page; Facebook
+year); Instagram's og:description post count (to a mobile User-Agent: a desktop one gets the same
+login page for every profile), login wall and 200 "isn't available" page; Facebook
 pages with `<abbr data-utime>`, removed pages and login walls.
 """
 
@@ -460,6 +461,22 @@ def _blog(world: World, acc: DemoAccount, at: datetime, base: str, rest: str, ba
 
 
 # -- Instagram and Facebook -----------------------------------------------------------------------
+
+# What Instagram serves a desktop (non-mobile) User-Agent without a session: one page for every
+# profile, existing or not (Sherlock's finding, 2026). Only a mobile User-Agent gets the profile's
+# own <title> and meta; the crawler sends one for Instagram (Platform.mobile).
+INSTAGRAM_DESKTOP_WALL = _html(200, (
+    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Instagram</title></head>"
+    "<body><div id=\"react-root\"><p>Log in to see photos and videos from friends.</p>"
+    "<a href=\"/accounts/login/\">Log in</a></div></body></html>"), cacheable=False)
+
+
+def instagram_needs_mobile(host: str, target: str, user_agent: str) -> bool:
+    """Whether this request gets Instagram's desktop wall (a profile asked without a mobile User-Agent)."""
+    path = urlsplit(target).path
+    return (host == "instagram" and "mobile" not in user_agent.lower() and path != "/robots.txt"
+            and not path.startswith("/accounts/"))
+
 
 def _instagram(world: World, acc: DemoAccount, at: datetime, host_base: str, rest: str) -> Page:
     if rest != "/":

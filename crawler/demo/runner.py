@@ -12,6 +12,8 @@ This module reads the crawler's store; the crawler never reads the demo world.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import statistics
 import time
 from collections import Counter
@@ -24,6 +26,7 @@ from typing import Any
 from crawler import crawl, discover, sources
 from crawler import settings as settings_mod
 from crawler.demo import municipality
+from crawler.demo.graph import DEMO_IG_USER_ID, DemoGraph
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import (
     AS_OF,
@@ -132,6 +135,9 @@ class DemoResult:
     views: dict[int, dict[str, AccountView]] = field(default_factory=dict, repr=False)
     field_report: Any = None  # FieldReport of the field world (crawler/demo/field.py), else None
     discovery: DiscoveryView | None = None
+    route: str = "api"  # how Instagram and Facebook were read: "api" (the Graph API where it can) or "public"
+    routes: list = field(default_factory=list)  # store.route_counts() after the last cycle
+    api_calls: int = 0  # Graph API calls the demo's Graph server answered
 
 
 def _views(store: Store) -> dict[str, AccountView]:
@@ -186,8 +192,12 @@ def _gone_confirmable(world: World, deleted_at: datetime | None, k: int) -> bool
     return len(missing) >= world.rules.gone_after and span >= timedelta(hours=world.rules.gone_min_hours)
 
 
-def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dict[str, datetime]) -> CheckReport:
-    """--check: the inventory after the given cycles against the world's truth at those times."""
+def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dict[str, datetime],
+            route: str = "public") -> CheckReport:
+    """--check: the inventory after the given cycles against the world's truth at those times.
+
+    `route` is how the crawler read Instagram and Facebook ("api": the Graph API where it can), which
+    decides what it could see (DemoAccount.observable_via)."""
     agreement: dict[int, tuple[int, int]] = {}
     disagreements: dict[int, Counter] = {}
     ids: dict[int, list[str]] = {}
@@ -196,7 +206,7 @@ def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dic
         good, wrong, wrong_ids = 0, Counter(), []
         for acc in world.accounts():
             truth = world.truth(acc.index, at)
-            hidden = acc.observable in ("login_wall", "robots") and truth.exists
+            hidden = acc.observable_via(route) in ("login_wall", "robots") and truth.exists
             expected = "unknown" if hidden else truth.status
             got = view[acc.id].status if acc.id in view else None
             allowed = {expected}
@@ -220,10 +230,11 @@ def compare(world: World, views: dict[int, dict[str, AccountView]], flagged: dic
         view = views[last].get(acc.id)
         if view is None or not truth.exists or truth.last_post_at is None or view.last_post_at is None:
             continue
-        if acc.observable == "count" or view.estimated:
+        seen = acc.observable_via(route)
+        if seen == "count" or view.estimated:
             lags.append((view.last_post_at - truth.last_post_at).total_seconds() / 86_400)
             continue
-        if acc.observable != "dates":
+        if seen != "dates":
             continue
         dated += 1
         error = abs((view.last_post_at - truth.last_post_at).total_seconds())
@@ -259,13 +270,19 @@ def run_demo(
     slow_seconds: float = 0.05,
     settings: dict[str, Any] | None = None,
     world_name: str = "contract",
+    route: str = "api",
 ) -> DemoResult:
     """Crawl the simulated web weekly from 2022-12-01 and compare with the world's truth.
 
     Writes `sources.yaml` and `inventory.sqlite` into `out_dir`. `cycles` below 20 stops before the
     as-of snapshot, so the board comparison is then left out. `world_name` "field" crawls the
     field world (crawler/demo/field.py) and measures the crawler's error after every cycle.
+    `route="api"` configures the Graph API (the demo's loopback Graph server, a token in
+    `out_dir/meta-token` of mode 0600) so that Instagram and Facebook accounts are read through it
+    where it can; `"public"` reads them all from their public pages, as without `settings: meta:`.
     """
+    if route not in ("api", "public"):
+        raise ValueError(f"route must be 'api' or 'public', not {route!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     values = dict(settings or demo_settings())
@@ -282,14 +299,21 @@ def run_demo(
     db_path = out / "inventory.sqlite"
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)  # a demo always starts from an empty inventory
+    (out / TOKEN_FILE).unlink(missing_ok=True)
+    token = _demo_token(out) if route == "api" else None
+    graph = DemoGraph(world, token)
     city = municipality.of(world)
-    with DemoWeb(world, cycle_time(0), faults=faults, slow_seconds=slow_seconds) as web:
+    with DemoWeb(world, cycle_time(0), faults=faults, slow_seconds=slow_seconds, graph=graph) as web:
         bases = {h: web.base_url(h) for h in web.hosts}
         # Where discovery looks: the municipality's sitemap of preschool pages, its link-in-bio host.
         written = {**values, "discovery": values.get("discovery") or city.discovery_settings(bases)}
+        if route == "api":  # the loopback Graph API, its token in a file only the crawler may read
+            written["meta"] = {"base_url": web.base_url("graph"), "instagram_user_id": DEMO_IG_USER_ID,
+                               "token_file": str(out / TOKEN_FILE), "call_interval": 0.0}
         sources_path.write_text(world.sources_yaml(web, written), encoding="utf-8")
         registry = sources.load(sources_path)
-        if registry.settings.replace(discovery=rules.discovery) != rules:
+        # the route changes what is seen, not truth
+        if registry.settings.replace(discovery=rules.discovery, meta=rules.meta) != rules:
             raise RuntimeError("the demo registry's settings differ from the rules of the world's truth")
         store = Store.open(db_path)
         try:
@@ -297,21 +321,36 @@ def run_demo(
             flagged = _flagged(store)
             found = asyncio.run(_discover(store, registry, web, cycle_time(cycles - 1) + timedelta(days=1), say))
             requests = sum(s["requests"] for s in web.stats().values())
+            routes = store.route_counts()
         finally:
             store.close()
     truth = world.board_truth(BASELINE, AS_OF)
     board = crawler_board(views, flagged) if BASELINE_CYCLE in views and AS_OF_CYCLE in views else None
     # The check reads the board's cycles and the last one; `views` keeps every cycle for tests.
     checked = {k: views[k] for k in (BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1) if k in views}
-    report = compare(world, checked, flagged) if check else None
+    report = compare(world, checked, flagged, route) if check else None
     if report is not None:
         report.discovery = check_discovery(city, bases, found)
     result = DemoResult(out, sources_path, db_path, results, board, truth, report,
                         time.perf_counter() - started, requests, views=views,
-                        field_report=field_report(world, views) if world_name == "field" else None,
-                        discovery=found)
+                        field_report=field_report(world, views, route) if world_name == "field" else None,
+                        discovery=found, route=route, routes=routes, api_calls=len(graph.calls))
     result.text = render_text(result, world)
     return result
+
+
+TOKEN_FILE = "meta-token"
+
+
+def _demo_token(out: Path) -> str:
+    """A fresh token for the demo's Graph API, written as Meta's would be kept: a file of mode 0600."""
+    token = "EAAdemo" + secrets.token_hex(24)
+    path = out / TOKEN_FILE
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(token + "\n")
+    return token
 
 
 async def _cycles(
@@ -405,6 +444,7 @@ def render_text(result: DemoResult, world: World) -> str:
         from crawler.demo.field import render_field
 
         lines += render_field(result.field_report)
+    lines += ["", *route_lines(result)]
     c = result.check
     if c is not None:
         lines += ["", "Check against the world's truth:"]
@@ -452,6 +492,25 @@ def discovery_text(found: DiscoveryView) -> list[str]:
     return lines
 
 
+def route_lines(result: DemoResult) -> list[str]:
+    """How the last cycle read the accounts: through the Graph API or the public pages, and why not."""
+    api = sum(r.count for r in result.routes if r.route == "api")
+    by_note: Counter = Counter()
+    for r in result.routes:
+        if r.route == "public" and r.note:
+            by_note[(r.note, r.status == "unknown")] += r.count
+    if result.route == "public":
+        lines = ["Routes: Instagram and Facebook were read from their public pages (`--route public`); "
+                 "`crawler demo` without it reads them through the loopback Graph API."]
+    else:
+        lines = [f"Routes: {api} Instagram and Facebook accounts read through the Graph API with exact dates "
+                 f"({result.api_calls} Graph API calls in {len(result.cycles)} cycles); `--route public` "
+                 "reads them from their public pages instead."]
+    for (note, unknown), n in sorted(by_note.items(), key=lambda item: -item[1]):
+        lines.append(f"  {n} from the public page{' (unknown there)' if unknown else ''}: {note}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m crawler.demo.runner OUT_DIR [--accounts N] [--seed S] [--check]` (the CLI's twin)."""
     import argparse
@@ -462,9 +521,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--check", action="store_true", help="compare the inventory with the world's truth")
     parser.add_argument("--quiet", action="store_true", help="no line per cycle")
+    parser.add_argument("--route", choices=("api", "public"), default="api",
+                        help="read Instagram and Facebook through the Graph API (default) or their public pages")
     args = parser.parse_args(argv)
     result = run_demo(args.out_dir, accounts=args.accounts, seed=args.seed, check=args.check,
-                      progress=None if args.quiet else print)
+                      progress=None if args.quiet else print, route=args.route)
     print(result.text)
     return 0 if result.check is None or result.check.ok else 1
 

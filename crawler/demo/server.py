@@ -34,7 +34,16 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
-from crawler.demo.pages import Page, find_account, http_date, render, state_key
+from crawler.demo.graph import DemoGraph
+from crawler.demo.pages import (
+    INSTAGRAM_DESKTOP_WALL,
+    Page,
+    find_account,
+    http_date,
+    instagram_needs_mobile,
+    render,
+    state_key,
+)
 from crawler.demo.world import HOSTS, WEEK, DemoAccount, World, cycle_time
 
 _MAX_HEAD = 64 * 1024
@@ -86,8 +95,10 @@ class DemoServer:
         first_address: int = 2,
         port: int = 0,
         control: bool = True,
+        graph: DemoGraph | None = None,
     ):
         self.world = world
+        self.graph = graph or DemoGraph(world)
         self.clock = clock or cycle_time(0)
         self.faults = faults
         self.slow_seconds = slow_seconds
@@ -115,6 +126,7 @@ class DemoServer:
             self._servers.append(server)
             self.hosts[host] = (address, server.sockets[0].getsockname()[1])
         self._bases = {h: f"http://{a}:{p}" for h, (a, p) in self.hosts.items()}
+        self.graph.bases = dict(self._bases)
         if self.control:
             server = await asyncio.start_server(
                 lambda r, w: self._connection(None, r, w), "127.0.0.1", 0, limit=_MAX_HEAD
@@ -210,6 +222,15 @@ class DemoServer:
                 stats.statuses[405] += 1
                 extra["Allow"] = "GET, HEAD"
                 return _response(405, b"", "text/plain", extra, close=not keep)
+            if host == "graph":
+                answer = self.graph.respond(target, headers, at)
+                stats.statuses[answer.status] += 1
+                return _response(answer.status, answer.encoded(), "application/json; charset=UTF-8",
+                                 {**extra, **answer.headers}, close=not keep, head=method == "HEAD")
+            if instagram_needs_mobile(host, target, headers.get("user-agent", "")):
+                stats.statuses[200] += 1
+                return _response(200, INSTAGRAM_DESKTOP_WALL.body, INSTAGRAM_DESKTOP_WALL.content_type, extra,
+                                 close=not keep, head=method == "HEAD")
             acc = self._account_for(host, target)
             if acc is not None and acc.slow and self.slow_seconds > 0:
                 await asyncio.sleep(self.slow_seconds)

@@ -119,8 +119,10 @@ _NOTICE_ARCHS = frozenset({_A["silenced_notice"], _A["deleted_notice"]})
 _STATIC_ARCHS = frozenset({_A["steady"], _A["dormant"]})
 
 # Hosts: each is one loopback address of the demo server (a "host" for per-host politeness).
+# kommun: the municipality's site; linkinbio: a link-in-bio service (crawler.demo.municipality);
+# graph: Meta's Graph API (crawler/demo/graph.py). New hosts go last, so that the others keep their addresses.
 HOSTS = ("wpcom", "wpself", "blogspot", "blogs-a", "blogs-b", "instagram", "facebook", "wpself-new", "kommun",
-         "linkinbio")  # kommun: the municipality's site; linkinbio: a link-in-bio service (crawler.demo.municipality)
+         "linkinbio", "graph")
 KIND_HOST = {
     "wp_self": "wpself",
     "wp_com": "wpcom",
@@ -179,6 +181,11 @@ HARD_NEGATIVES = (
 
 POST_NORMAL, POST_NOTICE, POST_NEGATIVE = 0, 1, 2
 
+# Shares of Instagram accounts that are personal (not professional) and of Facebook Pages outside
+# the administration's Business Manager: the Graph API cannot read them.
+PERSONAL_SHARE = 0.15
+UNMANAGED_SHARE = 0.15
+
 
 @dataclass(frozen=True)
 class DemoAccount:
@@ -203,15 +210,36 @@ class DemoAccount:
     registry_feed: bool = False  # the registry names the feed URL for this account
     followers: int = 0
     following: int = 0
+    # Meta's Graph API: a professional (Business/Creator) Instagram account is readable by Business
+    # Discovery, a personal one is not; a Facebook Page in the administration's Business Manager is
+    # readable through its published_posts, another Page is not (Page Public Content Access).
+    professional: bool = False
+    managed: bool = False
+
+    @property
+    def page_id(self) -> str:
+        """The Graph API id of the account (Facebook Page or Instagram user), stable per index."""
+        return f"{(1784140 if self.kind == 'instagram' else 1100400) * 10**10 + self.index + 1}"
+
+    @property
+    def api_readable(self) -> bool:
+        """Whether the Graph API can read this account (while it exists)."""
+        return (self.kind == "instagram" and self.professional) or (self.kind == "facebook" and self.managed)
 
     @property
     def observable(self) -> str:
-        """What a crawler can read: dates, count (Instagram), login_wall or robots."""
+        """What a crawler can read from the public pages: dates, count (Instagram), login_wall or robots."""
         if self.login_wall:
             return "login_wall"
         if self.robots_disallowed:
             return "robots"
         return "count" if self.kind == "instagram" else "dates"
+
+    def observable_via(self, route: str) -> str:
+        """What a crawler can read along `route` ("api": the Graph API where it can, else the public pages)."""
+        if route == "api" and self.api_readable:
+            return "dates"
+        return self.observable
 
 
 @dataclass(frozen=True)
@@ -450,6 +478,7 @@ class World:
             slug = f"{base[:40]}-{i + 1}"
         host = KIND_HOST.get(kind) or ("blogs-a" if i % 2 == 0 else "blogs-b")
         deleted_at = self._deleted_at(i)
+        meta_draw = random.Random(f"graph-api:{self.seed}:{i}").random()
         return DemoAccount(
             index=i,
             id=f"mlm-{i + 1:0{self._width}d}",
@@ -470,6 +499,9 @@ class World:
             registry_feed=kind in ("wp_self", "wp_com", "blogger") and rng.random() < 0.3,
             followers=rng.randint(40, 1900) if kind in ("instagram", "facebook") else 0,
             following=rng.randint(0, 300) if kind == "instagram" else 0,
+            # A draw of its own, so that adding the Graph API changed none of the draws above.
+            professional=kind == "instagram" and meta_draw >= PERSONAL_SHARE,
+            managed=kind == "facebook" and meta_draw >= UNMANAGED_SHARE,
         )
 
     def _deleted_at(self, i: int) -> float | None:

@@ -152,6 +152,7 @@ class Fetcher:
         # use (auth, redirects, cookies, hooks) and whose build_request parses every URL again. No
         # cookies are kept or sent (they are personal data and would make visits differ), no proxy
         # or .netrc is read from the environment, and redirects are walked by `fetch`.
+        self._mobile_ua = ("User-Agent", settings.mobile_user_agent)
         self._headers = [
             ("User-Agent", settings.user_agent),
             ("Accept", ACCEPT),
@@ -186,8 +187,12 @@ class Fetcher:
 
     # -- the public entry point -------------------------------------------------------------
 
-    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                    mobile: bool = False) -> Fetched:
         """GET `url` politely (conditionally when etag/last_modified are given); never raises.
+
+        `mobile` sends settings.mobile_user_agent (platforms declared `mobile`, e.g. Instagram,
+        whose public pages tell a phone what they hide from a desktop); robots.txt is asked as always.
 
         `redirects` lists every URL redirected to, in order; `final_url` is the last URL
         considered (the one answered, or the one refused). `elapsed_ms` is time spent in requests
@@ -236,7 +241,8 @@ class Fetcher:
                 self.stats["robots_blocked"] = self._robots.blocked
                 if robots is not None:
                     return done(str(current), robots)
-            attempt, tries, seconds = await self._with_retries(current, headers, self.settings.max_body_bytes, False)
+            attempt, tries, seconds = await self._with_retries(current, headers, self.settings.max_body_bytes, False,
+                                                               mobile)
             attempts += tries
             network += seconds
             location = attempt.headers.get("location") if attempt.headers is not None else None
@@ -296,7 +302,7 @@ class Fetcher:
         self.stats["retries"] += 1
 
     async def _with_retries(
-        self, url: httpx.URL, headers: dict[str, str], max_bytes: int, cut_ok: bool
+        self, url: httpx.URL, headers: dict[str, str], max_bytes: int, cut_ok: bool, mobile: bool = False
     ) -> tuple[Attempt, int, float]:
         """The final attempt, the number of requests made and their total duration in seconds."""
         count = 0
@@ -304,7 +310,7 @@ class Fetcher:
 
         async def once() -> Attempt:
             nonlocal count, seconds
-            attempt = await self._polite_request(url, headers, max_bytes, cut_ok)
+            attempt = await self._polite_request(url, headers, max_bytes, cut_ok, mobile)
             count += attempt.sent
             seconds += attempt.seconds
             return attempt
@@ -316,11 +322,11 @@ class Fetcher:
         return attempt, count, seconds
 
     async def _polite_request(
-        self, url: httpx.URL, headers: dict[str, str], max_bytes: int, cut_ok: bool
+        self, url: httpx.URL, headers: dict[str, str], max_bytes: int, cut_ok: bool, mobile: bool = False
     ) -> Attempt:
         try:
             async with self._hosts.turn(url.host, url.port):
-                attempt = await self._request(url, headers, max_bytes, cut_ok)
+                attempt = await self._request(url, headers, max_bytes, cut_ok, mobile)
                 if attempt.retry_after is not None and attempt.retry_after <= self.settings.retry_after_cap:
                     # The server asked the whole host to slow down, not only this URL.
                     self._hosts.pause(url.host, url.port, attempt.retry_after)
@@ -328,7 +334,8 @@ class Fetcher:
         except HostDeferred as exc:
             return Attempt(error="rate_limited", message=str(exc), sent=False)
 
-    async def _request(self, url: httpx.URL, conditional: dict[str, str], max_bytes: int, cut_ok: bool) -> Attempt:
+    async def _request(self, url: httpx.URL, conditional: dict[str, str], max_bytes: int, cut_ok: bool,
+                       mobile: bool = False) -> Attempt:
         self.stats["requests"] += 1
         attempt = Attempt()
         body_started = False
@@ -336,6 +343,8 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.settings.deadline):
                 headers = self._headers + list(conditional.items())
+                if mobile:
+                    headers = [self._mobile_ua, *headers[1:]]  # the User-Agent is the first header
                 request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
                 response = await self._transport.handle_async_request(request)
                 response.request = request

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit
 
 from crawler.dates import from_timestamp, parse_machine
 from crawler.models import Fetched, Observation, PublicText
@@ -99,6 +100,22 @@ def _dates(tree, raw: str) -> list[tuple[str | None, datetime | None]]:
     return [(None, when) for when in found if when is not None]
 
 
+def page_name(url: str) -> str | None:
+    """The Page a URL names, as the Graph API's Page list can be matched with: its lower-case name,
+    or "id:<n>" for profile.php?id=<n>; None for a URL that names no Page (works on demo hosts too)."""
+    parts = urlsplit(url if "//" in url else "//" + url)
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        return None
+    first = segments[0].lower()
+    if first == "profile.php":
+        ident = next((v for k, v in parse_qsl(parts.query) if k == "id"), "")
+        return f"id:{ident}" if ident.isdigit() else None
+    if first in _RESERVED:
+        return None
+    return first
+
+
 # First path segments that are Facebook's own pages (or kinds of page), not page names.
 _RESERVED = frozenset({"pages", "pg", "groups", "people", "events", "watch", "marketplace", "gaming", "login",
                        "login.php", "checkpoint", "profile.php", "permalink.php", "story.php", "photo.php", "share",
@@ -163,4 +180,5 @@ PLATFORM = register(Platform(
     name="facebook", label="Facebook", parse=parse, candidates=candidates, kind="social",
     hosts=("facebook.com", "fb.com", "fb.me"), aliases=("fb",),
     opaque=True, exclusive=True, host_delay=10.0, canonical=canonical, profile=profile,
+    api="page_posts",
 ))

@@ -1,6 +1,12 @@
 """Instagram profiles: exists or not (the "isn't available" page comes with status 200), login
 walls, and what the profile meta still tells: the post count in og:description (which rises when
 the account posts) and the bio. Dates only when the page carries them (taken_at timestamps).
+
+Read with a mobile User-Agent (`mobile=True` below): Instagram shows a phone the profile's own
+<title> and meta, and a desktop the same page titled "Instagram" for every profile, existing or
+not. That bare title is a login wall, never "gone" (only the explicit "isn't available" message is
+a gone candidate, confirmed on a later visit by classify's hysteresis). The post count is read only when og:description
+shows one. Exact dates come from the Graph API route instead (crawler/meta, crawler/routes.py).
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ def parse(fetched: Fetched, now: datetime, settings: Settings, platform: str = "
     page = common.visible_text(tree)
     if _GONE.search(page):
         return Observation(platform, False, "instagram: page not available", source_url=source)
+    if common.node_text(tree.css_first("title"), 300).strip().lower() == "instagram":
+        # Instagram's page without the profile (a desktop User-Agent, a session wall) is titled
+        # "Instagram" alone, for existing and missing profiles alike: without the explicit "isn't
+        # available" message above it says nothing about the account, and never means "gone".
+        return Observation(platform, None, "login wall (a bare 'Instagram' title: no profile shown)",
+                           login_wall=True, source_url=source)
     if fetched.status in common.GONE_STATUSES:
         return common.gone_by_status(fetched, platform)
     if common.has_password_form(tree) or "log in" in page or "logga in" in page:
@@ -148,4 +160,5 @@ PLATFORM = register(Platform(
     name="instagram", label="Instagram", parse=parse, candidates=candidates, kind="social",
     hosts=("instagram.com", "instagr.am"), aliases=("ig", "insta"),
     opaque=True, exclusive=True, host_delay=10.0, canonical=canonical, profile=profile,
+    api="business_discovery", mobile=True,
 ))

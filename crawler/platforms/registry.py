@@ -1,7 +1,8 @@
 """The platform registry: every platform the crawler knows is declared once, here, by its module.
 
     Platform(name, label, parse, candidates, kind=..., hosts=..., aliases=..., opaque=...,
-             exclusive=..., host_delay=..., canonical=...)   one declaration per platform module
+             exclusive=..., host_delay=..., canonical=..., api=..., mobile=...)
+                                                  one declaration per platform module
     register(platform) / unregister(name)         at import of the module (tests: `registered()`)
     get(name) / names() / all_platforms()         what sources, the CLI, classify and reports ask
     by_alias(word) / readers()                    "ig" -> instagram; readers that are not platforms
@@ -87,6 +88,8 @@ class Platform:
     # of the platform's own pages. Default: the site root is the account (a blog on its own host).
     profile: Profile | None = None
     registrable: bool = True  # False for readers that are not platforms (the "feed" reader of inspect)
+    api: str | None = None  # the official API reader that can read its accounts (crawler/meta: "business_discovery")
+    mobile: bool = False  # its public pages tell more to a mobile User-Agent (Instagram: a profile-specific title)
 
     def owns(self, host: str) -> bool:
         """Whether `host` (lower case, no port) is one of this platform's hosts."""
@@ -199,6 +202,12 @@ def host_delay(host: str) -> float | None:
     """The politeness default of the platform that owns `host`, or None."""
     platform = detect("//" + host)
     return platform.host_delay if platform is not None else None
+
+
+def wants_mobile(host: str) -> bool:
+    """Whether the platform that owns `host` is read with the mobile User-Agent."""
+    platform = detect_host(host.rstrip(".").lower())
+    return platform is not None and platform.mobile
 
 
 def split(url: str) -> Url | None:

@@ -91,6 +91,8 @@ class Visit:
     due_reason: str | None = None
     revisit_seconds: int | None = None
     posts_per_week: float | None = None
+    route: str | None = None  # "api" | "public": how the account was read (crawler/routes.py)
+    route_note: str | None = None  # why ("personal Instagram account: not readable through the API")
 
     def slim(self, content_sha256: str | None = None) -> Visit:
         """The same visit without bodies; `content_sha256` when the caller already hashed the body."""
@@ -318,7 +320,7 @@ class CrawlWrites(Connection):
         self._conn.execute(
             "INSERT INTO checks (run_id, account_id, started_at, url, final_url, http_status, outcome, error, "
             "reason, etag, last_modified, content_sha256, bytes, elapsed_ms, requests, exists_, last_post_at, "
-            "posts_seen, post_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "posts_seen, post_count, status, route) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 visit.run_id, visit.account_id, at,
                 last.url if last else "",
@@ -338,6 +340,7 @@ class CrawlWrites(Connection):
                 len(posts) if obs else None,
                 obs.post_count if obs else None,
                 verdict.status,
+                visit.route,
             ),
         )
         if posts:
@@ -362,6 +365,8 @@ class CrawlWrites(Connection):
             "gone_streak_since": iso(verdict.gone_streak_since),
             "post_count_since": iso(verdict.post_count_since),
             "visit_requests": sum(f.attempts for f in visit.fetches),
+            "route": visit.route,
+            "route_note": visit.route_note,
         }
         if visit.next_due_at is not None:  # the schedule's answer, written with the visit
             update.update(next_due_at=iso(visit.next_due_at), due_reason=visit.due_reason,
@@ -398,6 +403,22 @@ class CrawlWrites(Connection):
                 update["last_modified"] = source.headers.get("last-modified")
         self._update_account(visit.account_id, update)
         return new_notices
+
+    def record_api_status(self, api: str, state: str, detail: str | None, at: datetime, *,
+                          calls: int | None = None, usage_percent: float | None = None,
+                          run_id: int | None = None) -> None:
+        """The state of an official API after (or during) a cycle; `since` moves only when the state changes."""
+        with self.transaction():
+            row = self._conn.execute("SELECT state, since FROM api_status WHERE api = ?", (api,)).fetchone()
+            since = row[1] if row is not None and row[0] == state else iso(at)
+            self._conn.execute(
+                "INSERT INTO api_status (api, state, since, checked_at, detail, calls, usage_percent, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(api) DO UPDATE SET state = excluded.state, "
+                "since = excluded.since, checked_at = excluded.checked_at, detail = excluded.detail, "
+                "calls = coalesce(excluded.calls, api_status.calls), usage_percent = excluded.usage_percent, "
+                "run_id = excluded.run_id",
+                (api, state, since, iso(at), detail, calls, usage_percent, run_id),
+            )
 
     def add_notice(self, account_id: str, hit: NoticeHit, at: datetime) -> int | None:
         """Store a flagged notice once per (account, post); returns its id, None if already known.

@@ -17,6 +17,7 @@ from crawler.store.connection import Connection, iso
 from crawler.store.records import (
     AccountDetail,
     AccountRecord,
+    ApiStatusRecord,
     CheckRecord,
     FailingAccount,
     InventoryPage,
@@ -25,6 +26,7 @@ from crawler.store.records import (
     PendingSummary,
     RegistryChange,
     ReviewRecord,
+    RouteCount,
     RunRecord,
     Snapshot,
     SnapshotCount,
@@ -284,6 +286,26 @@ class Reads(Connection):
             ORDER BY a.consecutive_failures DESC, coalesce(a.last_ok_at, '') ASC, a.id
             LIMIT ?
             """, [limit])]
+
+    def api_statuses(self) -> list[ApiStatusRecord]:
+        """The last reported state of each official API (empty before schema version 5)."""
+        from crawler.store.schema import ROUTES_VERSION
+
+        if self.schema_version() < ROUTES_VERSION:
+            return []
+        return [make(ApiStatusRecord, r) for r in self._query(
+            "SELECT api, state, since, checked_at, detail, calls, usage_percent, run_id FROM api_status ORDER BY api")]
+
+    def route_counts(self) -> list[RouteCount]:
+        """Registered accounts by the route of their last visit, platform, status and route note."""
+        from crawler.store.schema import ROUTES_VERSION
+
+        if self.schema_version() < ROUTES_VERSION:
+            return []
+        return [make(RouteCount, r) for r in self._query(
+            "SELECT coalesce(route, 'unchecked') AS route, platform, coalesce(status, 'unchecked') AS status, "
+            "route_note AS note, count(*) AS count FROM accounts WHERE deregistered_at IS NULL "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2, 3, 4")]
 
     def pending_summary(self) -> PendingSummary:
         """How many notices await a reviewer, and since when."""

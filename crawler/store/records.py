@@ -252,6 +252,31 @@ class FailingAccount:
 
 
 @dataclass(frozen=True)
+class ApiStatusRecord:
+    """The last reported state of an official API (Meta's Graph API), for status and alerts."""
+
+    api: str
+    state: str  # ok | token_invalid | token_unusable | throttled | permission | error
+    since: datetime  # when it entered this state
+    checked_at: datetime  # the last cycle that reported it
+    detail: str | None
+    calls: int | None
+    usage_percent: float | None
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class RouteCount:
+    """How many registered accounts were last read along a route, and why (for `crawler status`)."""
+
+    route: str  # api | public | unchecked
+    platform: str
+    status: str  # active | dormant | gone | unknown | unchecked
+    note: str | None
+    count: int
+
+
+@dataclass(frozen=True)
 class PendingSummary:
     """The review queue at a glance."""
 

@@ -9,6 +9,26 @@ from __future__ import annotations
 
 import sqlite3
 
+# Routes (issue 15). Each check and each account records how it was read: `api` (Meta's
+# Graph API) or `public` (the platform's own pages), and why (a personal Instagram account is
+# not readable through the API...). api_status keeps each API's state for `crawler status` and
+# ops alerts: an expired token is one row, not a cycle of errors. No token is ever stored.
+_ROUTES = """
+    ALTER TABLE checks ADD COLUMN route TEXT;          -- api | public (NULL: a check made before routes)
+    ALTER TABLE accounts ADD COLUMN route TEXT;        -- the route of the last visit
+    ALTER TABLE accounts ADD COLUMN route_note TEXT;   -- why it was read (or not) that way
+    CREATE TABLE api_status (
+        api TEXT PRIMARY KEY,          -- meta
+        state TEXT NOT NULL,           -- ok | token_invalid | token_unusable | throttled | permission | error
+        since TEXT NOT NULL,           -- when it entered this state (the crawl's clock)
+        checked_at TEXT NOT NULL,      -- the last time a cycle reported it
+        detail TEXT,                   -- what happened (Meta's error code and message; never the token)
+        calls INTEGER,                 -- Graph API calls of the last cycle
+        usage_percent REAL,            -- the highest usage Meta reported in it
+        run_id INTEGER
+    );
+    """
+
 # Forward migrations: MIGRATIONS[n] brings user_version n to n+1. Never edit a released step;
 # append a new one. Each runs in one transaction with the version bump.
 MIGRATIONS: list[str] = [
@@ -433,6 +453,9 @@ _SCHEDULE = """
     """
 MIGRATIONS.append(_SCHEDULE)  # 6 -> 7 (after the reasons-as-data step)
 SCHEDULE_VERSION = MIGRATIONS.index(_SCHEDULE) + 1
+MIGRATIONS.append(_ROUTES)  # 7 -> 8: routes and api_status (issue 15), written out at the top
+# The version that added routes and api_status (readers of an older inventory see none).
+ROUTES_VERSION = MIGRATIONS.index(_ROUTES) + 1
 
 SCHEMA_VERSION = len(MIGRATIONS)
 REASONS_VERSION = 6  # from this version on, reasons are stored as kind + values (readers adapt before it)
