@@ -648,7 +648,11 @@ async def run(registry: sources.Registry, store: Store, fetch: Fetch, now: datet
                 found = await check(finding.platform, finding.url)
                 if found is not None:
                     return found
-            fetched = await fetch(finding.url)
+            declared = platforms.get(finding.platform)
+            if declared is not None and declared.mobile:  # Instagram shows a desktop no profile at all
+                fetched = await fetch(finding.url, mobile=True)  # type: ignore[call-arg]
+            else:
+                fetched = await fetch(finding.url)
         return profile_facts(fetched, finding.platform, now, settings)
 
     checked = await asyncio.gather(*(facts_of(f) for f in findings))
