@@ -183,7 +183,9 @@ async def visit(
 
     known = source or (state.discovered_feed_url if state else None)
     routed = await routes.observe(account, fetch, meta, now, settings, known_feed=known,
-                                  parse=read if pool is not None else None)
+                                  parse=read if pool is not None else None,
+                                  previous_route=state.route if state else None,
+                                  previous_note=state.route_note if state else None)
     obs, fetches = routed.observation, routed.fetches
     last = source_fetch(fetches, obs)
     digest = digests.get(id(last)) if last is not None else None

@@ -34,6 +34,10 @@ from crawler.models import Account, Fetched, Observation
 from crawler.settings import Settings
 
 ROUTES = ("auto", "api", "public")
+NOTE_LOST_IG = ("no longer found through Business Discovery (renamed, switched to a personal account, or "
+                "removed: the API cannot tell which)")
+NOTE_LOST_PAGE = ("no longer among the Pages the administration manages (taken out of the Business Manager, or "
+                  "removed)")
 READER_LABELS = {
     "business_discovery": "Business Discovery through the administration's Instagram account",
     "page_posts": "Page posts, for Pages the administration manages",
@@ -126,8 +130,20 @@ def _public_feed(known_feed: str | None, settings: Settings) -> str | None:
     return known_feed
 
 
-def _fallback_note(read: ApiRead, obs: Observation, reader: str | None) -> str:
-    """Why an account that went to the API was read from its public page, in words for status."""
+def _fallback_note(read: ApiRead, obs: Observation, reader: str | None, before: str | None = None,
+                   before_note: str | None = None) -> str:
+    """Why an account that went to the API was read from its public page, in words for status.
+    `before` and `before_note` are the route of its previous visit and why: an account the API read
+    once and no longer reads has changed (renamed, switched to personal, left the Business Manager,
+    or removed), and stays "no longer found" until the API reads it again."""
+    lost_before = (before_note or "").startswith((NOTE_LOST_IG, NOTE_LOST_PAGE))
+    if (before == "api" or lost_before) and read.result in ("not_found", "unmanaged"):
+        lost = (NOTE_LOST_IG if reader == "business_discovery" else NOTE_LOST_PAGE)
+        if obs.exists is True:
+            return f"{lost}; the public page shows it"
+        if obs.exists is False:
+            return f"{lost}; the public page says it is not there"
+        return f"{lost}; the public page tells nothing ({obs.reason})"
     if read.result == "not_found" and reader == "business_discovery":
         if obs.exists is True:
             return NOTE_PERSONAL  # the username exists publicly, but not as a professional account
@@ -154,9 +170,12 @@ async def observe(
     *,
     known_feed: str | None = None,
     parse: Callable[[Fetched], Awaitable[Observation]] | None = None,
+    previous_route: str | None = None,
+    previous_note: str | None = None,
 ) -> Routed:
     """Visit one account along its route (see the module doc). Only the I/O callables touch the
-    network; `parse` reads a public response (the crawl's worker pool), as for platforms.observe."""
+    network; `parse` reads a public response (the crawl's worker pool), as for platforms.observe;
+    `previous_route` and `previous_note` are the account's last route and why (from the store)."""
     chosen = plan(account, settings)
 
     async def public(note: str | None, before: list[Fetched]) -> Routed:
@@ -179,4 +198,5 @@ async def observe(
     found = platforms.get(account.platform)
     routed = await public(None, made)
     return Routed(routed.observation, routed.fetches, "public",
-                  _fallback_note(read, routed.observation, found.api if found else None))
+                  _fallback_note(read, routed.observation, found.api if found else None, previous_route,
+                                 previous_note))

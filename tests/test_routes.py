@@ -229,3 +229,31 @@ def test_instagram_is_read_with_a_mobile_user_agent_that_still_names_the_crawler
     assert "iPhone" in agent and "Mobile" in agent and settings.user_agent in agent  # contact included
     obs = instagram.parse(phone, cycle_time(13), settings)
     assert obs.exists is True and obs.post_count == world.post_count(acc.index, cycle_time(13))
+
+
+def test_an_account_the_api_read_before_and_not_now_is_said_to_have_changed(web):
+    from datetime import timedelta
+
+    from crawler.fetch import Fetcher
+
+    world = World(319, seed=1)
+    page = next(a for a in world.accounts() if a.kind == "facebook" and a.managed and a.deleted_at)
+    with DemoWeb(world, page.deleted_at - timedelta(days=1), faults=False, slow_seconds=0,
+                 graph=DemoGraph(world, TOKEN)) as running:
+        settings = Settings(**registry_settings(running))
+        account = Account(page.id, page.unit, page.area, "facebook", running.url_for(page))
+
+        async def visit(before, note=None):
+            async with Fetcher(settings) as fetcher, MetaClient(settings, environ={"CRAWLER_META_TOKEN": TOKEN}) as meta:
+                return await routes.observe(account, fetcher.fetch, meta, running.clock, settings,
+                                            previous_route=before, previous_note=note)
+
+        first = asyncio.run(visit(None))
+        assert first.route == "api" and first.observation.exists is True
+        running.set_clock(page.deleted_at + timedelta(days=1))
+        later = asyncio.run(visit("api"))
+        again = asyncio.run(visit("public", later.note))  # the visit after: still "no longer", not "never"
+        fresh = asyncio.run(visit(None))  # an account the API never read: only "not among"
+    assert later.route == "public" and later.observation.exists is False  # the public page: a gone candidate
+    assert later.note == again.note == f"{routes.NOTE_LOST_PAGE}; the public page says it is not there"
+    assert fresh.note.startswith("Facebook Page not among those the administration manages")

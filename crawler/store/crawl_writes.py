@@ -66,6 +66,8 @@ class AccountState:
     etag: str | None
     last_modified: str | None
     posts_per_week: float | None = None  # the posting rate the schedule measured before (crawler/schedule.py)
+    route: str | None = None  # how the last visit read it: "api" | "public" (crawler/routes.py)
+    route_note: str | None = None  # and why
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class BatchResult:
 _STATE_COLUMNS = (
     "id, status, status_since, last_post_at, post_count, post_count_at, post_count_since, last_post_estimated, "
     "consecutive_failures, gone_streak, gone_streak_since, last_checked_at, source_url, discovered_feed_url, "
-    "etag, last_modified, last_post_url, unit, posts_per_week"
+    "etag, last_modified, last_post_url, unit, posts_per_week, route, route_note"
 )
 _STATE_SLICE = 500  # ids per query (well under SQLite's limit on bound parameters)
 
@@ -147,6 +149,8 @@ def _state(r: Sequence[Any]) -> AccountState:
         etag=r[14],
         last_modified=r[15],
         posts_per_week=r[18],
+        route=r[19],
+        route_note=r[20],
     )
 
 class CrawlWrites(Connection):
