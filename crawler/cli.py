@@ -393,6 +393,142 @@ def review_reject(obj: Context, notice_id: int, reviewer: str, comment: str | No
     _decide(obj, "reject", notice_id, reviewer, comment, force)
 
 
+# --------------------------------------------------------------------------- users (the web app's)
+
+ROLE_CHOICE = click.Choice(["viewer", "reviewer", "admin"])
+
+
+def _read_password(name: str, stdin: bool) -> str:
+    """A password from standard input (one line) or from a hidden prompt asked twice; never an argument."""
+    if stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise CrawlerError("no password on standard input (give one line, or run in a terminal to be asked)")
+        return line.rstrip("\r\n")
+    return click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+
+
+@cli.group()
+def users() -> None:
+    """The people who may use `crawler web`, and their roles: viewer (reads everything), reviewer
+    (also decides notices), admin (also manages users). Passwords are asked for, or read from
+    standard input, never given as an argument, and kept only as argon2id hashes.
+
+    Example: crawler users add anna.lind --role reviewer
+    """
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the user may do.")
+@click.option("--password-stdin", "stdin", is_flag=True, help="Read the password from standard input (one line).")
+@click.option("--no-password", is_flag=True, help="No password: the user signs in only through the proxy's SSO header.")
+@pass_ctx
+def users_add(obj: Context, name: str, role: str, stdin: bool, no_password: bool) -> None:
+    """Add a user with a role; asks for the password (twice) unless --password-stdin or --no-password.
+
+    Example: echo "$PASSWORD" | crawler users add anna.lind --role reviewer --password-stdin
+    """
+    from crawler.web import auth
+    from crawler.web import users as users_mod
+
+    clean = auth.clean_name(name)
+    password = None if no_password else _read_password(clean, stdin)
+    with obj.open_store() as store:
+        user = users_mod.add(store, clean, role, password, by=users_mod.CLI, now=utcnow(), passwords=auth.Passwords())
+    click.echo(f"added {user.name} ({user.role})" + ("" if user.has_password else "; no password: SSO only"))
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+def users_list(obj: Context, as_json: bool) -> None:
+    """List the users: name, role, whether disabled, last login.
+
+    Example: crawler users list
+    """
+    with obj.open_store(readonly=True) as store:
+        people = store.users()
+    if as_json:
+        click.echo(_json([{"name": u.name, "role": u.role, "disabled": u.disabled, "has_password": u.has_password,
+                           "created_at": u.created_at, "last_login_at": u.last_login_at} for u in people]))
+        return
+    if not people:
+        click.echo("no users (add one: crawler users add NAME --role admin)")
+        return
+    for u in people:
+        state = "disabled" if u.disabled else "active"
+        login = time_text(u.last_login_at) if u.last_login_at else "never"
+        click.echo(f"{u.name:<32} {u.role:<9} {state:<9} last login {login}"
+                   + ("" if u.has_password else "  (no password: SSO only)"))
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", "stdin", is_flag=True, help="Read the password from standard input (one line).")
+@pass_ctx
+def users_set_password(obj: Context, name: str, stdin: bool) -> None:
+    """Set a user's password (asked twice, or from standard input); their sessions end.
+
+    Example: crawler users set-password anna.lind
+    """
+    from crawler.web import auth
+    from crawler.web import users as users_mod
+
+    with obj.open_store() as store:
+        user = users_mod.get(store, name)
+        password = _read_password(user.name, stdin)
+        users_mod.set_password(store, user.name, password, by=users_mod.CLI, now=utcnow(), passwords=auth.Passwords())
+    click.echo(f"password of {user.name} set; their sessions ended")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role", type=ROLE_CHOICE)
+@pass_ctx
+def users_set_role(obj: Context, name: str, role: str) -> None:
+    """Change what a user may do.
+
+    Example: crawler users set-role anna.lind admin
+    """
+    from crawler.web import users as users_mod
+
+    with obj.open_store() as store:
+        users_mod.set_role(store, name, role, by=users_mod.CLI, now=utcnow())
+        user = users_mod.get(store, name)
+    click.echo(f"{user.name} is now {user.role}")
+
+
+@users.command("disable")
+@click.argument("name")
+@pass_ctx
+def users_disable(obj: Context, name: str) -> None:
+    """Stop a user from signing in (their sessions end at once; their decisions stay theirs).
+
+    Example: crawler users disable anna.lind
+    """
+    from crawler.web import users as users_mod
+
+    with obj.open_store() as store:
+        users_mod.disable(store, name, by=users_mod.CLI, now=utcnow())
+    click.echo(f"{name} disabled")
+
+
+@users.command("enable")
+@click.argument("name")
+@pass_ctx
+def users_enable(obj: Context, name: str) -> None:
+    """Let a disabled user sign in again.
+
+    Example: crawler users enable anna.lind
+    """
+    from crawler.web import users as users_mod
+
+    with obj.open_store() as store:
+        users_mod.enable(store, name, by=users_mod.CLI, now=utcnow())
+    click.echo(f"{name} enabled")
+
+
 # --------------------------------------------------------------------------- crawl, serve, status
 
 

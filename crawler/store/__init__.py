@@ -6,6 +6,7 @@
     review_writes.py  a reviewer's decision and its audit row
     candidates.py     discovery: candidate accounts, their evidence, people's decisions (writes and reads)
     service_store.py  the service: due accounts, host pauses, alert incidents, notified reviewers, backup
+    users.py          the web app's users, their audit trail and login sessions (writes and reads)
     reads.py          the named reads of every reader: report, status, review queue, web pages
     records.py        what the reads return: frozen dataclasses of plain values
     analysts.py       the canned queries for Datasette and the example query for sqlite3
@@ -27,9 +28,10 @@ from crawler.store.reads import Reads
 from crawler.store.review_writes import ReviewWrites
 from crawler.store.schema import MIGRATIONS, MIN_READABLE_VERSION, SCHEMA_VERSION, _statements
 from crawler.store.service_store import ServiceStore
+from crawler.store.users import UserStore
 
 
-class Store(CrawlWrites, ReviewWrites, CandidateStore, ServiceStore, Reads):
+class Store(CrawlWrites, ReviewWrites, CandidateStore, ServiceStore, UserStore, Reads):
     """The inventory database. Open with `Store.open(path)`; use as a context manager."""
 
 

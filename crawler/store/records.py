@@ -367,6 +367,56 @@ class CandidateDetail:
     decisions: tuple[CandidateDecision, ...]
 
 
+@dataclass(frozen=True)
+class UserRecord:
+    """A person who may use the web app, and what they may do (never their password or its hash)."""
+
+    name: str  # the login name, recorded with each decision
+    role: str  # viewer | reviewer | admin
+    has_password: bool
+    created_at: datetime
+    password_changed_at: datetime | None
+    disabled_at: datetime | None
+    last_login_at: datetime | None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """One entry of the user-management trail: who added, re-roled, disabled or enabled whom."""
+
+    id: int
+    user_name: str
+    at: datetime
+    by: str
+    change: str  # added | role | password | disabled | enabled
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A signed-in browser: whose it is, since when, until when (and the user's role now)."""
+
+    user_name: str
+    role: str
+    disabled: bool  # the user was disabled (the session no longer counts)
+    created_at: datetime
+    seen_at: datetime
+    expires_at: datetime
+    via: str  # password | sso
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """Runs by state (running, finished, interrupted, failed), for /metrics."""
+
+    by_state: dict[str, int]
+    by_trigger: dict[str, int]
+
+
 # ------------------------------------------------------------------------------ building records
 
 

@@ -457,6 +457,48 @@ MIGRATIONS.append(_ROUTES)  # 7 -> 8: routes and api_status (issue 15), written 
 # The version that added routes and api_status (readers of an older inventory see none).
 ROUTES_VERSION = MIGRATIONS.index(_ROUTES) + 1
 
+# The web app's people (issue 16): users with a role, the append-only trail of who changed
+# which user, and login sessions. A session keeps only the SHA-256 of its token (the cookie holds
+# the token), so reading the inventory never lets anyone take over a session; a password is kept
+# only as its argon2id hash (NULL: no password, such as a user who signs in through the proxy's SSO).
+_USERS = """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,         -- the login name, recorded with each decision (lower case)
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'reviewer', 'admin')),
+        password_hash TEXT,            -- argon2id (argon2-cffi); NULL: no password set
+        created_at TEXT NOT NULL,
+        password_changed_at TEXT,
+        disabled_at TEXT,              -- set: may not sign in, sessions ended
+        last_login_at TEXT
+    );
+    CREATE TABLE user_changes (        -- the audit trail of user management: append only
+        id INTEGER PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name),
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,              -- the admin's login name, or "crawler users" (the command line)
+        change TEXT NOT NULL,          -- added | role | password | disabled | enabled
+        detail TEXT                    -- the new role; never a password or hash
+    );
+    CREATE INDEX user_changes_user ON user_changes(user_name);
+    CREATE TRIGGER user_changes_append_only_update BEFORE UPDATE ON user_changes
+    BEGIN SELECT RAISE(ABORT, 'user_changes is an audit trail: rows are never changed'); END;
+    CREATE TRIGGER user_changes_append_only_delete BEFORE DELETE ON user_changes
+    BEGIN SELECT RAISE(ABORT, 'user_changes is an audit trail: rows are never deleted'); END;
+    CREATE TRIGGER users_never_deleted BEFORE DELETE ON users
+    BEGIN SELECT RAISE(ABORT, 'users are never deleted (their decisions name them): disable one instead'); END;
+    CREATE TABLE sessions (
+        token_sha256 TEXT PRIMARY KEY, -- the cookie's token, hashed
+        user_name TEXT NOT NULL REFERENCES users(name),
+        created_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        via TEXT NOT NULL              -- password | sso
+    );
+    CREATE INDEX sessions_user ON sessions(user_name);
+    """
+MIGRATIONS.append(_USERS)  # 7 -> 8 (after the schedule's step)
+USERS_VERSION = MIGRATIONS.index(_USERS) + 1
+
 SCHEMA_VERSION = len(MIGRATIONS)
 REASONS_VERSION = 6  # from this version on, reasons are stored as kind + values (readers adapt before it)
 
