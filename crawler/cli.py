@@ -529,6 +529,30 @@ def users_enable(obj: Context, name: str) -> None:
     click.echo(f"{name} enabled")
 
 
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: settings web_host, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default: settings web_port, 8080).")
+@pass_ctx
+def web(obj: Context, host: str | None, port: int | None) -> None:
+    """The inventory, the review queue, the board's report and the crawler's status in a browser,
+    with login and roles (add people with `crawler users add`). Reads the inventory while the
+    service crawls; decisions are written in short transactions. Swedish by default, English
+    selectable. Binds 127.0.0.1: put it behind a reverse proxy with HTTPS (docs/WEB.md).
+
+    Example: crawler web --port 8080
+    """
+    from crawler.web.app import config_for, serve
+
+    settings = obj.settings()
+    config = config_for(obj.db_path(), settings, obj.sources if Path(obj.sources).exists() else None)
+    with Store.open(config.db_path) as store:  # creates or migrates the inventory, so there are users to ask
+        nobody = not store.users()
+    if nobody:
+        click.echo("warning: no users yet: add one with `crawler users add NAME --role admin`", err=True)
+    serve(config, host=host, port=port, on_start=lambda url: click.echo(
+        f"crawler web on {url} (inventory {config.db_path}); Ctrl-C stops it", err=True))
+
+
 # --------------------------------------------------------------------------- crawl, serve, status
 
 
@@ -813,7 +837,8 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world
     click.echo(result.text)
     click.echo(summary.board_report(result))
     # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)
-    click.echo(summary.epilogue(result, sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"))
+    me = sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"
+    click.echo(summary.epilogue(result, me, summary.demo_login(result)))
     if check and result.check is not None and not result.check.ok:
         raise SystemExit(1)
 

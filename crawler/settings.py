@@ -52,6 +52,29 @@ _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-
 # --------------------------------------------------------------------------- value rules
 
 
+def _proxies_problem(value: str) -> str | None:
+    import ipaddress
+
+    for item in value.split(","):
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            return f"{item.strip()!r} is not an IP address or network (write them like 127.0.0.1, 10.1.2.0/24)"
+    return None
+
+
+def _header_problem(value: str) -> str | None:
+    if not _TOKEN.match(value):
+        return f"{value!r} is not an HTTP header name (such as X-Remote-User)"
+    return None
+
+
+def _metrics_problem(value: str) -> str | None:
+    if value not in ("localhost", "token", "open"):
+        return f"{value!r}: write localhost, token (CRAWLER_WEB_METRICS_TOKEN) or open"
+    return None
+
+
 def _cron_problem(expr: str) -> str | None:
     from crawler.cron import problem  # APScheduler parses it, as the service will
 
@@ -102,9 +125,9 @@ def _setting(default: Any, doc: str, group: str, *, minimum: float | None = None
     return field(default=default, metadata=meta)
 
 
-IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, SCHEDULE, ALERTS, REPORT, DISCOVERY, META = (
+IDENTITY, CLASSIFY, POLITE, REQUEST, PIPELINE, PATHS, SERVICE, SCHEDULE, ALERTS, REPORT, DISCOVERY, META, WEB = (
     "Identity", "Classification", "Politeness", "Bounds of one request", "Reading and writing", "Paths", "Service",
-    "Schedule", "Alerts", "The board's report", "Discovery", "Meta's Graph API")
+    "Schedule", "Alerts", "The board's report", "Discovery", "Meta's Graph API", "The web app (crawler web)")
 
 # Hosts of link-in-bio services: a page there lists one account's other addresses.
 LINK_IN_BIO_HOSTS = ("linktr.ee", "lnk.bio", "linkin.bio", "beacons.ai", "bio.link", "campsite.bio", "solo.to",
@@ -365,6 +388,24 @@ class Settings:
                                           maximum=24)
     launch_date: str = _setting("2023-03-01", "the launch of Tempus Hemma (YYYY-MM-DD), marked in the report's "
                                 "series and chart", REPORT, check=_date_problem)
+
+    web_host: str = _setting("127.0.0.1", "address `crawler web` listens on (behind a reverse proxy, keep it local)",
+                             WEB)
+    web_port: int = _setting(8080, "port `crawler web` listens on", WEB, minimum=1, maximum=65535)
+    web_session_hours: float = _setting(12.0, "a signed-in browser stays signed in this many hours after its last "
+                                        "request", WEB, above=0, maximum=24 * 90)
+    web_trusted_proxies: str = _setting("", "addresses of the reverse proxy (comma-separated IPs or networks) whose "
+                                        "X-Forwarded-For/-Proto and SSO header are believed; empty: none",
+                                        WEB, check=_proxies_problem)
+    web_sso_header: str = _setting("", "header in which a trusted proxy names the signed-in user (such as "
+                                   "X-Remote-User); empty: passwords only", WEB, check=_header_problem)
+    web_metrics: str = _setting("localhost", "who may read /metrics: localhost, token (a bearer token from "
+                                "CRAWLER_WEB_METRICS_TOKEN) or open", WEB, check=_metrics_problem)
+    web_login_attempts: int = _setting(5, "failed logins for one user name within web_login_window_minutes before "
+                                       "its logins are refused for a while", WEB, minimum=1)
+    web_login_attempts_address: int = _setting(20, "failed logins from one address within the window before that "
+                                               "address is refused for a while", WEB, minimum=1)
+    web_login_window_minutes: float = _setting(15.0, "the login throttle's window", WEB, above=0)
 
     discovery: Discovery = _setting(Discovery(), "where `crawler discover` looks for accounts the registry lacks: "
                                     "`pages` (the municipality's pages about each preschool), `sitemaps` and "
@@ -756,7 +797,9 @@ def _allowed(name: str) -> str:
         check = meta["check"]
         return {_cron_problem: "crontab line (5 fields)", _zone_problem: "IANA time zone name",
                 _token_problem: "one word (HTTP token)", _addresses_problem: "e-mail addresses",
-                _url_problem: "http(s) URL", _security_problem: "starttls, tls, none"}.get(check, "text")
+                _url_problem: "http(s) URL", _security_problem: "starttls, tls, none",
+                _proxies_problem: "IP addresses or networks, comma-separated", _header_problem: "HTTP header name",
+                _metrics_problem: "localhost, token or open"}.get(check, "text")
     bounds = []
     if meta["minimum"] is not None:
         bounds.append(f"≥ {_num(meta['minimum'])}")

@@ -47,3 +47,10 @@ def test_full_demo_reproduces_the_boards_figures(tmp_path):
         assert store.integrity() == "ok"
         assert len(sql_rows(store, "SELECT * FROM pending_review")) >= 7
         assert len(sql_rows(store, "SELECT * FROM status_over_time")) == 26
+        # the demo ends with how to open the inventory in `crawler web`, with a login it made
+        login = re.search(r"sign in as (\S+) with the password (\S+)", text)
+        assert login and login.group(1) == "demo" and " web" in text
+        from crawler.web.auth import Passwords
+
+        assert Passwords().verify(store.password_hash("demo"), login.group(2))
+        assert store.user("demo").role == "admin" and login.group(2) not in str(sql_rows(store, "SELECT * FROM users"))

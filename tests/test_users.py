@@ -121,8 +121,10 @@ def test_sessions_keep_only_a_hash_expire_and_end_with_the_password_or_the_user(
     assert store.prune_sessions(NOW + timedelta(days=2)) == 0
 
 
-def test_an_inventory_before_version_7_reads_as_having_no_users(store):
-    store._version = 6  # as a read-only reader sees an inventory the service has not migrated yet
+def test_an_inventory_before_the_users_migration_reads_as_having_no_users(store):
+    from crawler.store.schema import USERS_VERSION
+
+    store._version = USERS_VERSION - 1  # as a read-only reader sees an inventory not migrated yet
     assert store.users() == [] and store.user("anna") is None and store.session("a" * 64, NOW) is None
     with pytest.raises(StoreError, match="no users yet"):
         store.add_user("a", "viewer", None, NOW, "x")

@@ -28,8 +28,25 @@ def board_report(result: DemoResult) -> str:
             + head.strip())
 
 
-def epilogue(result: DemoResult, me: str = "crawler") -> str:
-    """Pending reviews and the next commands to try (`me`: the command as the user ran it)."""
+DEMO_USER = "demo"
+
+
+def demo_login(result: DemoResult) -> tuple[str, str]:
+    """An admin of the demo's `crawler web` with a random password (printed once, kept only as its hash)."""
+    import secrets
+
+    from crawler.clock import utcnow
+    from crawler.web import auth, users
+
+    password = secrets.token_urlsafe(12)
+    with Store.open(result.db_path) as store:
+        users.add(store, DEMO_USER, "admin", password, by="crawler demo", now=utcnow(), passwords=auth.Passwords())
+    return DEMO_USER, password
+
+
+def epilogue(result: DemoResult, me: str = "crawler", login: tuple[str, str] | None = None) -> str:
+    """Pending reviews and the next commands to try (`me`: the command as the user ran it; `login`:
+    the demo's web login, whose password is shown here only)."""
     db, reg = result.db_path, result.sources_path
     with Store.open(db, readonly=True) as store:
         pending = store.notices("pending")
@@ -49,4 +66,12 @@ def epilogue(result: DemoResult, me: str = "crawler") -> str:
         f"  {me} --sources {reg} --db {db} status",
         f"  sqlite3 {db} '{EXAMPLE_QUERY}'",
     ]
+    if login is not None:
+        lines += [
+            "",
+            "Open it in a browser (the review queue, the inventory, the report, the status):",
+            f"  {me} --sources {reg} --db {db} web",
+            f"  then http://127.0.0.1:8080/ and sign in as {login[0]} with the password {login[1]}",
+            f"  (shown only now; `{me} --db {db} users set-password {login[0]}` sets another)",
+        ]
     return "\n".join(lines)

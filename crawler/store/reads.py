@@ -339,6 +339,28 @@ class Reads(Connection):
         return [make(ReviewRecord, r) for r in self._query(
             f"{self._review_select} WHERE r.reviewer = ? AND {where} ORDER BY r.at, r.id", [reviewer, *params])]
 
+    def reviewer_counts(self) -> dict[str, int]:
+        """Decisions per reviewer name (the audit trail), by name."""
+        return {r["reviewer"]: r["n"] for r in self._query(
+            "SELECT reviewer, count(*) AS n FROM notice_reviews GROUP BY reviewer ORDER BY reviewer")}
+
+    # ------------------------------------------------------------------ /metrics
+
+    def runs_by_state(self) -> dict[str, int]:
+        """How many runs ended (or stand) in each state: running, finished, interrupted, failed."""
+        return {r["state"]: r["n"] for r in self._query("SELECT state, count(*) AS n FROM runs GROUP BY state")}
+
+    def outcomes_in_run(self, run_id: int) -> dict[str, int]:
+        """The checks of one run by outcome (ok, not_modified, gone, login_wall, error, ...)."""
+        return {r["outcome"]: r["n"] for r in self._query(
+            "SELECT outcome, count(*) AS n FROM checks WHERE run_id = ? GROUP BY outcome", [run_id])}
+
+    def account_counts(self) -> list[tuple[str, str, int]]:
+        """Registered accounts as (status or "unchecked", platform, count)."""
+        return [(r["s"], r["platform"], r["n"]) for r in self._query(
+            "SELECT coalesce(status, 'unchecked') AS s, platform, count(*) AS n FROM accounts "
+            "WHERE deregistered_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2")]
+
     # ------------------------------------------------------------------ helpers
 
     @property

@@ -37,8 +37,21 @@ PASSWORD_MIN = 10  # characters; NIST SP 800-63B asks for at least 8 and no comp
 PASSWORD_MAX = 1024  # a longer one is a denial-of-service attempt on the hash, not a password
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogs; it is translated where it is shown (the web app)."""
+    return message
+
+
 class AuthError(CrawlerError):
-    """A user name, role or password that cannot be used as given."""
+    """A user name, role or password that cannot be used as given. `message` is the catalog's
+    msgid and `values` its placeholders, so the web app can show it in Swedish."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.message, self.values = message, values
+
+    def text(self, gettext) -> str:
+        return gettext(self.message).format(**self.values)
 
 
 def allowed(role: str | None, action: str) -> bool:
@@ -51,27 +64,27 @@ def clean_name(name: str) -> str:
     starting with a letter or digit (so two people can never look alike on a page)."""
     text = unicodedata.normalize("NFKC", (name or "").strip()).lower()
     if not NAME.match(text):
-        raise AuthError(f"{name!r} cannot be a user name: use 1-64 letters a-z, digits and . _ @ - "
-                        "(an e-mail address works), starting with a letter or digit")
+        raise AuthError(N_("{name!r} cannot be a user name: use 1-64 letters a-z, digits and . _ @ - "
+                           "(an e-mail address works), starting with a letter or digit"), name=name)
     return text
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise AuthError(N_("unknown role {role!r}; use one of {roles}"), role=role, roles=", ".join(ROLES))
     return role
 
 
-def password_problem(password: str, name: str = "") -> str | None:
+def password_problem(password: str, name: str = "") -> AuthError | None:
     """Why a new password is refused, or None."""
     if len(password) < PASSWORD_MIN:
-        return f"a password needs at least {PASSWORD_MIN} characters"
+        return AuthError(N_("a password needs at least {n} characters"), n=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        return f"a password has at most {PASSWORD_MAX} characters"
+        return AuthError(N_("a password has at most {n} characters"), n=PASSWORD_MAX)
     if name and password.strip().lower() == name.lower():
-        return "the password must not be the user name"
+        return AuthError(N_("the password must not be the user name"))
     if len(set(password)) < 4:
-        return "the password repeats too few characters"
+        return AuthError(N_("the password repeats too few characters"))
     return None
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from crawler.errors import NotFound
 from crawler.store import Store
 from crawler.store.records import UserRecord
-from crawler.web.auth import AuthError, Passwords, check_role, clean_name, password_problem
+from crawler.web.auth import N_, AuthError, Passwords, check_role, clean_name, password_problem
 
 CLI = "crawler users"  # who made a change from the command line
 
@@ -24,11 +24,11 @@ def add(store: Store, name: str, role: str, password: str | None, *, by: str, no
     """A new user. Without a password the user can sign in only through the proxy's SSO header."""
     name, role = clean_name(name), check_role(role)
     if store.user(name) is not None:
-        raise AuthError(f"there is already a user named {name!r}")
+        raise AuthError(N_("there is already a user named {name!r}"), name=name)
     digest = None
     if password is not None:
         if problem := password_problem(password, name):
-            raise AuthError(problem)
+            raise problem
         digest = passwords.hash(password)
     store.add_user(name, role, digest, now, by)
     return store.user(name)
@@ -45,7 +45,7 @@ def set_password(store: Store, name: str, password: str, *, by: str, now: dateti
     """A new password (every session of the user ends)."""
     user = get(store, name)
     if problem := password_problem(password, user.name):
-        raise AuthError(problem)
+        raise problem
     store.set_user_password(user.name, passwords.hash(password), now, by)
 
 
@@ -55,7 +55,7 @@ def set_role(store: Store, name: str, role: str, *, by: str, now: datetime) -> N
     if user.role == role:
         return
     if user.role == "admin" and _last_admin(store, user):
-        raise AuthError(f"{user.name} is the last admin; make another user admin first")
+        raise AuthError(N_("{name} is the last admin; make another user admin first"), name=user.name)
     store.set_user_role(user.name, role, now, by)
 
 
@@ -65,7 +65,7 @@ def disable(store: Store, name: str, *, by: str, now: datetime) -> None:
     if user.disabled:
         return
     if user.role == "admin" and _last_admin(store, user):
-        raise AuthError(f"{user.name} is the last admin; make another user admin first")
+        raise AuthError(N_("{name} is the last admin; make another user admin first"), name=user.name)
     store.set_user_disabled(user.name, True, now, by)
 
 
