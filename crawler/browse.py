@@ -43,6 +43,9 @@ def metadata(db_path: str | Path) -> dict[str, Any]:
                     "status_over_time": {"description": "One row per full crawl cycle: counts by status."},
                     "pending_review": {"description": "Flagged notices waiting for a reviewer."},
                     "account_history": {"description": "Every status change of every account, with reason."},
+                    # the web app's people: not for browsing (a table's page is refused; SQL can still
+                    # read it, which is why the hashes are argon2id and sessions keep only token hashes)
+                    **{table: {"hidden": True, "allow": False} for table in ("users", "sessions", "user_changes")},
                 },
                 "queries": canned_queries(blogs),
             }
