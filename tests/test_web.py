@@ -449,6 +449,13 @@ def test_inventory_filters_sorts_counts_and_pages(env):
     assert f"{expected.total} konto" in page
     assert 'aria-sort="descending"' in page
     assert client.get("/inventory?sort=;drop table").status_code == 200  # an unknown sort is ignored
+    with Store.open(db, readonly=True) as store:
+        routes = store.inventory(limit=0).by_route
+        route = next(iter(routes))
+        by_route = store.inventory(routes=[route], limit=50)
+    assert sum(routes.values()) == everything.total
+    page = client.get(f"/inventory?route={route}").text
+    assert re.findall(r'href="/accounts/([^"]+)"', page) == [a.id for a in by_route.rows]
 
 
 def test_inventory_downloads_csv_for_swedish_excel_and_xlsx(env):
@@ -529,7 +536,7 @@ def test_healthz_follows_crawler_status(env):
 def test_metrics_in_prometheus_text_format_limited_to_localhost_or_a_token(env):
     db, _, make = env
     text = make().get("/metrics").text
-    for name in ("crawler_cycles_total", "crawler_last_cycle_duration_seconds", "crawler_accounts{",
+    for name in ("crawler_cycles_total", "crawler_last_cycle_duration_seconds", 'crawler_accounts{platform="',
                  "crawler_fetch_outcomes{", "crawler_pending_reviews", "crawler_last_good_cycle_age_seconds",
                  'crawler_health{state="ok"} 1.0'):
         assert name in text, name

@@ -128,10 +128,14 @@ class Reads(Connection):
             "WHERE deregistered_at IS NULL GROUP BY 1")}
 
     def inventory(self, *, statuses: Sequence[str] = (), platforms: Sequence[str] = (), areas: Sequence[str] = (),
-                  sort: str = "unit", descending: bool = False, limit: int = 50, offset: int = 0,
-                  include_deregistered: bool = False) -> InventoryPage:
-        """A page of the inventory filtered by status ("unchecked" too), platform and area, sorted by one
-        of INVENTORY_SORTS (then by id), with the counts by status, platform and area of all it matches."""
+                  routes: Sequence[str] = (), sort: str = "unit", descending: bool = False, limit: int = 50,
+                  offset: int = 0, include_deregistered: bool = False) -> InventoryPage:
+        """A page of the inventory filtered by status ("unchecked" too), platform, area and route (of the
+        last visit: api | public | "unchecked"), sorted by one of INVENTORY_SORTS (then by id), with the
+        counts by status, platform, area and route of all it matches."""
+        from crawler.store.schema import ROUTES_VERSION
+
+        route = "coalesce(route, 'unchecked')" if self._version >= ROUTES_VERSION else "'unchecked'"
         if sort not in INVENTORY_SORTS:
             raise StoreError(f"cannot sort the inventory by {sort!r}; use one of {', '.join(INVENTORY_SORTS)}")
         if limit < 0 or offset < 0:
@@ -139,7 +143,8 @@ class Reads(Connection):
         where, params = ["1 = 1"], []
         if not include_deregistered:
             where.append("deregistered_at IS NULL")
-        for column, wanted in (("coalesce(status, 'unchecked')", statuses), ("platform", platforms), ("area", areas)):
+        for column, wanted in (("coalesce(status, 'unchecked')", statuses), ("platform", platforms), ("area", areas),
+                               (route, routes)):
             if wanted:
                 where.append(f"{column} IN (SELECT value FROM json_each(?))")
                 params.append(_ids(wanted))
@@ -150,11 +155,12 @@ class Reads(Connection):
             f"SELECT {self._account_columns} FROM accounts WHERE {clause} "
             f"ORDER BY {sort} IS NULL, {sort} {order}, id {order} LIMIT ? OFFSET ?", [*params, limit, offset])
         facets: dict[str, dict[str, int]] = {}
-        for name, column in (("status", "coalesce(status, 'unchecked')"), ("platform", "platform"), ("area", "area")):
+        for name, column in (("status", "coalesce(status, 'unchecked')"), ("platform", "platform"), ("area", "area"),
+                             ("route", route)):
             facets[name] = {r["k"]: r["n"] for r in self._query(
                 f"SELECT {column} AS k, count(*) AS n FROM accounts WHERE {clause} GROUP BY 1 ORDER BY 1", params)}
         return InventoryPage(tuple(make(AccountRecord, r) for r in rows), sum(facets["status"].values()), offset,
-                             limit, facets["status"], facets["platform"], facets["area"])
+                             limit, facets["status"], facets["platform"], facets["area"], facets["route"])
 
     def account_detail(self, ident: str, *, checks: int = 20) -> AccountDetail:
         """One account with its status and registry history, its `checks` latest visits and its notices."""
@@ -354,12 +360,6 @@ class Reads(Connection):
         """The checks of one run by outcome (ok, not_modified, gone, login_wall, error, ...)."""
         return {r["outcome"]: r["n"] for r in self._query(
             "SELECT outcome, count(*) AS n FROM checks WHERE run_id = ? GROUP BY outcome", [run_id])}
-
-    def account_counts(self) -> list[tuple[str, str, int]]:
-        """Registered accounts as (status or "unchecked", platform, count)."""
-        return [(r["s"], r["platform"], r["n"]) for r in self._query(
-            "SELECT coalesce(status, 'unchecked') AS s, platform, count(*) AS n FROM accounts "
-            "WHERE deregistered_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2")]
 
     # ------------------------------------------------------------------ helpers
 

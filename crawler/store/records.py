@@ -14,7 +14,7 @@ import functools
 import json
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -295,6 +295,7 @@ class InventoryPage:
     by_status: dict[str, int]  # of the filtered set; "unchecked" for never checked
     by_platform: dict[str, int]
     by_area: dict[str, int]
+    by_route: dict[str, int] = field(default_factory=dict)  # api | public | unchecked (route of the last visit)
 
 
 @dataclass(frozen=True)

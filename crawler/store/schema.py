@@ -496,7 +496,7 @@ _USERS = """
     );
     CREATE INDEX sessions_user ON sessions(user_name);
     """
-MIGRATIONS.append(_USERS)  # 7 -> 8 (after the schedule's step)
+MIGRATIONS.append(_USERS)  # 8 -> 9 (after the routes step)
 USERS_VERSION = MIGRATIONS.index(_USERS) + 1
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -35,6 +35,7 @@ PROBLEMS = {"service_stopped": N_("the service (crawler serve) has stopped"),
             "failing": N_("many accounts failed in the last pass"),
             "read_only": N_("the inventory lies on a read-only file system"),
             "api": N_("an official API cannot be used")}
+ROUTES = {"api": N_("official API"), "public": N_("public web page"), "unchecked": N_("not yet checked")}
 REGISTRY = {"added": N_("added"), "updated": N_("updated"), "deregistered": N_("removed from the registry"),
             "reregistered": N_("back in the registry")}
 USER_CHANGES = {"added": N_("added"), "role": N_("new role"), "password": N_("new password"),
@@ -83,4 +84,4 @@ def helpers(gettext: Callable[[str], str], zone: str, lang: str = "en", health_l
 
     return {"health_lines": health_lines, "status_count": status_count, "role_word": word(ROLES), "state_word": word(NOTICE_STATES), "kind_word": word(KINDS),
             "run_state": word(RUN_STATES), "health_word": word(HEALTH), "outcome_word": word(OUTCOMES),
-            "registry_word": word(REGISTRY), "change_word": word(USER_CHANGES), "tz": zone}
+            "registry_word": word(REGISTRY), "route_word": word(ROUTES), "change_word": word(USER_CHANGES), "tz": zone}

@@ -5,7 +5,7 @@ store at each scrape (a collector, not counters kept in this process: the crawl 
     crawler_last_cycle_duration_seconds          wall time of the last cycle that ended
     crawler_last_cycle_accounts / _errors / _requests
     crawler_fetch_outcomes{outcome}              checks of the last cycle that ended, by outcome
-    crawler_accounts{status,platform}            registered accounts now
+    crawler_accounts{status,route,platform}      registered accounts now
     crawler_pending_reviews                      notices awaiting a reviewer
     crawler_oldest_pending_review_age_seconds
     crawler_last_good_cycle_age_seconds          since the last full cycle finished (absent: never)
@@ -45,7 +45,7 @@ class InventoryCollector:
                 runs = store.runs_by_state()
                 recent = store.recent_runs(20)
                 good = store.last_full_cycle()
-                accounts = store.account_counts()
+                accounts = store.route_counts()
                 pending = store.pending_summary()
                 ended = next((r for r in recent if r.state != "running"), None)
                 outcomes = store.outcomes_in_run(ended.id) if ended else {}
@@ -70,10 +70,13 @@ class InventoryCollector:
         for outcome, n in sorted(outcomes.items()):
             o.add_metric([outcome], float(n))
         yield o
-        a = GaugeMetricFamily("crawler_accounts", "registered accounts by status and platform",
-                              labels=["status", "platform"])
-        for status, platform, n in accounts:
-            a.add_metric([status, platform], float(n))
+        a = GaugeMetricFamily("crawler_accounts", "registered accounts by status, route of the last visit "
+                              "(api, public, unchecked) and platform", labels=["status", "route", "platform"])
+        totals: dict[tuple[str, str, str], int] = {}
+        for c in accounts:  # by route note too in the store; summed over notes here
+            totals[(c.status, c.route, c.platform)] = totals.get((c.status, c.route, c.platform), 0) + c.count
+        for (status, route, platform), n in sorted(totals.items()):
+            a.add_metric([status, route, platform], float(n))
         yield a
         yield GaugeMetricFamily("crawler_pending_reviews", "notices awaiting a reviewer", value=pending.count)
         if pending.oldest is not None:

@@ -40,7 +40,8 @@ def _filters(request: Request) -> dict[str, Any]:
     except ValueError:
         page = 1
     return {"statuses": tuple(v for v in q.getlist("status") if v), "platforms": tuple(v for v in q.getlist("platform") if v),
-            "areas": tuple(v for v in q.getlist("area") if v), "sort": sort if sort in INVENTORY_SORTS else "unit",
+            "areas": tuple(v for v in q.getlist("area") if v), "routes": tuple(v for v in q.getlist("route") if v),
+            "sort": sort if sort in INVENTORY_SORTS else "unit",
             "descending": q.get("desc") == "1", "page": page}
 
 
@@ -48,7 +49,8 @@ def _query(f: dict[str, Any], **changes: Any) -> str:
     """The inventory's query string with `changes` (for sort links and pages)."""
     merged = {**f, **changes}
     pairs = [("status", s) for s in merged["statuses"]] + [("platform", p) for p in merged["platforms"]]
-    pairs += [("area", a) for a in merged["areas"]] + [("sort", merged["sort"])]
+    pairs += [("area", a) for a in merged["areas"]] + [("route", r) for r in merged["routes"]]
+    pairs += [("sort", merged["sort"])]
     if merged["descending"]:
         pairs.append(("desc", "1"))
     if merged["page"] != 1:
@@ -57,8 +59,9 @@ def _query(f: dict[str, Any], **changes: Any) -> str:
 
 
 def _inventory(store: Store, f: dict[str, Any], limit: int = PAGE):
-    page = store.inventory(statuses=f["statuses"], platforms=f["platforms"], areas=f["areas"], sort=f["sort"],
-                           descending=f["descending"], limit=limit, offset=(f["page"] - 1) * limit if limit else 0)
+    page = store.inventory(statuses=f["statuses"], platforms=f["platforms"], areas=f["areas"], routes=f["routes"],
+                           sort=f["sort"], descending=f["descending"], limit=limit,
+                           offset=(f["page"] - 1) * limit if limit else 0)
     return page
 
 
@@ -78,8 +81,8 @@ async def inventory(request: Request) -> Response:
 
 
 def _export_rows(store: Store, f: dict[str, Any]) -> list[dict[str, Any]]:
-    page = store.inventory(statuses=f["statuses"], platforms=f["platforms"], areas=f["areas"], sort=f["sort"],
-                           descending=f["descending"], limit=10_000_000, offset=0)
+    page = store.inventory(statuses=f["statuses"], platforms=f["platforms"], areas=f["areas"], routes=f["routes"],
+                           sort=f["sort"], descending=f["descending"], limit=10_000_000, offset=0)
     return export_mod.rows_of(page.rows)
 
 
