@@ -356,7 +356,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"Running:   run {running['id']} ({running['trigger']}, pid {running['pid']}) since "
                      f"{time_text(running['started_at'])}: {running['accounts_done']}/{running['accounts_total']} accounts")
     elif lock:
-        lines.append(f"Lock:      held by pid {lock.get('pid')} ({lock.get('purpose')}, since {lock.get('since')})")
+        lines.append(f"Lock:      held by pid {lock.get('pid')} ({lock.get('purpose')}, since {time_text(lock.get('since')) or lock.get('since')})")
     svc = report["service"]
     if svc is None:
         lines.append("Service:   no state file (`crawler serve` has not run on this inventory)")

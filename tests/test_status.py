@@ -145,6 +145,8 @@ def test_service_state_file_gives_the_next_run_only_while_the_service_holds_the_
         text = status(db).output
     assert data["service"]["running"] is True and data["service"]["next_run"] == state["next_run"]
     assert "next pass 2026-01-02 03:00 CET" in text
+    lock_line = next(line for line in text.splitlines() if line.startswith("Lock:"))
+    assert " CET)" in lock_line and "+00:00" not in lock_line  # local time, as every other time shown
     data = json.loads(status(db, "--json").output)  # lock released: the service is gone
     assert data["service"]["running"] is False
     assert "Service:   not running" in status(db).output
