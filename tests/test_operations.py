@@ -283,6 +283,34 @@ def test_an_incident_is_told_once_by_mail_and_webhook_and_its_end_once(tmp_path:
     assert all("s3cr3t" not in m.content.decode() for m in box.messages)
 
 
+def test_an_expired_graph_api_token_is_told_to_ops_once_and_its_renewal_once(tmp_path: Path, mail):
+    """The token of Meta's Graph API expires: one mail saying so (never the token), one when it works again."""
+    box, port = mail
+    db = str(tmp_path / "inv.sqlite")
+    now = datetime.now(timezone.utc)
+    with Store.open(db) as store:  # a good full cycle, so the API is the only incident
+        run = store.start_run(now, 0, "manual", 1)
+        store.take_snapshot(run, now)
+        store.finish_run(run, "finished", done=0, errors=0)
+        store.record_api_status("meta", "token_invalid", "190/463: Error validating access token: Session has "
+                                "expired; renew it", now, calls=1)
+    s = Settings(alert_email="drift@kommun.se", smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                 smtp_from="crawler@kommun.se")
+    alerts = Alerts(s, db, environ={})
+    assert alerts.run(now)["opened"] == 1
+    assert alerts.run(now + timedelta(minutes=10))["opened"] == 0  # the next cycle finds it still expired
+    assert len(box.messages) == 1
+    mailed = box.messages[0].content.decode()
+    assert "DEGRADED" in mailed and "Graph API (Meta)" in mailed and "190/463" in mailed
+    with Store.open(db) as store:
+        store.record_api_status("meta", "ok", None, now + timedelta(hours=1), calls=40)
+    assert alerts.run(now + timedelta(hours=1))["closed"] == 1
+    assert alerts.run(now + timedelta(hours=2))["closed"] == 0
+    assert len(box.messages) == 2 and "RECOVERED" in box.messages[1].content.decode()
+    with Store.open(db) as store:
+        assert [r["key"] for r in sql_rows(store, "SELECT key FROM alerts")] == ["api:meta"]
+
+
 def test_reviewers_hear_about_new_notices_once(tmp_path: Path, mail):
     box, port = mail
     db = str(tmp_path / "inv.sqlite")
