@@ -380,8 +380,10 @@ class Service:
                           id="snapshot", name="daily snapshot", **common)
         scheduler.add_job(self._maintenance_job, cron_trigger(s.maintenance_cron, None, scheduler.timezone),
                           id="maintenance", name="maintenance", **common)
+        # a late heartbeat is still the heartbeat: no misfire limit (a busy machine delayed it by
+        # seconds, and APScheduler's default of 1 s skipped it with a warning in the journal)
         scheduler.add_job(self._beat, "interval", seconds=self.heartbeat, id="heartbeat",
-                          name="heartbeat", max_instances=1, coalesce=True)
+                          name="heartbeat", max_instances=1, coalesce=True, misfire_grace_time=None)
         scheduler.start()
         self._write_state()
         log.event("service.start", pid=os.getpid(), db=self.db_path, crawl_cron=s.crawl_cron,
