@@ -959,22 +959,40 @@ def report(obj: Context, baseline: str | None, as_of: str | None, every: str | N
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="The inventory as it stood then: the end of that day (YYYY-MM-DD), or a moment (ISO 8601).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "xlsx"]), default="csv", show_default=True,
+              help="xlsx needs --output.")
+@click.option("--lang", type=click.Choice(["en", "sv"]), default="en", show_default=True,
+              help="Language of the reason column (sv: also ';'-separated CSV).")
+@click.option("--excel", is_flag=True, default=None,
+              help="CSV with ';' separators, as Excel in Swedish locales expects (the default with --lang sv).")
 @click.option("--output", "-o", default=None, help="File to write (default: stdout).")
-@click.option("--excel", is_flag=True, help="CSV with ';' separators, as Excel in Swedish locales expects.")
 @pass_ctx
-def export(obj: Context, fmt: str, output: str | None, excel: bool) -> None:
-    """The current inventory, one row per registered account: id, unit, area, platform, url,
-    status, status_since, last_post_at, last_post_estimated, post_count, last_checked_at,
-    announced_move, reason. CSV is UTF-8 with a BOM so spreadsheets read å, ä, ö.
+def export(obj: Context, as_of: str | None, fmt: str, lang: str, excel: bool | None, output: str | None) -> None:
+    """The inventory, one row per registered account: id, unit, area, platform, url, status,
+    status_since, last_post_at, last_post_estimated, post_count, last_checked_at,
+    announced_move, reason, reason_kind. With --as-of, as it stood at the end of that day: the
+    accounts registered then, each with its status then and the reason it took it, the last
+    post and post count known then. CSV is UTF-8 with a BOM so spreadsheets read å, ä, ö.
 
-    Example: crawler export --format csv --excel --output inventering.csv
+    Example: crawler export --as-of 2023-03-01 --lang sv --output inventering-2023-03-01.csv
     """
     from crawler import export as export_mod
 
+    settings = obj.settings()
+    if fmt == "xlsx" and output in (None, "-"):
+        raise CrawlerError("an xlsx file is not text: name a file with --output")
+    moment = None if as_of is None else export_mod.as_of_moment(as_of, settings.timezone, utcnow())
     with obj.open_store(readonly=True) as store:
-        text = export_mod.export(store, fmt, excel=excel)
-    _write_output(text, output)
+        data = export_mod.export(store, fmt, excel=excel, as_of=moment, lang=lang, zone=settings.timezone)
+    if isinstance(data, bytes):
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        click.echo(f"wrote {path}", err=True)
+        return
+    _write_output(data, output)
 
 
 @cli.command()

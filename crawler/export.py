@@ -1,4 +1,6 @@
-"""`crawler export`: the current inventory, one row per registered account, as CSV or JSON.
+"""`crawler export`: the inventory, one row per registered account, as CSV, JSON or xlsx: as it
+stands now, or with `as_of` as it stood then (store.inventory_as_of: the status history, the last
+post and post count known then, the accounts registered then).
 
 Also the spreadsheet-safe CSV writer that the report's CSV uses: UTF-8 with a BOM (so Excel reads
 å, ä, ö), and text that a spreadsheet would run as a formula quoted with '.
@@ -9,16 +11,31 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from crawler.clock import local_iso
+from crawler import reasons
+from crawler.clock import local_iso, time_text
 from crawler.errors import CrawlerError
+from crawler.locale import check_lang
 from crawler.store import Store
-from crawler.store.records import AccountRecord
+from crawler.store.records import AccountAsOf, AccountRecord
 
 EXPORT_COLUMNS = ("id", "unit", "area", "platform", "url", "status", "status_since", "last_post_at",
-                  "last_post_estimated", "post_count", "last_checked_at", "announced_move", "reason")
+                  "last_post_estimated", "post_count", "last_checked_at", "announced_move", "reason", "reason_kind")
+FORMATS = ("csv", "json", "xlsx")
+
+
+# Control characters (but tab and line feed) and bidi overrides: a crawled text could reorder or
+# hide what a spreadsheet or terminal shows.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: Any) -> Any:
+    """Text without control or bidi characters (other values unchanged)."""
+    return _CONTROL.sub("", value) if isinstance(value, str) else value
 
 
 def spreadsheet_cell(value: Any) -> Any:
@@ -34,22 +51,41 @@ def csv_text(header: tuple[str, ...], rows: list[dict[str, Any]], delimiter: str
     writer = csv.DictWriter(buf, fieldnames=header, delimiter=delimiter, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: spreadsheet_cell("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: spreadsheet_cell(clean_text("" if v is None else v)) for k, v in row.items()})
     # The BOM makes Excel read the file as UTF-8 (å, ä, ö); other readers skip it.
     return "\ufeff" + buf.getvalue()
 
 
-def export_rows(store: Store) -> list[dict[str, Any]]:
-    """The current inventory, one row per registered account (view current_inventory)."""
-    return rows_of(store.current_inventory())
+def as_of_moment(text: str, zone: str | None = None, now: datetime | None = None) -> datetime:
+    """The moment `--as-of` stands for: the end of a day of the inventory's time zone (YYYY-MM-DD),
+    or an instant (ISO 8601 with a time); an Error for a date in the future."""
+    from crawler.report.build import parse_when
+
+    moment = parse_when(text, zone)[1]
+    if now is not None and parse_when(text, zone)[0] > now:
+        raise CrawlerError(f"--as-of {text.strip()} lies in the future; without --as-of the export is the "
+                           "inventory as it stands now")
+    return moment
 
 
-def rows_of(accounts: Iterable[AccountRecord]) -> list[dict[str, Any]]:
-    """Export rows of account records (times in the inventory's local time, with their offset)."""
+def export_rows(store: Store, as_of: datetime | None = None, *, lang: str = "en",
+                zone: str | None = None) -> list[dict[str, Any]]:
+    """The inventory, one row per registered account, by area, unit and id: now (view
+    current_inventory), or as it stood at `as_of`."""
+    accounts = store.current_inventory() if as_of is None else store.inventory_as_of(as_of)
+    return rows_of(accounts, lang=lang, zone=zone)
+
+
+def rows_of(accounts: Iterable[AccountRecord | AccountAsOf], *, lang: str = "en",
+            zone: str | None = None) -> list[dict[str, Any]]:
+    """Export rows of account records (times in the inventory's local time, with their offset; the
+    reason written in `lang`, its kind as data)."""
+    check_lang(lang)
     return [{"id": a.id, "unit": a.unit, "area": a.area, "platform": a.platform, "url": a.url, "status": a.status,
-             "status_since": local_iso(a.status_since), "last_post_at": local_iso(a.last_post_at),
+             "status_since": local_iso(a.status_since, zone), "last_post_at": local_iso(a.last_post_at, zone),
              "last_post_estimated": a.last_post_estimated, "post_count": a.post_count,
-             "last_checked_at": local_iso(a.last_checked_at), "announced_move": a.announced_move, "reason": a.status_reason}
+             "last_checked_at": local_iso(a.last_checked_at, zone), "announced_move": a.announced_move,
+             "reason": reasons.render(a.why, lang) or None, "reason_kind": a.why.kind if a.why else None}
             for a in accounts]
 
 
@@ -91,6 +127,16 @@ def _xlsx_value(value: Any) -> Any:
     return value
 
 
-def export(store: Store, fmt: str = "csv", excel: bool = False) -> str:
-    """The text `crawler export` writes."""
-    return render_export(export_rows(store), fmt, excel=excel)
+def export(store: Store, fmt: str = "csv", excel: bool | None = None, *, as_of: datetime | None = None,
+           lang: str = "en", zone: str | None = None) -> str | bytes:
+    """What `crawler export` writes (xlsx as bytes). CSV is ';'-separated in Swedish or with `excel`."""
+    if fmt not in FORMATS:
+        raise CrawlerError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    rows = export_rows(store, as_of, lang=lang, zone=zone)
+    if as_of is not None and not rows:
+        first = min((a.registered_at for a in store.accounts()), default=None)
+        since = f"; the first was registered at {time_text(first, zone)}" if first else ""
+        raise CrawlerError(f"the inventory held no registered account at {time_text(as_of, zone)}{since}")
+    if fmt == "xlsx":
+        return render_xlsx(rows)
+    return render_export(rows, fmt, excel=lang == "sv" if excel is None else excel)

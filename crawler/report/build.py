@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from crawler import platforms
-from crawler.clock import to_local, utcnow
+from crawler.clock import DEFAULT_ZONE, local_zone, to_local, utcnow
 from crawler.errors import CrawlerError
 from crawler.report.model import AccountAt, Change, Inactive, NoticeRow, Point, Report
 from crawler.settings import Settings
@@ -30,14 +30,16 @@ _EVERY = re.compile(r"^\s*(\d+)\s*([mwdy])\s*$")
 # --------------------------------------------------------------------------- dates and snapshots
 
 
-def parse_when(text: str) -> tuple[datetime, datetime]:
-    """The interval a --baseline/--as-of value stands for: a whole UTC day, or one instant."""
+def parse_when(text: str, zone: str | None = None) -> tuple[datetime, datetime]:
+    """The interval a --baseline/--as-of value stands for, in UTC: a whole day of the inventory's
+    time zone (YYYY-MM-DD, from local midnight to the next), or one instant (ISO 8601 with a time)."""
     text = text.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime.combine(day, time(0), tzinfo=timezone.utc)
-            return start, start + timedelta(days=1) - timedelta(seconds=1)
+            start = datetime.combine(day, time(0), tzinfo=local_zone(zone or DEFAULT_ZONE))
+            end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=start.tzinfo)
+            return start.astimezone(timezone.utc), (end - timedelta(microseconds=1)).astimezone(timezone.utc)
         moment = parse_iso(text)
     except ValueError:
         moment = None
@@ -52,13 +54,13 @@ def _taken(snap: dict[str, Any]) -> datetime:
 
 
 def pick_snapshot(snapshots: list[dict[str, Any]], when: str, tolerance_days: float = DEFAULT_TOLERANCE_DAYS,
-                  rule: str = "nearest") -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+                  rule: str = "nearest", zone: str | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(the snapshot standing for `when`, or None; the nearest snapshot at all, for the message).
 
     "nearest": a snapshot taken on that day wins (the last of the day), else the nearest within
     `tolerance_days`, ties to the earlier; "before": the latest taken on or before the day, no older
-    than `tolerance_days`."""
-    start, end = parse_when(when)
+    than `tolerance_days`. Days are the inventory's local days (`zone`)."""
+    start, end = parse_when(when, zone)
     tolerance = timedelta(days=tolerance_days)
     best: tuple[timedelta, float, dict[str, Any]] | None = None
     nearest: tuple[timedelta, float, dict[str, Any]] | None = None
@@ -175,7 +177,7 @@ def _guideline(point: Point, store: Store, settings: Settings) -> None:
 
 def _point(store: Store, requested: str, snapshots: list[dict[str, Any]], settings: Settings,
            tolerance_days: float, rule: str, warm_until: datetime | None) -> Point:
-    snap, nearest = pick_snapshot(snapshots, requested, tolerance_days, rule)
+    snap, nearest = pick_snapshot(snapshots, requested, tolerance_days, rule, settings.timezone)
     point = Point(requested=requested, snapshot=snap, nearest=nearest["taken_at"] if nearest else None)
     if snap is None:
         return point

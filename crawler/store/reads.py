@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from crawler.errors import NotFound, StoreError
-from crawler.store.connection import Connection, iso
+from crawler.store.connection import Connection, iso, parse_iso
 from crawler.store.records import (
+    AccountAsOf,
     AccountDetail,
     AccountRecord,
     ApiStatusRecord,
@@ -87,6 +88,44 @@ LEFT JOIN hist h ON h.account_id = a.id AND h.rn = 1
 WHERE CASE WHEN r.change IS NOT NULL THEN r.change != 'deregistered'
            ELSE a.registered_at <= :t AND (a.deregistered_at IS NULL OR a.deregistered_at > :t) END
 ORDER BY a.id
+"""
+
+# The newest post known at :t per account, replaying the classifier's rule over the checks up to :t
+# (crawler/classify.py): a check whose post count rose without a post date read estimates a post at
+# that check's time; a date read later replaces the estimate; otherwise the newest date read. Only
+# successful readings count, and none that left the account gone (a gone account keeps its last post).
+_LAST_POSTS_AT = """
+WITH readings AS (
+    SELECT account_id, id, started_at, last_post_at, post_count FROM checks
+    WHERE started_at <= :t AND outcome = 'ok' AND coalesce(status, '') != 'gone'
+      AND account_id IN (SELECT value FROM json_each(:ids))
+      AND (last_post_at IS NOT NULL OR post_count IS NOT NULL)
+), counts AS (
+    SELECT account_id, started_at, last_post_at, post_count,
+           lag(post_count) OVER (PARTITION BY account_id ORDER BY started_at, id) AS before
+    FROM readings WHERE post_count IS NOT NULL
+), rises AS (
+    SELECT account_id, max(started_at) AS at FROM counts
+    WHERE last_post_at IS NULL AND post_count > before GROUP BY account_id
+), dates AS (
+    SELECT g.account_id, max(g.last_post_at) AS d FROM readings g LEFT JOIN rises r ON r.account_id = g.account_id
+    WHERE g.last_post_at IS NOT NULL AND (r.at IS NULL OR g.started_at > r.at) GROUP BY g.account_id
+)
+SELECT a.account_id, coalesce(d.d, r.at) AS d, d.d IS NULL AND r.at IS NOT NULL AS estimated
+FROM (SELECT DISTINCT account_id FROM readings) a
+LEFT JOIN rises r ON r.account_id = a.account_id
+LEFT JOIN dates d ON d.account_id = a.account_id
+"""
+
+# Per account its last visit up to :t and the post count of its last successful reading then.
+_VISITS_AT = """
+SELECT account_id, max(started_at) AS last_checked_at,
+       (SELECT c2.post_count FROM checks c2 WHERE c2.account_id = c.account_id AND c2.started_at <= :t
+        AND c2.outcome = 'ok' AND c2.post_count IS NOT NULL ORDER BY c2.started_at DESC, c2.id DESC LIMIT 1)
+       AS post_count
+FROM checks c
+WHERE started_at <= :t AND account_id IN (SELECT value FROM json_each(:ids))
+GROUP BY account_id
 """
 
 # The columns the inventory may be sorted by (a web page's "sort" parameter is checked against it).
@@ -236,20 +275,41 @@ class Reads(Connection):
             "ORDER BY account_id", [iso(detected_by)])]
 
     def last_posts(self, ids: Iterable[str], at: datetime) -> dict[str, LastPost]:
-        """The newest post date known at `at` per account: the account row when its last check was not
-        after `at` (it then holds the classifier's date, estimates included), else the checks' dates."""
+        """The newest post date known at `at` per account, as the classifier held it then: the account
+        row when its last check was not after `at`; else replayed from the checks up to `at`."""
         out: dict[str, LastPost] = {}
         wanted = _ids(ids)
-        for r in self._query("SELECT account_id, max(last_post_at) AS d FROM checks WHERE started_at <= ? "
-                             "AND last_post_at IS NOT NULL AND account_id IN (SELECT value FROM json_each(?)) "
-                             "GROUP BY account_id", [iso(at), wanted]):
-            out[r["account_id"]] = make(LastPost, {"account_id": r["account_id"], "at": r["d"], "estimated": False})
+        for r in self._query(_LAST_POSTS_AT, {"t": iso(at), "ids": wanted}):
+            if r["d"]:
+                out[r["account_id"]] = make(LastPost, {"account_id": r["account_id"], "at": r["d"],
+                                                       "estimated": r["estimated"]})
         for r in self._query("SELECT id, last_post_at, last_post_estimated FROM accounts WHERE id IN "
                              "(SELECT value FROM json_each(?)) AND last_checked_at <= ?", [wanted, iso(at)]):
             if r["last_post_at"]:
                 out[r["id"]] = make(LastPost, {"account_id": r["id"], "at": r["last_post_at"],
                                                "estimated": r["last_post_estimated"]})
+            else:
+                out.pop(r["id"], None)
         return out
+
+    def inventory_as_of(self, at: datetime) -> list[AccountAsOf]:
+        """The inventory as it stood at `at`: every account registered then (by area, unit, id) with
+        its status then and why it took it (the status history), the last post known then
+        (`last_posts`), the post count of its last successful reading and its last visit up to `at`,
+        and whether it had announced the move (a notice detected by then, confirmed as a move)."""
+        accounts = self.statuses_at(at)
+        ids = [a.id for a in accounts]
+        posts = self.last_posts(ids, at) if ids else {}
+        visits = {r["account_id"]: r for r in self._query(_VISITS_AT, {"t": iso(at), "ids": _ids(ids)})}
+        announced = set(self.announced_accounts(at))
+        out = []
+        for a in accounts:
+            post, visit = posts.get(a.id), visits.get(a.id) or {}
+            out.append(AccountAsOf(
+                a.id, a.unit, a.area, a.platform, a.url, None if a.status == "unchecked" else a.status, a.since,
+                a.why, post.at if post else None, bool(post and post.estimated), visit.get("post_count"),
+                parse_iso(visit.get("last_checked_at")), a.id in announced))
+        return sorted(out, key=lambda r: (r.area, r.unit, r.id))
 
     def evidence_notices(self, ids: Iterable[str], at: datetime) -> dict[str, NoticeRecord]:
         """Per account the notice to show as evidence at `at`: confirmed before pending, then the

@@ -127,6 +127,31 @@ class StatusAt:
 
 
 @dataclass(frozen=True)
+class AccountAsOf:
+    """A registered account as the inventory stood at a moment (`Reads.inventory_as_of`): its status
+    then and why it took it, the last post and post count known then, its last visit before then."""
+
+    id: str
+    unit: str
+    area: str
+    platform: str
+    url: str
+    status: str | None  # active | dormant | gone | unknown; None: not checked yet by then
+    status_since: datetime | None
+    why: Reason | None  # why it took that status (recorded at status_since)
+    last_post_at: datetime | None
+    last_post_estimated: bool
+    post_count: int | None
+    last_checked_at: datetime | None
+    announced_move: bool  # a notice detected by then and confirmed (by now) as a move to Tempus Hemma
+
+    @property
+    def status_reason(self) -> str | None:
+        """The reason in English."""
+        return str(self.why) if self.why is not None else None
+
+
+@dataclass(frozen=True)
 class LastPost:
     """The newest post date known for an account at a moment."""
 
