@@ -250,8 +250,9 @@ def build_report(store: Store, baseline: str | None = None, as_of: str | None = 
     cohort = _cohort(base, last) if both else None
     changes = _changes(store, base, last) if both else []
     until = last.at or snapshots[-1]["taken_at"]
+    timeline = [_light(s, warm_until) for s in snapshots if s["taken_at"] <= until]
     if every is None:
-        series = [_light(s, warm_until) for s in snapshots if s["taken_at"] <= until]
+        series = timeline
     else:
         first_day = local_day(snapshots[0]["taken_at"], settings)
         last_day = local_day(until, settings)
@@ -260,7 +261,7 @@ def build_report(store: Store, baseline: str | None = None, as_of: str | None = 
         series = [p for p in series if p.available and not (p.snapshot["id"] in seen or seen.add(p.snapshot["id"]))]
     notices = _notices(store, until)
     return Report(base, last, tolerance_days, rule, now or utcnow(), store.path, cohort, changes, series, every,
-                  notices, _settings_shown(settings), notes)
+                  notices, _settings_shown(settings), notes, timeline, warm_until)
 
 
 def _light(snap: dict[str, Any], warm_until: datetime | None) -> Point:

@@ -40,7 +40,7 @@ def _figure(report: Report, lang: str):
     zone = report.settings.get("timezone")
     fig = Figure(figsize=(9.0, 3.6), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    points = [p for p in report.series if p.available]
+    points = [p for p in (report.timeline or report.series) if p.available]
     xs = [to_local(p.at, zone).replace(tzinfo=None) for p in points]
     warm = [p.warmup for p in points]
     for status in SERIES:
@@ -56,6 +56,7 @@ def _figure(report: Report, lang: str):
             ax.plot([x for x, _ in early], [y for _, y in early], linestyle="none", marker=style["marker"],
                     markersize=4, markerfacecolor="white", markeredgecolor=style["color"])
     if any(warm):
+        # the start-up crawls, up to the first crawl after them (or the last one, if all are start-up)
         first_steady = next((x for x, wu in zip(xs, warm, strict=True) if not wu), xs[-1])
         ax.axvspan(xs[0], first_steady, color="#000000", alpha=0.07, linewidth=0)
         ax.annotate(w._("start-up"), xy=(xs[0], 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
@@ -68,11 +69,11 @@ def _figure(report: Report, lang: str):
                     xytext=(-4, 0), textcoords="offset points", fontsize=8, fontweight="bold", rotation=90,
                     ha="right", va="center")
     for name, p in ((w._("Baseline"), report.baseline), (w._("As of"), report.as_of)):
-        if p.available and report.every is None:
+        if p.available:
             px = to_local(p.at, zone).replace(tzinfo=None)
             ax.axvline(px, color="#444444", linewidth=0.8, linestyle=(0, (2, 2)))
-            ax.annotate(name, xy=(px, 0.0), xycoords=("data", "axes fraction"), xytext=(3, 4),
-                        textcoords="offset points", fontsize=7, color="#333333")
+            ax.annotate(name, xy=(px, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                        textcoords="offset points", fontsize=7, color="#333333", rotation=90, ha="left", va="top")
     ax.set_ylim(bottom=0)
     ax.set_ylabel(w._("Accounts"))
     ax.set_xlabel(w._("Day of the crawl"))

@@ -119,3 +119,5 @@ class Report:
     notices: list[NoticeRow]
     settings: dict[str, Any]  # the settings in force that the definitions name
     notes: list[dict[str, Any]] = field(default_factory=list)  # the snapshot and the history disagree
+    timeline: list[Point] = field(default_factory=list)  # every snapshot up to the as-of: the chart's points
+    warmup_until: datetime | None = None  # the first snapshot after the start-up crawls (None: no start-up)
