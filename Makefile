@@ -31,7 +31,7 @@ model:
 # Extract the messages of the code and templates, then merge them into the sv and en catalogs
 # (new ones arrive empty: translate them in crawler/locale/sv/LC_MESSAGES/crawler.po).
 messages:
-	.venv/bin/pybabel extract -F babel.cfg --no-location --sort-output --add-comments TRANSLATORS: --project crawler \
+	.venv/bin/pybabel extract -F babel.cfg --no-location --sort-output --add-comments TRANSLATORS: -k NP_:1,2 --project crawler \
 		-o crawler/locale/crawler.pot .
 	.venv/bin/pybabel update -i crawler/locale/crawler.pot -d crawler/locale -D crawler --no-fuzzy-matching \
 		--ignore-obsolete --no-wrap

@@ -56,7 +56,7 @@ def render(html_path: str | Path, out_path: str | Path, *, width: int = 1200, he
         command = [
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--hide-scrollbars", f"--user-data-dir={profile}",
+            "--hide-scrollbars", "--no-pdf-header-footer", f"--user-data-dir={profile}",
             f"--print-to-pdf={out}" if pdf else f"--screenshot={out}",
             f"--window-size={width},{height}", source.as_uri(),
         ]

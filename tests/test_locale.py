@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
@@ -21,8 +21,9 @@ def extracted() -> dict[str, tuple[str, ...]]:
     with (ROOT / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
     out: dict[str, tuple[str, ...]] = {}
+    keywords = {**DEFAULT_KEYWORDS, "NP_": (1, 2)}  # as the Makefile's `-k NP_:1,2` (crawler.report.figures)
     for _file, _line, message, comments, _context in extract_from_dir(
-            ROOT, method_map, options_map, comment_tags=("TRANSLATORS:",), strip_comment_tags=True):
+            ROOT, method_map, options_map, keywords=keywords, comment_tags=("TRANSLATORS:",), strip_comment_tags=True):
         key = message[0] if isinstance(message, tuple) else message
         out[key] = out.get(key, ()) + tuple(comments)
     return out
@@ -81,3 +82,49 @@ def test_catalogs_are_compiled_when_first_asked_for():
     assert locale.translations("sv") is sv  # once per process
     with pytest.raises(Exception, match="unknown language 'de'"):
         locale.translations("de")
+
+
+class _Missing:
+    """A gettext fallback that records the messages the catalog did not have."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def gettext(self, message: str) -> str:
+        self.seen.add(message)
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        self.seen.add(singular)
+        return singular if n == 1 else plural
+
+
+def test_every_message_the_swedish_report_asks_for_is_in_the_catalog(tmp_path):
+    """At run time, not only what extraction finds: a message built in an f-string or passed by a
+    variable is caught too, in every format of the report and every reason."""
+    from crawler import reasons
+    from crawler import report as R
+    from crawler.store import Store
+
+    from .test_reasons import every_reason
+    from .test_report import at, build
+
+    path = tmp_path / "inventory.sqlite"
+    with Store.open(path) as store:
+        build(store)
+    with Store.open(path, readonly=True) as store:
+        reps = [R.build_report(store, "2023-03-01", "2023-04-15", every=every, now=at("2023-05-20"))
+                for every in (None, "1m", "6m", "2w", "1y", "10d")]
+        reps.append(R.build_report(store, "2022-06-01", "2023-04-15"))  # a date that is not available
+    sv = locale.translations("sv")
+    missing = _Missing()
+    sv.add_fallback(missing)
+    try:
+        for rep in reps:
+            for fmt in ("md", "html", "csv", "json", "xlsx", "docx"):
+                R.render(rep, fmt, "sv")
+        for verdict in every_reason().values():
+            reasons.render(verdict.why, "sv")
+    finally:
+        sv._fallback = None
+    assert not missing.seen, f"not in the Swedish catalog: {sorted(missing.seen)}"

@@ -103,9 +103,9 @@ def test_every_reason_reads_in_swedish(case):
 def test_swedish_reasons_as_a_board_member_reads_them():
     v = every_reason()
     assert reasons.render(v["last_post"].why, "sv") == "senaste inlägg 2023-02-26 (för 3 dagar sedan)"
-    assert reasons.render(v["http"].why, "sv") == ("sidan finns inte (felkod 404) vid 1 kontroll sedan 2023-03-01; "
+    assert reasons.render(v["http"].why, "sv") == ("sidan fanns inte (felkod 404) vid 1 kontroll sedan 2023-03-01; "
                                                    "räknas som aktivt tills borttagningen är bekräftad")
-    assert reasons.render(v["page"].why, "sv").startswith("Blogger visar att kontot inte finns, vid 1 kontroll")
+    assert reasons.render(v["page"].why, "sv").startswith("Blogger har visat att kontot inte finns vid 1 kontroll")
     assert reasons.render(v["login_wall_first"].why, "sv") == "kräver inloggning vid 1 kontroll i rad"
     assert reasons.render(v["rose"].why, "sv") == ("antalet inlägg ökade från 57 till 58 mellan 2023-02-22 och "
                                                    "2023-03-01")

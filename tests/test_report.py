@@ -284,10 +284,10 @@ def test_a_date_without_a_snapshot_nearby_is_not_available_never_zero(inventory)
     assert all(b is None and d is None for _, b, _, d in R.figure_rows(rep))
     assert rep.cohort is None and rep.changes == []
     md = R.render_markdown(rep, "en")
-    assert "not available: no crawl within 8 days of 2022-06-01 (nearest: 2023-01-05)" in md
+    assert "not available: no crawl within 8 days of 2022-06-01 (the nearest: 2023-01-05)" in md
     assert "| Active | not available | 3 | – |" in md
     sv = R.render_markdown(rep, "sv")
-    assert "uppgift saknas: ingen mätning inom 8 dagar från 2022-06-01 (närmaste: 2023-01-05)" in sv
+    assert "uppgift saknas: ingen mätning inom 8 dagar från 2022-06-01 (den närmaste: 2023-01-05)" in sv
     data = json.loads(R.render_json(rep))
     assert data["baseline"]["available"] is False and "nearest: 2023-01-05" in data["baseline"]["why_not"]
     assert data["figures"][0]["baseline"] is None
@@ -324,7 +324,7 @@ def test_a_series_gives_the_figures_at_each_period(inventory):
     assert [len(p.past_guideline) for p in rep.series] == [2, 2, 1, 1]
     md = R.render_markdown(rep, "sv")
     assert "| 2023-03-02 | 8 | 8 | 6 | 2 | 2 | 0 | 0 | 0 | 0 |" in md
-    assert "Siffrorna för varje period (1 månad) sedan den första mätningen" in md
+    assert "Tabellen visar siffrorna varje månad från och med den första mätningen, samt vid uppföljningsdatumet" in md
 
 
 def test_start_up_crawls_are_marked_and_left_out_of_the_trend(tmp_path):
@@ -364,7 +364,7 @@ def test_markdown_report_in_english_and_swedish(rep):
             "2 dormant, 1 removed, 1 with unknown status); 1 of them had announced the move to Tempus Hemma.") in md
     sv = R.render_markdown(rep, "sv")
     for label in ("Aktiva", "Vilande", "Borttagna", "Okänd status", "Har meddelat flytt till Tempus Hemma",
-                  "Meddelande som väntar på granskning", "Registrerade konton", "Konton som finns kvar",
+                  "Med meddelande som väntar på granskning", "Registrerade konton", "Konton som finns kvar",
                   "Jämförelsedatum", "Uppföljningsdatum", "Definitioner"):
         assert label in sv, label
     assert "| Aktiva | 6 | 3 | −3 |" in sv
@@ -377,8 +377,8 @@ def test_markdown_report_in_english_and_swedish(rep):
 def test_one_number_per_figure_in_the_table_and_the_text(rep):
     """The cohort's "awaiting review" is a part of the table's figure, never another number under its name."""
     sv = R.render_markdown(rep, "sv")
-    assert "| Meddelande som väntar på granskning | 0 | 1 | +1 |" in sv
-    assert "För ytterligare 1 av dem väntar ett meddelande på granskning." in sv
+    assert "| Med meddelande som väntar på granskning | 0 | 1 | +1 |" in sv
+    assert "För ytterligare ett av dem väntar ett meddelande på en granskares beslut." in sv
     assert rep.cohort["pending_review"] == rep.as_of.pending  # the same account, a2
 
 
@@ -467,7 +467,7 @@ def test_xlsx_and_docx_open_and_carry_the_markdowns_numbers(inventory, tmp_path)
     assert md["Aktiva"] == ["6", "3", "−3"]
     (tmp_path / "r.xlsx").write_bytes(R.render(rep, "xlsx", "sv"))
     wb = load_workbook(tmp_path / "r.xlsx")
-    ws = wb["Siffrorna"]
+    ws = wb["Nyckeltal"]
     cells = {row[0]: [str(R.Signed(v)) if n == 2 and isinstance(v, int) else str(v) for n, v in enumerate(row[1:4])]
              for row in ws.iter_rows(min_row=4, values_only=True) if row[0]}
     assert {k.strip(): v for k, v in cells.items()} == md
@@ -478,7 +478,7 @@ def test_xlsx_and_docx_open_and_carry_the_markdowns_numbers(inventory, tmp_path)
     got = {r.cells[0].text.strip(): [c.text for c in r.cells[1:]] for r in table.rows[1:]}
     assert got == md
     assert doc.inline_shapes and "Definitioner" in [p.text for p in doc.paragraphs]
-    assert any("det senaste inlägget är högst 90 dagar äldre än mätningen" in p.text for p in doc.paragraphs)
+    assert any("det senaste inlägget publicerades högst 90 dagar före mätningen" in p.text for p in doc.paragraphs)
 
 
 def _english_only_words() -> set[str]:

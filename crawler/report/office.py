@@ -9,21 +9,17 @@ import io
 import re
 from typing import Any
 
-from crawler.export import spreadsheet_cell
+from crawler.export import clean_text, spreadsheet_cell
 from crawler.report import chart
 from crawler.report.document import Link, Signed, Table, layout
 from crawler.report.model import Report
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _plain(value: Any) -> Any:
     """A cell's value for a spreadsheet or document: text without control or bidi characters."""
     if isinstance(value, Link):
         value = value.text
-    if isinstance(value, str):
-        return _CONTROL.sub("", value)
-    return value
+    return clean_text(value)
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -44,7 +40,7 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
         tables = [b for b in section.blocks if isinstance(b, Table)]
         if not tables and section.name != "definitions":
             continue
-        title = _sheet_title(section.title, used)
+        title = _sheet_title(section.short or section.title, used)
         ws = wb.create_sheet(title)
         row = 1
         ws.cell(row, 1, _plain(section.title)).font = Font(bold=True, size=12)
@@ -97,10 +93,14 @@ def _sheet_title(title: str, used: dict[str, int]) -> str:
 # --------------------------------------------------------------------------- DOCX
 
 
+WIDE = 7  # a section with a table of this many columns or more is set on landscape pages
+
+
 def render_docx(report: Report, lang: str = "en") -> bytes:
-    """A Word document to paste into a tjänsteskrivelse: headings, the tables, the chart, the definitions."""
+    """A Word document to paste into a tjänsteskrivelse: headings, the tables, the chart, the definitions.
+    A4; sections with wide tables (the series, the changed accounts) on landscape pages."""
     from docx import Document as Docx
-    from docx.enum.section import WD_ORIENT
+    from docx.enum.section import WD_ORIENT, WD_SECTION
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Mm, Pt
 
@@ -117,13 +117,21 @@ def render_docx(report: Report, lang: str = "en") -> bytes:
     d.add_heading(_plain(doc.title), level=0)
     for line in doc.intro:
         d.add_paragraph(_plain(line), style="List Bullet")
+    landscape = False
     for section in doc.sections:
+        wide = any(isinstance(b, Table) and len(b.header) >= WIDE for b in section.blocks)
+        if wide != landscape:
+            page = d.add_section(WD_SECTION.NEW_PAGE)
+            page.orientation = WD_ORIENT.LANDSCAPE if wide else WD_ORIENT.PORTRAIT
+            page.page_width, page.page_height = (Mm(297), Mm(210)) if wide else (Mm(210), Mm(297))
+            landscape = wide
+        width = 257 if landscape else 170  # mm between the margins
         d.add_heading(_plain(section.title), level=1)
         for n, block in enumerate(section.blocks):
             if isinstance(block, Table):
-                _docx_table(d, block, Pt, WD_ALIGN_PARAGRAPH)
+                _docx_table(d, block, Pt, WD_ALIGN_PARAGRAPH, width)
             elif block == "chart":
-                d.add_picture(io.BytesIO(chart.png(report, lang)), width=Mm(170))
+                d.add_picture(io.BytesIO(chart.png(report, lang)), width=Mm(min(width, 200)))
             elif isinstance(block, tuple) and block[0] == "dl":
                 for term, text in block[1]:
                     p = d.add_paragraph()
@@ -140,9 +148,17 @@ def render_docx(report: Report, lang: str = "en") -> bytes:
     return buf.getvalue()
 
 
-def _docx_table(d, t: Table, Pt, align) -> None:
+def _docx_table(d, t: Table, Pt, align, width_mm: float = 170) -> None:
+    """A table on the page's width: the layout's relative column widths, the header repeated on every
+    page, rows kept whole."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Mm
+
     table = d.add_table(rows=1, cols=len(t.header))
     table.style = "Table Grid"
+    table.autofit = not t.widths
+    widths = [Mm(width_mm * w / sum(t.widths)) for w in t.widths] if t.widths else []
     for i, h in enumerate(t.header):
         cell = table.rows[0].cells[i]
         cell.text = _plain(h)
@@ -154,9 +170,21 @@ def _docx_table(d, t: Table, Pt, align) -> None:
             cells[i].text = ("    " + text) if (i == 0 and r in t.sub) else text
             if i in t.numeric:
                 cells[i].paragraphs[0].alignment = align.RIGHT
-    for row in table.rows:
-        for cell in row.cells:
+    for i, column in enumerate(table.columns):  # the grid (LibreOffice reads it), and each cell (Word does)
+        if widths:
+            column.width = widths[i]
+    for n, row in enumerate(table.rows):
+        properties = row._tr.get_or_add_trPr()
+        for flag in (("w:tblHeader",) if n == 0 else ()) + ("w:cantSplit",):
+            element = OxmlElement(flag)
+            element.set(qn("w:val"), "true")
+            properties.append(element)
+        for i, cell in enumerate(row.cells):
+            if widths:
+                cell.width = widths[i]
             for p in cell.paragraphs:
+                if n == 0 and i in t.numeric:
+                    p.alignment = align.RIGHT
                 for run in p.runs:
-                    run.font.size = Pt(8.5)
+                    run.font.size = Pt(7.5 if n == 0 else 8.5)
     d.add_paragraph()

@@ -136,9 +136,10 @@ def render_csv(report: Report, lang: str = "en", excel: bool | None = None) -> s
             rows.append({"section": "series", "key": w.day(p.at), "dimension": "start-up" if p.warmup else "",
                          "measure": f.name, "as_of": f.value(p)})
     for a in report.as_of.past_guideline:
+        unchanged = w._("no new post since {day} (number of posts unchanged)", day=w.day(a.inactive_since))
         rows.append({"section": "past_guideline", "key": a.id, "unit": a.unit, "area": a.area,
                      "platform": a.platform, "url": a.url, "last_post_at": a.inactive_since.isoformat(),
-                     "measure": "months", "as_of": a.months})
+                     "reason": unchanged if a.by_post_count else None, "measure": "months", "as_of": a.months})
     for dimension in ("platform", "area"):
         for key, cells in breakdown(report, dimension):
             for status, (b, a) in cells.items():
