@@ -1,7 +1,8 @@
 """`crawler browse`: the inventory read-only in Datasette, with the analysts' canned queries.
 
     metadata(db_path) -> dict            Datasette metadata: descriptions and canned queries
-    command(db_path, metadata_path, ...) the datasette command line (this interpreter, 127.0.0.1)
+    command(db_path, metadata_path, ...) the datasette command line (this interpreter, 127.0.0.1;
+                                         `-i` when the inventory can only be read as immutable)
     serve(db_path, port, on_start)       writes the metadata, runs Datasette until it ends, Ctrl-C or
                                          SIGTERM (passed on, so Datasette never outlives us); exit code
 
@@ -53,13 +54,18 @@ def metadata(db_path: str | Path) -> dict[str, Any]:
     }
 
 
-def command(db_path: str | Path, metadata_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
-    """The datasette command line (run with the current interpreter)."""
-    return [sys.executable, "-m", "datasette", "serve", str(db_path), "--metadata", str(metadata_path),
+def command(db_path: str | Path, metadata_path: str | Path, host: str = "127.0.0.1", port: int = 8001,
+            *, immutable: bool = False) -> list[str]:
+    """The datasette command line (run with the current interpreter). `immutable` (`-i`) where the
+    store itself had to read the inventory as immutable: a folder this user may not write, where
+    SQLite cannot open a WAL inventory even read-only (`Store.immutable`)."""
+    database = ["-i", str(db_path)] if immutable else [str(db_path)]
+    return [sys.executable, "-m", "datasette", "serve", *database, "--metadata", str(metadata_path),
             "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
 
 
-def serve(db_path: str | Path, port: int = 8001, on_start: Callable[[str], None] | None = None) -> int:
+def serve(db_path: str | Path, port: int = 8001, on_start: Callable[[str], None] | None = None, *,
+          immutable: bool = False) -> int:
     """Run Datasette on 127.0.0.1:`port` over the inventory until it ends; its exit code (0 after
     Ctrl-C or SIGTERM). The caller has checked that the inventory opens."""
     if importlib.util.find_spec("datasette") is None:
@@ -69,7 +75,7 @@ def serve(db_path: str | Path, port: int = 8001, on_start: Callable[[str], None]
         meta_path.write_text(json.dumps(metadata(db_path), ensure_ascii=False, indent=2), encoding="utf-8")
         if on_start is not None:
             on_start(f"http://127.0.0.1:{port}/")
-        proc = subprocess.Popen(command(db_path, meta_path, port=port))
+        proc = subprocess.Popen(command(db_path, meta_path, port=port, immutable=immutable))
         # SIGTERM to us must not leave Datasette running on its own
         previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
         try:

@@ -1012,10 +1012,11 @@ def browse(obj: Context, port: int, metadata_only: bool) -> None:
     if metadata_only:
         click.echo(_json(browse_mod.metadata(path)))
         return
-    with obj.open_store(readonly=True):
-        pass  # fails early, with our message, when there is no inventory or it needs a migration
-    code = browse_mod.serve(path, port, on_start=lambda url: click.echo(
-        f"Datasette on {url} (read-only); Ctrl-C stops it", err=True))
+    with obj.open_store(readonly=True) as store:  # fails early, with our message (no inventory, a migration due)
+        immutable = store.immutable
+    how = "read-only" if not immutable else "read as immutable: this user cannot write its folder, so what a crawl writes meanwhile is not seen"
+    code = browse_mod.serve(path, port, immutable=immutable, on_start=lambda url: click.echo(
+        f"Datasette on {url} ({how}); Ctrl-C stops it", err=True))
     raise SystemExit(code)
 
 

@@ -235,6 +235,48 @@ def on_read_only_mount(folder: Path, *commands: list[str]) -> subprocess.Complet
                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder)})
 
 
+POLL = """
+import json, sys, time, urllib.request
+url, rows, deadline = sys.argv[1], None, time.monotonic() + 30
+while rows is None and time.monotonic() < deadline:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            rows = json.loads(response.read())
+    except OSError:
+        time.sleep(0.2)
+print("ROWS", json.dumps(rows))
+"""
+
+
+def test_datasette_browses_an_inventory_it_can_only_read_as_immutable(folder):
+    """`crawler browse` where SQLite cannot open the WAL inventory even read-only (a read-only file
+    system, as a folder the analyst may not write): Datasette is given `-i` and answers a canned query."""
+    pytest.importorskip("datasette")
+    import json
+    import socket
+
+    fill(folder / "inventory.sqlite")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mount = folder / "mnt"
+    mount.mkdir()
+    url = f"http://127.0.0.1:{port}/inventory/active_per_area.json?_shape=array"
+    script = (f"mount -t tmpfs -o size=16m crawler-test {mount} && cp {folder}/inventory.sqlite {mount}/ && "
+              f"mount -o remount,ro {mount} && cd {mount} && "
+              f"{{ {sys.executable} -m crawler --db inventory.sqlite browse --port {port} & pid=$!; "
+              f"{sys.executable} -c '{POLL}' {url}; kill $pid; wait $pid; }}")
+    unshare = ["unshare", "--mount", "--propagation", "private"] + ([] if ROOT else ["--user", "--map-root-user"])
+    result = subprocess.run([*unshare, "sh", "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder)})
+    no_traceback(result)
+    line = next((x for x in result.stdout.splitlines() if x.startswith("ROWS ")), "ROWS null")
+    rows = json.loads(line[5:])
+    assert rows is not None, result.stderr[-3000:]
+    assert {r["area"]: r["active"] or 0 for r in rows} == {"Norr": 1, "Söder": 0}
+    assert "read as immutable" in result.stderr
+
+
 def test_a_read_only_file_system_refuses_writes_and_status_is_degraded(folder):
     fill(folder / "inventory.sqlite")
     result = on_read_only_mount(folder, ["crawl"], ["sources", "sync"], ["status"], ["export"], ["review", "list"])
