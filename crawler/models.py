@@ -46,6 +46,7 @@ FETCH_ERRORS = (
     "server_error",  # 5xx after the retries
     "protocol_error",  # malformed HTTP
     "decode_error",  # broken Content-Encoding
+    "parse_timeout",  # reading the response took longer than settings.parse_timeout (its worker was stopped)
     "internal_error",  # a crawler bug while reading the response (recorded by crawl.py, never raised)
     "api_error",  # the Graph API answered with an error object (its code is in the message)
     "api_unavailable",  # the Graph API was not called: token expired or refused, throttled, not configured

@@ -16,6 +16,9 @@ alerts are told: crawler/alerts.py).
                                  WATCHDOG=1 unless a pass has stalled, alerts
                   SIGTERM/SIGINT: stop taking accounts, let visits in flight end (at most `grace`
                   seconds, then cancel), run marked interrupted, exit 0
+                  SIGHUP: re-read sources.yaml (registry and settings; an invalid edit keeps the
+                  last valid) and reschedule if the schedule changed; a running cycle goes on
+    crawl_once: SIGHUP is logged and ignored (a closed terminal never kills a manual cycle)
 
 The state file `<db>.service.json` (pid, started, next_run, last_heartbeat, last_pass, ...) is
 written atomically and read by `crawler status`; the lock file says who holds the inventory.
@@ -32,7 +35,7 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -192,7 +195,8 @@ def crawl_once(db_path: str, registry: sources_mod.Registry, *, selection: Selec
     try:
         stop = asyncio.Event()
         work = cycle(db_path, registry, selection=selection, trigger=trigger, progress=progress, stop=stop)
-        result = asyncio.run(_guarded(work, stop, grace))
+        with _hangup_ignored():
+            result = asyncio.run(_guarded(work, stop, grace))
     finally:
         lock.release()
     log.event("cycle.summary", summary=result.summary)
@@ -215,8 +219,13 @@ async def _guarded(coro: Any, stop: asyncio.Event, grace: float) -> Any:
         else:
             task.cancel()
 
+    def on_hangup() -> None:
+        log.event("cycle.hangup_ignored", level=logging.WARNING, signal="SIGHUP",
+                  advice="a manual crawl goes on; stop it with Ctrl-C or SIGTERM")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         return await task
     except asyncio.CancelledError:
@@ -225,8 +234,22 @@ async def _guarded(coro: Any, stop: asyncio.Event, grace: float) -> Any:
         raise CrawlerError("the cycle was stopped before the visits in flight ended; "
                            "its run is recorded as interrupted and the next cycle picks up") from None
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _hangup_ignored() -> Iterator[None]:
+    """SIGHUP ignored outside the event loop's own handler (start-up, shutdown): never a kill."""
+    try:
+        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    except ValueError:  # not the main thread (tests running a crawl in a thread): nothing to guard
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 # --------------------------------------------------------------------------- backup and migrate
@@ -323,7 +346,7 @@ class Service:
         self.db_path = db_path
         self.sources_path = sources_path
         self.registries = RegistrySource(sources_path, registry)
-        self.settings = registry.settings  # the schedule is read once, at start
+        self.settings = registry.settings  # the schedule: read at start and again on SIGHUP
         self.run_now = run_now
         self.grace = grace
         self.notifier = notifier or SystemdNotifier()
@@ -350,6 +373,8 @@ class Service:
         self._floors_at: datetime | None = None
         self._synced: sources_mod.Registry | None = None
         self.alerts = alerts_mod.Alerts(self.settings, db_path)
+        self._registry_lock: asyncio.Lock | None = None
+        self._reloading: asyncio.Task | None = None
 
     def run(self) -> int:
         """Take the lock, serve until SIGTERM/SIGINT, return the exit code (0 after a clean stop)."""
@@ -359,7 +384,8 @@ class Service:
         try:
             with Store.open(self.db_path):
                 pass  # migrate now, before the first pass (and say so if it cannot be written)
-            asyncio.run(self._main())
+            with _hangup_ignored():
+                asyncio.run(self._main())
         finally:
             lock.release()
         return 0
@@ -369,6 +395,7 @@ class Service:
         self._stop, self._shutdown = asyncio.Event(), asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         s = self.settings
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=local_zone(s.timezone))
         self.scheduler = scheduler
@@ -403,7 +430,7 @@ class Service:
                     await asyncio.wait({current}, timeout=10)
         finally:
             scheduler.shutdown(wait=False)
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self._write_state(stopped=True)
             log.event("service.stop", pid=os.getpid())
@@ -416,6 +443,48 @@ class Service:
         self._shutdown.set()
         if self._signals > 1 and self._current is not None:
             self._current.cancel()  # asked twice: do not wait for visits in flight
+
+    def _on_hangup(self) -> None:
+        log.event("service.reload", level=logging.WARNING, signal="SIGHUP", cycle_running=self._current is not None)
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.ensure_future(self._reload())
+
+    async def _load_registry(self) -> sources_mod.Registry:
+        """sources.yaml as it is now (the last valid one if it is broken), parsed off the loop."""
+        if self._registry_lock is None:
+            self._registry_lock = asyncio.Lock()
+        async with self._registry_lock:
+            return await asyncio.to_thread(self.registries.load)
+
+    async def _reload(self) -> None:
+        """SIGHUP: read the registry and settings again; a new schedule takes effect at once, the
+        rest with the next pass (a running cycle keeps what it started with)."""
+        try:
+            registry = await self._load_registry()
+        except Exception as exc:  # noqa: BLE001 - never the end of the service
+            log.event("service.reload_failed", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+            return
+        new, old = registry.settings, self.settings
+        timing = ("crawl_cron", "crawl_jitter", "snapshot_cron", "maintenance_cron", "misfire_grace", "timezone")
+        changed = [name for name in timing if getattr(new, name) != getattr(old, name)]
+        self.settings = new
+        gap = cron_gaps(new.crawl_cron, local_zone(new.timezone))
+        self.pass_gap = gap[1] if gap else timedelta(days=1)
+        # The buckets keep their levels (a reload is no licence to send a burst); budgets are read anew.
+        self.buckets.settings = new
+        self.buckets.window_s = max(self.pass_gap.total_seconds(), 600.0)
+        self.buckets._budget.clear()
+        self._floors_at = None  # the host floors are worked out again at the next pass
+        self.alerts = alerts_mod.Alerts(new, self.db_path)
+        if changed and self.scheduler is not None:
+            zone = local_zone(new.timezone)
+            for job, cron, jitter in (("crawl", new.crawl_cron, new.crawl_jitter), ("snapshot", new.snapshot_cron, None),
+                                      ("maintenance", new.maintenance_cron, None)):
+                self.scheduler.modify_job(job, misfire_grace_time=new.misfire_grace)
+                self.scheduler.reschedule_job(job, trigger=cron_trigger(cron, jitter, zone))
+        log.event("service.reloaded", accounts=len(registry.accounts), schedule_changed=",".join(changed) or "no",
+                  next_run=self._next("crawl"), registry_problem=bool(self.registries.problem))
+        self._write_state()
 
     # ------------------------------------------------------------------ a pass over the due accounts
 
@@ -451,7 +520,7 @@ class Service:
         info: dict[str, Any] = {"at": _iso(now)}
         self._current_pass = info
         try:
-            registry = self.registries.load()
+            registry = await self._load_registry()
             chosen = await asyncio.to_thread(self.plan, registry, now)
             info.update(due=len(chosen.chosen) + sum(chosen.held_by_budget.values()) + sum(chosen.held_by_pause.values()),
                         chosen=len(chosen.chosen), held_by_budget=dict(chosen.held_by_budget.most_common(5)),

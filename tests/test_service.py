@@ -326,6 +326,51 @@ def test_ctrl_c_stops_a_manual_crawl_as_interrupted(registry: Path, blogs):
     assert_consistent(db)
 
 
+def test_sighup_never_kills_a_manual_crawl(registry: Path, blogs):
+    db = registry.parent / "inv.sqlite"
+    blogs.hold(3)
+    proc = start(registry, "crawl")
+    try:
+        held_mid_cycle(blogs, db, proc, done=3)
+        proc.send_signal(signal.SIGHUP)  # e.g. the terminal it was started from closed
+        wait_until(lambda: "cycle.hangup_ignored signal=SIGHUP" in proc.err, proc=proc)
+        assert proc.poll() is None
+        blogs.open()
+        code = proc.wait()
+    finally:
+        stop(proc)
+    assert code == 0, proc.err
+    assert query(db, "SELECT state, accounts_done FROM runs") == [("finished", N)]
+    assert_consistent(db)
+
+
+def test_sighup_makes_serve_reread_its_settings_and_the_running_cycle_goes_on(registry: Path, blogs):
+    db = registry.parent / "inv.sqlite"
+    blogs.hold(3)
+    proc = start(registry, "serve", "--run-now")
+    try:
+        held_mid_cycle(blogs, db, proc, done=3)
+        assert service.read_state(str(db))["crawl_cron"] == "0 2 * * *"
+        text = registry.read_text(encoding="utf-8").replace("settings:\n", "settings:\n  crawl_cron: '15 3 * * *'\n")
+        registry.write_text(text, encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "service.reloaded" in proc.err, proc=proc)
+        assert "schedule_changed=crawl_cron" in proc.err
+        wait_until(lambda: service.read_state(str(db))["crawl_cron"] == "15 3 * * *", proc=proc)
+        assert service.read_state(str(db))["state"] == "crawling"  # the cycle was not touched
+        blogs.open()
+        wait_until(lambda: query(db, "SELECT state FROM runs") == [("finished",)], proc=proc)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait()
+    finally:
+        stop(proc)
+    assert code == 0, proc.err
+    assert query(db, "SELECT state, accounts_done FROM runs") == [("finished", N)]
+    nxt = datetime.fromisoformat(service.read_state(str(db))["last_run"]["ended"])
+    assert nxt.tzinfo is not None
+    assert_consistent(db)
+
+
 def test_registry_edits_are_reread_and_an_invalid_one_keeps_the_last_valid(registry: Path, caplog):
     source = service.RegistrySource(str(registry))
     first = source.load()
