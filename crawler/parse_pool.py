@@ -152,9 +152,24 @@ def _worker_main(sock: socket.socket, hard_limit: float) -> None:
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     sock.setblocking(True)
-    settings: Settings | None = None
     known = sorted(platforms.ADAPTERS)
+    # scripts/bench.py's profile: each worker profiles its reads and leaves one dump in this folder
+    profile_dir = os.environ.get("CRAWLER_PROFILE_WORKERS")
+    profiler = None
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)
     sock.sendall(_frame(("hello", os.getpid(), known)))
+    try:
+        _serve(sock, hard_limit, profiler)
+    finally:
+        if profiler is not None and profile_dir:
+            profiler.dump_stats(str(Path(profile_dir) / f"worker-{os.getpid()}.pstats"))
+
+
+def _serve(sock: socket.socket, hard_limit: float, profiler: Any) -> None:
+    settings: Settings | None = None
     while True:
         head = _recv_exactly(sock, _HEADER.size)
         if head is None:
@@ -175,7 +190,13 @@ def _worker_main(sock: socket.socket, hard_limit: float) -> None:
         signal.alarm(max(1, int(hard_limit * 2) + 1))  # an orphaned read ends itself
         try:
             parse = _resolve(ref) if ref is not None else None
-            reading = read_inline(platform, fetched, now, settings or Settings(), parse)
+            if profiler is not None:
+                profiler.enable()
+            try:
+                reading = read_inline(platform, fetched, now, settings or Settings(), parse)
+            finally:
+                if profiler is not None:
+                    profiler.disable()
             reply: tuple = ("ok", reading.observation,
                             tuple((i, h) for i, h in enumerate(reading.hits) if h is not None),
                             reading.sha256, reading.seconds)

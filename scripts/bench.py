@@ -26,11 +26,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,6 +87,48 @@ def process_cpu_seconds(pid: int) -> float:
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process under `pid` (children, grandchildren...), from /proc's parent links."""
+    parent_of: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent_of[int(entry.name)] = int(text[text.rindex(")") + 2:].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, parent in parent_of.items():
+            if parent == current:
+                found.append(child)
+                frontier.append(child)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of the live processes under `pid`, with the CPU of the children each has reaped
+    (the parse workers' zygote reaps the workers it forked)."""
+    total = 0.0
+    for child in descendants(pid):
+        with contextlib.suppress(OSError, ValueError):  # it ended meanwhile
+            total += process_cpu_seconds(child)
+    return total
+
+
+def peak_rss_of(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, in MiB; 0.0 when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
 def file_size(path: str | Path) -> int:
     try:
         return Path(path).stat().st_size
@@ -109,8 +153,9 @@ def _stage_of_path(path: str) -> str | None:
     return None
 
 
-def summarise_profile(stats_path: str | Path) -> dict[str, Any]:
-    """Self time (tottime) of a cProfile dump summed by stage, and the top functions.
+def summarise_profile(stats_path: str | Path, *more: str | Path) -> dict[str, Any]:
+    """Self time (tottime) of cProfile dumps (the crawler's and its parse workers') summed by stage,
+    and the top functions.
 
     A function outside every stage (a C built-in such as sqlite3's execute or re's finditer, or a
     standard-library helper) is charged to the stages of its callers, in proportion to the time
@@ -118,7 +163,7 @@ def summarise_profile(stats_path: str | Path) -> dict[str, Any]:
     """
     import pstats
 
-    stats = pstats.Stats(str(stats_path)).stats  # type: ignore[attr-defined]
+    stats = pstats.Stats(str(stats_path), *(str(p) for p in more)).stats  # type: ignore[attr-defined]
 
     def stages_of(func: tuple, share: float, depth: int, out: Counter, seen: frozenset) -> None:
         filename, _line, name = func
@@ -299,6 +344,7 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
     from crawler.crawl import run_cycle
     from crawler.fetch import Fetcher
     from crawler.models import Account
+    from crawler.parse_pool import ParsePool
     from crawler.settings import Settings
     from crawler.store import Store
 
@@ -315,6 +361,10 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("profile"):
         import cProfile
 
+        # the parse workers profile their reads too (crawler/parse_pool.py), one dump each
+        os.environ["CRAWLER_PROFILE_WORKERS"] = spec["profile"] + ".workers"
+        Path(spec["profile"] + ".workers").mkdir(exist_ok=True)
+
         # CPU time, not wall time: waiting in epoll is not work, and the server shares the cores.
         profiler = cProfile.Profile(time.process_time)
 
@@ -327,10 +377,26 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
             timeline.append(prog.done)
         timeline[second] = prog.done
 
+    # What the crawler asked the fetcher for (URL and validators): the floor GETs the same.
+    asked: list[tuple[str, str | None, str | None]] = []
+    workers: dict[str, Any] = {}
+
     async def cycle() -> tuple[Any, dict[str, int]]:
-        async with Fetcher(settings) as fetcher:
+        async with Fetcher(settings) as fetcher, ParsePool(settings) as pool:
+            fetch = fetcher.fetch
+
+            async def recorded(url: str, etag: str | None = None, last_modified: str | None = None) -> Any:
+                asked.append((url, etag, last_modified))
+                return await fetch(url, etag=etag, last_modified=last_modified)
+
+            fetcher.fetch = recorded  # type: ignore[method-assign]
             result = await run_cycle(store, accounts, settings, clock=lambda: clock_at, trigger="bench",
-                                     fetcher=fetcher, progress=progress)
+                                     fetcher=fetcher, progress=progress, pool=pool)
+            # Every process of the crawler: the parse workers (live, and those reaped by their zygote).
+            workers["cpu_s"] = tree_cpu_seconds(os.getpid())
+            workers["peak_rss_mb"] = max((peak_rss_of(p) for p in descendants(os.getpid())), default=0.0)
+            workers["processes"] = len(descendants(os.getpid()))
+            workers["pool"] = {k: v for k, v in vars(pool.stats).items() if k != "extra"}
             return result, dict(fetcher.stats)
 
     # Time in the cyclic garbage collector, which cProfile does not show.
@@ -360,14 +426,23 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
     for check in store.run_checks(result.run_id):
         requests_by_host[host_of[check.account_id]] += check.requests or 0
     store.close()
+    if spec.get("asked"):
+        Path(spec["asked"]).write_text(json.dumps(asked), encoding="utf-8")
+    main_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "accounts": len(accounts),
         "state": result.state,
         "done": result.done,
         "wall_s": wall,
-        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cpu_s": main_cpu + workers["cpu_s"],  # every crawler process: this one and its parse workers
+        "cpu_main_s": main_cpu,
+        "cpu_workers_s": workers["cpu_s"],
         "cpu_user_s": after.ru_utime - before.ru_utime,
         "cpu_sys_s": after.ru_stime - before.ru_stime,
+        "workers_peak_rss_mb": workers["peak_rss_mb"],
+        "worker_processes": workers["processes"],
+        "pool": workers["pool"],
+        "asked": len(asked),
         "peak_rss_mb": after.ru_maxrss / 1024,
         "rss_registry_mb": rss_registry,
         "peak_rss_before_cycle_mb": maxrss_before,
@@ -380,6 +455,48 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
         "timeline": timeline,
         "gc_s": gc_time[0],
     }
+
+
+def child_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    """In the child: the floor. A bare aiohttp client GETs exactly what the crawler asked its fetcher
+    for (the same URLs, the same validators, redirects followed, bodies read, nothing parsed or
+    stored), plus each host's robots.txt once, at the crawler's concurrency limits."""
+    import asyncio
+
+    import aiohttp
+
+    asked = [tuple(x) for x in json.loads(Path(spec["asked"]).read_text(encoding="utf-8"))]
+    hosts = sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u, _e, _m in asked})
+    jobs = [(f"{h}/robots.txt", None, None) for h in hosts] + asked
+    statuses: Counter[int] = Counter()
+
+    async def run() -> float:
+        connector = aiohttp.TCPConnector(limit=spec["concurrency"], limit_per_host=spec["per_host"])
+        async with aiohttp.ClientSession(connector=connector) as session:
+            gate = asyncio.Semaphore(spec["concurrency"])
+
+            async def get(url: str, etag: str | None, modified: str | None) -> None:
+                headers = {}
+                if etag:
+                    headers["If-None-Match"] = etag
+                if modified:
+                    headers["If-Modified-Since"] = modified
+                async with gate:
+                    try:
+                        async with session.get(url, headers=headers) as r:
+                            await r.read()
+                            statuses[r.status] += 1
+                    except aiohttp.ClientError:
+                        statuses[0] += 1
+
+            t0 = time.process_time()
+            await asyncio.gather(*(get(*job) for job in jobs))
+            return time.process_time() - t0
+
+    t0 = time.perf_counter()
+    cpu = asyncio.run(run())
+    return {"requests": len(jobs), "asked": len(asked), "cpu_s": cpu, "wall_s": time.perf_counter() - t0,
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}}
 
 
 def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
@@ -414,21 +531,38 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, log: Callab
         registry = registry_for(size, server)
         accounts_path = workdir / f"accounts-{size}.json"
         accounts_path.write_text(json.dumps(registry), encoding="utf-8")
-        db = str(workdir / f"inventory-{size}.sqlite")
-        spec = {"accounts": str(accounts_path), "db": db, "clock": clock.isoformat(),
-                "settings": bench_settings(**args.settings)}
-        log(f"[{size}] full cycle ...")
-        out["full"] = run_child("crawl", spec, workdir, server)
-        log(f"[{size}] full: {_brief(out['full'])}")
-        log(f"[{size}] 304 cycle ...")
-        out["not_modified"] = run_child("crawl", spec, workdir, server)
-        log(f"[{size}] 304: {_brief(out['not_modified'])}")
+        settings = bench_settings(**args.settings)
+        spec = {"accounts": str(accounts_path), "clock": clock.isoformat(), "settings": settings}
+        limits = {"concurrency": settings.get("concurrency", 16), "per_host": settings.get("per_host_concurrency", 1)}
+        reps = []
+        for rep in range(args.reps):
+            # A fresh inventory each repetition: its full cycle reads everything, its second gets 304s;
+            # the floor GETs what each cycle asked for, right after it (interleaved, same server).
+            db = str(workdir / f"inventory-{size}-{rep}.sqlite")
+            one: dict[str, Any] = {}
+            for key, label in (("full", "full"), ("not_modified", "304")):
+                asked = str(workdir / f"asked-{size}-{rep}-{key}.json")
+                log(f"[{size}] rep {rep + 1}/{args.reps}: {label} cycle ...")
+                one[key] = run_child("crawl", {**spec, "db": db, "asked": asked}, workdir, server)
+                log(f"[{size}] {label}: {_brief(one[key])}")
+                one[f"floor_{key}"] = run_child("floor", {"asked": asked, **limits}, workdir, server)
+                log(f"[{size}] floor ({label}): {1000 * one[f'floor_{key}']['cpu_s'] / size:.3f} ms CPU/acc")
+            reps.append(one)
+        out["reps"] = reps
+        out["floor"] = floor_summary(reps, size)
+        # The tables show the repetition whose full cycle had the median CPU per account.
+        median_rep = sorted(reps, key=lambda r: r["full"]["cpu_s"])[len(reps) // 2]
+        out["full"], out["not_modified"] = median_rep["full"], median_rep["not_modified"]
+        db = str(workdir / f"inventory-{size}-extra.sqlite")
+        spec = {**spec, "db": db}
         if args.profile and size == args.profile:
             log(f"[{size}] profiled full cycle (cProfile; slower than the figures above) ...")
             prof = str(workdir / f"profile-{size}.pstats")
             pspec = {**spec, "db": str(workdir / f"inventory-{size}-profile.sqlite"), "profile": prof}
             figures = run_child("crawl", pspec, workdir, server)
-            out["profile"] = {"wall_s": figures["wall_s"], "cpu_s": figures["cpu_s"], **summarise_profile(prof)}
+            dumps = [prof, *sorted(str(p) for p in Path(prof + ".workers").glob("*.pstats"))]
+            out["profile"] = {"wall_s": figures["wall_s"], "cpu_s": figures["cpu_s"], "dumps": len(dumps),
+                              **summarise_profile(*dumps)}
             if args.keep_profile:
                 Path(args.keep_profile).write_bytes(Path(prof).read_bytes())
         if args.baseline and size == args.baseline_size:
@@ -441,6 +575,42 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, log: Callab
     finally:
         server.stop()
     return out
+
+
+def floor_summary(reps: list[dict[str, Any]], accounts: int) -> dict[str, Any]:
+    """Medians over the repetitions: CPU ms per account of each cycle and of its floor, and the
+    ratios (each taken within its repetition, then the median)."""
+    def per(run: dict[str, Any]) -> float:
+        return 1000 * run["cpu_s"] / accounts
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else float("nan")
+
+    return {
+        "accounts": accounts,
+        "repetitions": len(reps),
+        "cpu_ms_full": median([per(r["full"]) for r in reps]),
+        "cpu_ms_304": median([per(r["not_modified"]) for r in reps]),
+        "cpu_ms_main_full": median([1000 * r["full"]["cpu_main_s"] / accounts for r in reps]),
+        "cpu_ms_workers_full": median([1000 * r["full"]["cpu_workers_s"] / accounts for r in reps]),
+        "floor_ms_full": median([per(r["floor_full"]) for r in reps]),
+        "floor_ms_304": median([per(r["floor_not_modified"]) for r in reps]),
+        "cpu_vs_floor_full": median([r["full"]["cpu_s"] / r["floor_full"]["cpu_s"] for r in reps]),
+        "cpu_vs_floor_304": median([r["not_modified"]["cpu_s"] / r["floor_not_modified"]["cpu_s"] for r in reps]),
+        "cpu_304_vs_full": median([r["not_modified"]["cpu_s"] / r["full"]["cpu_s"] for r in reps]),
+        "wall_s_full": median([r["full"]["wall_s"] for r in reps]),
+        "wall_s_304": median([r["not_modified"]["wall_s"] for r in reps]),
+    }
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The top-level `ratios` of the largest size measured (issue 21.5)."""
+    sized = [s for s in results["sizes"] if s.get("floor")]
+    if not sized:
+        return None
+    f = max(sized, key=lambda s: s["accounts"])["floor"]
+    return {"accounts": f["accounts"], "cpu_vs_floor_full": round(f["cpu_vs_floor_full"], 3),
+            "cpu_vs_floor_304": round(f["cpu_vs_floor_304"], 3), "cpu_304_vs_full": round(f["cpu_304_vs_full"], 3)}
 
 
 def measure_polite(args: argparse.Namespace, workdir: Path, log: Callable[[str], None]) -> dict[str, Any]:
@@ -533,6 +703,24 @@ def render(results: dict[str, Any]) -> str:
                 f"{f['peak_rss_mb'] - f['peak_rss_before_cycle_mb']:.0f} | "
                 f"{(f['db_bytes'] + f['wal_bytes']) / 2**20:.1f} | {f['fetcher'].get('requests', 0):,} | {outcomes} |"
             )
+    floors = [s["floor"] for s in results["sizes"] if s.get("floor")]
+    if floors:
+        lines += [
+            "",
+            "Against the floor (a bare aiohttp client GETting exactly what the crawler asked for, in the same run "
+            "against the same server; client CPU of every crawler process, parse workers included; medians of "
+            f"{floors[0]['repetitions']} interleaved repetitions):",
+            "",
+            "| accounts | full ms/acc (main + workers) | floor ms/acc | x floor | 304 ms/acc | floor ms/acc | "
+            "x floor | 304 / full |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for f in floors:
+            lines.append(
+                f"| {f['accounts']:,} | {f['cpu_ms_full']:.2f} ({f['cpu_ms_main_full']:.2f} + "
+                f"{f['cpu_ms_workers_full']:.2f}) | {f['floor_ms_full']:.3f} | {f['cpu_vs_floor_full']:.1f} | "
+                f"{f['cpu_ms_304']:.2f} | {f['floor_ms_304']:.3f} | {f['cpu_vs_floor_304']:.1f} | "
+                f"{f['cpu_304_vs_full']:.2f} |")
     for size in results["sizes"]:
         full, again = size.get("full"), size.get("not_modified")
         if full and again:
@@ -603,7 +791,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark crawl cycles against the simulated web.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--sizes", default="319,10000", help="world sizes, comma-separated (default 319,10000)")
-    parser.add_argument("--json", default=None, help="also write every figure as JSON to this file")
+    parser.add_argument("--json", default=None, help="also write every figure as JSON to this file "
+                        "(with a top-level \"ratios\" object for the largest size)")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="interleaved repetitions of full cycle, 304 cycle and their floors per size; "
+                             "medians are reported (default 3)")
     parser.add_argument("--profile", type=int, default=None,
                         help="profile a full cycle of this size (default 10000 when measured)")
     parser.add_argument("--no-profile", action="store_true")
@@ -644,7 +836,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0].startswith("--child-"):
         spec = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-        figures = child_crawl(spec) if argv[0] == "--child-crawl" else child_baseline(spec)
+        child = {"--child-crawl": child_crawl, "--child-floor": child_floor, "--child-baseline": child_baseline}
+        figures = child[argv[0]](spec)
         Path(spec["out"]).write_text(json.dumps(figures), encoding="utf-8")
         return 0
     args = parse_args(argv)
@@ -661,6 +854,7 @@ def main(argv: list[str] | None = None) -> int:
             results["sizes"].append(measure_size(size, args, workdir, log))
         if not args.no_polite:
             results["polite"] = measure_polite(args, workdir, log)
+        results["ratios"] = ratios(results)
     print(render(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
