@@ -43,7 +43,7 @@ from crawler.models import (
     Verdict,
     source_fetch,
 )
-from crawler.parse_pool import ParseError, ParsePool
+from crawler.parse_pool import ParseError, ParsePool, new_text
 from crawler.settings import Settings
 from crawler.store import AccountState, Store, Visit
 from crawler.store.crawl_writes import CrawlWrites
@@ -172,7 +172,7 @@ async def visit(
 
     async def read(fetched: Fetched) -> Observation:
         assert pool is not None
-        reading = await pool.read(account.platform, fetched, now, settings)
+        reading = await pool.read(account.platform, fetched, now, settings, since=read_since)
         if reading.timed_out:
             stopped.add(id(fetched))
         if reading.sha256 is not None:
@@ -181,6 +181,9 @@ async def visit(
                      if hit is not None)
         return reading.observation
 
+    # The notice detector reads new posts only: those before the newest post an earlier visit read
+    # were read then (a gone account's address may serve someone else now: everything is new there).
+    read_since = prior.last_post_at if prior.status not in (None, "gone") and not prior.last_post_estimated else None
     known = source or (state.discovered_feed_url if state else None)
     routed = await routes.observe(account, fetch, meta, now, settings, known_feed=known,
                                   parse=read if pool is not None else None,
@@ -201,7 +204,7 @@ async def visit(
     elif pool is not None and routed.route != "api":
         hits = notices.keep_strongest(found.get(t) for t in obs.texts)  # per post the strongest, as detect
     else:  # an API reading is not parsed in a worker: its few short texts are read here
-        hits = notices.detect(obs.texts, settings.notice_threshold)
+        hits = notices.detect([t for t in obs.texts if new_text(t, read_since)], settings.notice_threshold)
     return VisitResult(outcome, fetches, obs, verdict, hits, digest, routed.route, routed.note)
 
 

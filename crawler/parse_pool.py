@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import log, notices, platforms
-from crawler.models import Fetched, NoticeHit, Observation
+from crawler.models import Fetched, NoticeHit, Observation, PublicText
 from crawler.settings import Settings
 
 SLOW_AFTER = 0.5  # seconds: a read still running then is treated as hostile (normal: ~1 ms)
@@ -89,14 +89,23 @@ class Reading:
 
 
 def read_inline(platform: str, fetched: Fetched, now: datetime, settings: Settings,
-                parse: Callable[..., Observation] | None = None) -> Reading:
-    """Read one response in this process (what a worker does; no time limit here)."""
+                parse: Callable[..., Observation] | None = None, since: datetime | None = None) -> Reading:
+    """Read one response in this process (what a worker does; no time limit here).
+
+    With `since` (the newest post an earlier visit read), the notice detector reads only the texts
+    of posts from then on and the undated ones (a bio, a description): older posts were read then.
+    """
     started = time.perf_counter()
     obs = (parse or platforms.adapter(platform).parse)(fetched, now, settings, platform)
-    hits = tuple(found[0] if (found := notices.detect([text], settings.notice_threshold)) else None
-                 for text in obs.texts)
+    hits = tuple(found[0] if new_text(text, since) and (found := notices.detect([text], settings.notice_threshold))
+                 else None for text in obs.texts)
     digest = hashlib.sha256(fetched.body).hexdigest() if fetched.body is not None else None
     return Reading(obs, hits, digest, False, time.perf_counter() - started)
+
+
+def new_text(text: PublicText, since: datetime | None) -> bool:
+    """Whether the notice detector should read `text`: undated, or dated from `since` on."""
+    return since is None or text.published_at is None or text.published_at >= since
 
 
 def timed_out_observation(platform: str, limit: float) -> Observation:
@@ -186,14 +195,14 @@ def _serve(sock: socket.socket, hard_limit: float, profiler: Any) -> None:
             usage = os.times()
             sock.sendall(_frame(("cpu", usage.user + usage.system)))
             return
-        _, platform, fetched, now, ref = message
+        _, platform, fetched, now, ref, since = message
         signal.alarm(max(1, int(hard_limit * 2) + 1))  # an orphaned read ends itself
         try:
             parse = _resolve(ref) if ref is not None else None
             if profiler is not None:
                 profiler.enable()
             try:
-                reading = read_inline(platform, fetched, now, settings or Settings(), parse)
+                reading = read_inline(platform, fetched, now, settings or Settings(), parse, since)
             finally:
                 if profiler is not None:
                     profiler.disable()
@@ -512,14 +521,15 @@ class ParsePool:
         return ref is not None, ref
 
     async def read(self, platform: str, fetched: Fetched, now: datetime,
-                   settings: Settings | None = None) -> Reading:
-        """Read one response in a worker, within the limit. Raises ParseError for a parser bug."""
+                   settings: Settings | None = None, since: datetime | None = None) -> Reading:
+        """Read one response in a worker, within the limit; `since`: see read_inline. Raises
+        ParseError for a parser bug."""
         settings = settings or self.settings
         self.stats.reads += 1
         in_worker, ref = self._route(platform)
         if not in_worker:
             self.stats.inline += 1
-            return read_inline(platform, fetched, now, settings)
+            return read_inline(platform, fetched, now, settings, since=since)
         if settings is not self._settings_frame and settings != self._settings_frame:
             self._settings_frame, self._generation = settings, self._generation + 1
         assert self._idle is not None
@@ -530,7 +540,7 @@ class ParsePool:
             if worker.generation != self._generation:
                 self.stats.bytes_out += await worker.send(("settings", self._settings_frame))
                 worker.generation = self._generation
-            self.stats.bytes_out += await worker.send(("read", platform, fetched, now, ref))
+            self.stats.bytes_out += await worker.send(("read", platform, fetched, now, ref, since))
             reply_task = asyncio.ensure_future(worker.receive())
             try:
                 done, _ = await asyncio.wait({reply_task}, timeout=self.slow_after)

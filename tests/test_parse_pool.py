@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -107,6 +107,20 @@ def test_a_worker_reads_as_the_crawler_would_and_finds_the_notices():
     assert feed.sha256 == inline_feed.sha256 and len(feed.sha256) == 64
     assert (stats.reads, stats.inline, stats.timeouts) == (2, 0, 0)
     assert stats.bytes_out > len(FEED) + len(PAGE) and stats.bytes_in > 0
+
+
+def test_the_notice_detector_reads_only_posts_from_the_newest_one_read_before():
+    notice_post = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
+
+    async def go():
+        async with ParsePool(Settings(), workers=1) as pool:
+            return [await pool.read("feed", fetched(FEED), NOW, since=since)
+                    for since in (None, notice_post, notice_post + timedelta(hours=1))]
+
+    everything, from_it, after_it = run(go())
+    assert any(everything.hits) and any(from_it.hits)  # the newest known post is read again
+    assert not any(after_it.hits)  # read by an earlier visit: not again
+    assert after_it.observation == everything.observation  # the reading itself is the same
 
 
 def test_reads_happen_in_other_processes_and_a_plugin_parse_is_imported_there():
