@@ -12,8 +12,8 @@ back as an Observation that says so (`timed_out`; the crawl records the check's 
 `parse_timeout`); the cycle goes on.
 
 No hostile body may hold up other accounts: a read still running after SLOW_AFTER seconds (normal
-pages take about a millisecond) no longer counts as capacity: its worker is given the lowest CPU
-priority and a fresh worker takes its place at once (up to `max_workers` processes in all); a
+pages take about a millisecond) no longer counts as capacity: its worker is given a lower CPU
+priority (SLOW_NICE) and a fresh worker takes its place at once (up to `max_workers` processes in all); a
 worker that went slow is retired when its read ends. So the other accounts keep their workers,
 and their CPU, while a hostile one runs out its time.
 
@@ -64,6 +64,10 @@ from crawler.models import Fetched, NoticeHit, Observation, PublicText
 from crawler.settings import Settings
 
 SLOW_AFTER = 0.5  # seconds: a read still running then is treated as hostile (normal: ~1 ms)
+# A slow read's worker yields the CPU to the others (about a third of a normal share under contention)
+# but is not starved: at 19 a legitimately large feed on a busy machine would never finish in time.
+SLOW_NICE = 5
+IMPORT_TIMEOUT = 120.0  # seconds a worker may take to import a plug-in platform's module
 _HEADER = struct.Struct("!I")
 _MAX_FRAME = 1 << 30
 
@@ -190,6 +194,13 @@ def _serve(sock: socket.socket, hard_limit: float, profiler: Any) -> None:
         kind = message[0]
         if kind == "settings":
             settings = message[1]
+            continue
+        if kind == "import":  # a plug-in's parse, imported before its first read (not within the limit)
+            try:
+                _resolve(message[1])
+                sock.sendall(_frame(("ready",)))
+            except BaseException as exc:  # noqa: BLE001 - reported to the crawler
+                sock.sendall(_frame(("error", type(exc).__name__, str(exc)[:300])))
             continue
         if kind == "bye":
             usage = os.times()
@@ -355,6 +366,7 @@ class _Worker:
     pid: int
     known: frozenset[str]
     generation: int = -1  # of the settings it holds
+    imported: set = field(default_factory=set)  # plug-in parse references it has imported
     slow: bool = False
     busy: bool = False
 
@@ -540,6 +552,11 @@ class ParsePool:
             if worker.generation != self._generation:
                 self.stats.bytes_out += await worker.send(("settings", self._settings_frame))
                 worker.generation = self._generation
+            if ref is not None and ref not in worker.imported:
+                failed = await self._prepare(worker, ref)
+                if failed is not None:
+                    self._release(worker)
+                    raise failed
             self.stats.bytes_out += await worker.send(("read", platform, fetched, now, ref, since))
             reply_task = asyncio.ensure_future(worker.receive())
             try:
@@ -554,6 +571,8 @@ class ParsePool:
             except BaseException:
                 reply_task.cancel()
                 raise
+        except ParseError:
+            raise  # the worker was released: a plug-in that cannot be imported
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             self.stats.died += 1
             self._kill(worker)
@@ -577,10 +596,24 @@ class ParsePool:
             hits[i] = hit
         return Reading(obs, tuple(hits), digest, False, seconds)
 
+    async def _prepare(self, worker: _Worker, ref: tuple[str, str]) -> ParseError | None:
+        """Have `worker` import a plug-in's parse before its first read: an import is no parse, and
+        may take a while on a busy machine (bounded all the same). The error, if it could not."""
+        await worker.send(("import", ref))
+        try:
+            async with asyncio.timeout(IMPORT_TIMEOUT):
+                reply, _ = await worker.receive()
+        except TimeoutError:
+            raise ConnectionError("the import outlasted IMPORT_TIMEOUT") from None  # the worker is ended
+        if reply[0] == "error":
+            return ParseError(reply[1], f"importing {ref[0]}.{ref[1]} in a parse worker: {reply[2]}")
+        worker.imported.add(ref)
+        return None
+
     def _release(self, worker: _Worker) -> None:
         worker.busy = False
         if worker.slow or self._closed:
-            # a worker that went slow runs at the lowest priority: retire it, its replacement runs
+            # a worker that went slow runs at a lower priority: retire it, its replacement runs
             asyncio.ensure_future(self._retire(worker, polite=True))
             if not self._closed and len(self._workers) - 1 + self._starting < self.size:
                 self._replace()
@@ -592,7 +625,7 @@ class ParsePool:
         worker.slow = True
         self.stats.slow += 1
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, worker.pid, 19)  # the other accounts' reads go first
+            os.setpriority(os.PRIO_PROCESS, worker.pid, SLOW_NICE)  # the other accounts' reads go first
         log.event("parse.slow", level=logging.WARNING, url=fetched.url, platform=platform,
                   after_s=self.slow_after, bytes=len(fetched.body or b""))
         self._replace()  # capacity for the other accounts, at once
