@@ -64,9 +64,10 @@ from crawler.models import Fetched, NoticeHit, Observation, PublicText
 from crawler.settings import Settings
 
 SLOW_AFTER = 0.5  # seconds: a read still running then is treated as hostile (normal: ~1 ms)
-# A slow read's worker yields the CPU to the others (about a third of a normal share under contention)
-# but is not starved: at 19 a legitimately large feed on a busy machine would never finish in time.
-SLOW_NICE = 5
+# A slow read's worker yields the CPU to the others (a tenth of a normal share when they contend; all
+# of an idle core) but is not starved outright: at 19 a legitimately large feed on a busy machine
+# would hardly ever finish within the limit.
+SLOW_NICE = 10
 IMPORT_TIMEOUT = 120.0  # seconds a worker may take to import a plug-in platform's module
 _HEADER = struct.Struct("!I")
 _MAX_FRAME = 1 << 30
