@@ -112,6 +112,7 @@ class CycleResult:
     requests: int
     snapshot_id: int | None
     summary: str
+    writer_cpu_s: float = 0.0  # CPU of the store's writer thread over the cycle
 
 
 def interleave_by_host(accounts: Sequence[Account]) -> list[Account]:
@@ -279,9 +280,10 @@ async def run_cycle(
     starting = asyncio.ensure_future(owned_pool.__aenter__()) if owned_pool is not None else None
     try:
         async with writer:
-            return await _cycle(store, accounts, settings, selection, clock, trigger, progress, stop, fetcher,
-                                owns_fetcher, pool, starting, writer, cycle_start,
-                                planner or schedule.Planner(settings), meta)
+            result = await _cycle(store, accounts, settings, selection, clock, trigger, progress, stop, fetcher,
+                                  owns_fetcher, pool, starting, writer, cycle_start,
+                                  planner or schedule.Planner(settings), meta)
+        return replace(result, writer_cpu_s=writer.thread_cpu_s)
     finally:
         if starting is not None:
             with contextlib.suppress(BaseException):

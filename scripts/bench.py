@@ -436,6 +436,7 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
         "wall_s": wall,
         "cpu_s": main_cpu + workers["cpu_s"],  # every crawler process: this one and its parse workers
         "cpu_main_s": main_cpu,
+        "cpu_writer_s": result.writer_cpu_s,  # part of cpu_main_s: the store's writer thread
         "cpu_workers_s": workers["cpu_s"],
         "cpu_user_s": after.ru_utime - before.ru_utime,
         "cpu_sys_s": after.ru_stime - before.ru_stime,

@@ -78,6 +78,7 @@ class Writer:
         self.locked_since: float | None = None  # on `clock`, while another writer's lock holds us up
         self.lock_paused = False
         self.pauses = 0
+        self.thread_cpu_s = 0.0  # CPU of the writer's thread over the cycle (what the writes cost)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Future | None = None
         self._finished: asyncio.Future | None = None
@@ -219,6 +220,7 @@ class Writer:
         finally:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._drop_queued()
+            self.thread_cpu_s = time.thread_time()
             if self._finished is not None:
                 self._notify(self._resolve, self._finished, None, None)
 
