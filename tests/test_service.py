@@ -350,7 +350,7 @@ def test_sighup_makes_serve_reread_its_settings_and_the_running_cycle_goes_on(re
     proc = start(registry, "serve", "--run-now")
     try:
         held_mid_cycle(blogs, db, proc, done=3)
-        assert service.read_state(str(db))["crawl_cron"] == "0 2 * * *"
+        assert service.read_state(str(db))["crawl_cron"] == "*/10 * * * *"  # the default
         text = registry.read_text(encoding="utf-8").replace("settings:\n", "settings:\n  crawl_cron: '15 3 * * *'\n")
         registry.write_text(text, encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
