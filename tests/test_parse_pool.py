@@ -63,6 +63,16 @@ def die(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> O
     os._exit(3)
 
 
+def unbounded_blog(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
+    """The blog reader with 0.1's pathologies: a feed of unclosed <pubDate>s or a page of closing
+    tags hidden in scripts makes it run for ever; anything else it reads as the blog reader does."""
+    body = fetched.body or b""
+    if body.count(b"<pubDate>Sun") > 1000 or body.count(b"<div><script></div></script>") > 1000:
+        while True:
+            pass
+    return platforms.adapter("blog").parse(fetched, now, settings, "blog")
+
+
 def which_process(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
     return Observation(platform, True, f"read by {os.getpid()}")
 
@@ -247,18 +257,22 @@ def _cycle_settings(**changes) -> Settings:
                     concurrency=8, per_host_concurrency=8, retries=1, respect_robots=False, **changes)
 
 
-def _cycle(tmp_path, accounts, settings):
+def _cycle(tmp_path, accounts, settings, db="inv.sqlite", stats=None):
     from crawler.crawl import run_cycle
     from crawler.store import Store
 
     async def go():
-        with Store.open(tmp_path / "inv.sqlite") as store:
-            return await run_cycle(store, accounts, settings, clock=lambda: NOW)
+        async with ParsePool(settings) as pool:
+            with Store.open(tmp_path / db) as store:
+                result = await run_cycle(store, accounts, settings, clock=lambda: NOW, pool=pool)
+            if stats is not None:
+                stats.update(vars(pool.stats))
+            return result
 
     result = asyncio.run(go())
     from crawler.store import Store as S
 
-    with S.open(tmp_path / "inv.sqlite", readonly=True) as store:
+    with S.open(tmp_path / db, readonly=True) as store:
         checks = {c.account_id: c for c in store.run_checks(result.run_id)}
     return result, checks
 
@@ -308,3 +322,48 @@ def test_a_cycle_of_sixty_with_a_hostile_feed_and_page_leaves_the_other_58_unhar
     assert {c.last_post_at for c in others} == {datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)}
     for ident in ("hostile-feed", "hostile-page"):
         assert checks[ident].bytes >= 2 * MIB, checks[ident]  # the hostile body was fetched whole and read (or stopped)
+
+
+def test_a_cycle_of_sixty_whose_parser_never_ends_on_two_bodies_records_them_and_leaves_58_as_without(tmp_path):
+    """Issue 17's "done when", with a parser that never finishes on the hostile feed and the hostile
+    page (0.1's pathologies): both are stopped at the limit and recorded as parse_timeout, their
+    workers replaced, and the 58 others are recorded exactly as in the same cycle without the two.
+    (Their timings are compared in scripts/hostile_cycle.py, not here.)"""
+    from crawler.models import Account
+
+    from .hostile import HostileServer, respond
+
+    def world(server, hostile: bool) -> list[Account]:
+        accounts = [Account(f"b{i:02d}", f"U{i}", "Norr", "unbounded", server.url(f"/b{i:02d}/")) for i in range(58)]
+        if hostile:
+            feed = Account("x-feed", "Fienden", "Norr", "unbounded", server.url("/x-feed/"), feed=server.url("/x-feed/feed/"))
+            page = Account("x-page", "Fienden 2", "Norr", "unbounded", server.url("/x-page/"))
+        else:
+            feed = Account("x-feed", "Fienden", "Norr", "unbounded", server.url("/b00/"))
+            page = Account("x-page", "Fienden 2", "Norr", "unbounded", server.url("/b01/"))
+        return accounts[:10] + [feed] + accounts[10:40] + [page] + accounts[40:]
+
+    def seen(check) -> tuple:  # what a visit recorded, without when and how long
+        return (check.url, check.final_url, check.http_status, check.outcome, check.error, check.reason, check.bytes,
+                check.requests, check.exists, check.last_post_at, check.posts_seen, check.post_count, check.status)
+
+    settings = _cycle_settings(parse_timeout=2.0)
+    with HostileServer() as server, registry.registered(platform_for("unbounded", unbounded_blog)):
+        for i in range(58):
+            server.route(f"/b{i:02d}/", respond(PAGE))
+        server.route("/x-feed/feed/", respond(HOSTILE_FEED, content_type="application/rss+xml"))
+        server.route("/x-feed/", respond(HOSTILE_PAGE))
+        server.route("/x-page/", respond(HOSTILE_PAGE))
+        clean, clean_checks = _cycle(tmp_path, world(server, False), settings, db="clean.sqlite")
+        stats: dict = {}
+        hostile, checks = _cycle(tmp_path, world(server, True), settings, db="hostile.sqlite", stats=stats)
+    assert (clean.state, clean.done, hostile.state, hostile.done) == ("finished", 60, "finished", 60)
+    others = sorted(set(checks) - {"x-feed", "x-page"})
+    assert len(others) == 58
+    assert [seen(checks[i]) for i in others] == [seen(clean_checks[i]) for i in others]
+    assert all(checks[i].outcome == "ok" and checks[i].last_post_at is not None for i in others)
+    for ident in ("x-feed", "x-page"):
+        assert (checks[ident].outcome, checks[ident].error) == ("error", "parse_timeout"), checks[ident]
+        assert "longer than 2 s" in checks[ident].reason
+    assert stats["timeouts"] >= 2
+    assert stats["started"] >= settings.parse_workers + stats["timeouts"]  # each stopped worker was replaced
