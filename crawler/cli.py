@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from crawler import __version__, log, notices, platforms
+from crawler import __version__, log, notices, platforms, sanitize
 from crawler import sources as sources_mod
 from crawler.clock import time_text, utcnow
 from crawler.errors import CrawlerError, RegistryError, StoreError
@@ -23,6 +23,14 @@ from crawler.store import Store
 from crawler.store.schema import NOTICE_KINDS
 
 DEFAULT_SOURCES = "sources.yaml"
+
+
+def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
+    """Print one output of a command. Every line goes through here: control and bidi characters
+    that slipped into what it quotes (a crawled URL, a unit name, a line of a file) are removed
+    (crawler.sanitize.lines), so nothing printed can move the cursor, retitle the window or
+    reorder the text; values that must stay on one line are cleaned by their formatter first."""
+    click.echo(sanitize.lines(message), err=err, nl=nl)
 
 
 class Context:
@@ -52,7 +60,7 @@ class Context:
                 self.registry_problem = {"path": self.sources, "problems": len(problem.problems),
                                          "first": str(problem.problems[0]).splitlines()[0] if problem.problems
                                          else str(problem).splitlines()[0], "since": None, "kept_accounts": None}
-                click.echo(log.user_error(f"{self.sources} is invalid ({len(problem.problems)} problems; "
+                echo(log.user_error(f"{self.sources} is invalid ({len(problem.problems)} problems; "
                                           "`crawler sources check` lists them); using default settings",
                                           kind="warning"), err=True)
         return self._settings
@@ -96,7 +104,7 @@ class CrawlerGroup(click.Group):
             if isinstance(ctx.obj, Context) and ctx.obj.debug:
                 raise
             code = 2 if isinstance(exc, RegistryError) else 1
-            click.echo(log.user_error(str(exc), exit_code=code), err=True)
+            echo(log.user_error(str(exc), exit_code=code), err=True)
             ctx.exit(code)
         except Exception as exc:
             # A bug: under --log-format json even the traceback is one JSON line (the journal's jq reads it).
@@ -104,7 +112,7 @@ class CrawlerGroup(click.Group):
                 raise
             import traceback
 
-            click.echo(log.user_error(f"{type(exc).__name__}: {exc} (a crawler bug; please report it)", exit_code=1,
+            echo(log.user_error(f"{type(exc).__name__}: {exc} (a crawler bug; please report it)", exit_code=1,
                                       exception=traceback.format_exc()), err=True)
             ctx.exit(1)
 
@@ -158,18 +166,18 @@ def sources_check(obj: Context, file: str | None, each_route: bool) -> None:
     for a in registry.accounts:
         by_platform[a.platform] = by_platform.get(a.platform, 0) + 1
     summary = ", ".join(f"{n} {p}" for p, n in sorted(by_platform.items())) or "no accounts yet"
-    click.echo(f"{path}: OK, {len(registry.accounts)} accounts ({summary})")
+    echo(f"{path}: OK, {len(registry.accounts)} accounts ({summary})")
     for warning in registry.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     from crawler.settings import contact_problem
 
     problem = contact_problem(registry.settings)
     if problem:
-        click.echo(f"warning: {problem}", err=True)
+        echo(f"warning: {problem}", err=True)
     from crawler import routes
 
     for line in routes.check_lines(registry.accounts, registry.settings, each=each_route):
-        click.echo(line, err=line.startswith("warning:"))
+        echo(line, err=line.startswith("warning:"))
 
 
 @sources.command("import")
@@ -196,7 +204,7 @@ def sources_import(obj: Context, csv_file: str, append_to: str | None, allow_ski
     existing = sources_mod.load(append_to).accounts if append_to and Path(append_to).exists() else []
     result = sources_mod.import_csv(csv_file, existing, area=area)
     if result.ignored_columns:
-        click.echo(f"note: ignored column(s) {', '.join(map(repr, result.ignored_columns))}", err=True)
+        echo(f"note: ignored column(s) {', '.join(map(repr, result.ignored_columns))}", err=True)
     counts = (f"new accounts: {len(result.accounts)}, already registered: {len(result.known)}, "
               f"skipped rows: {len(result.skipped)} of {result.rows}")
     if result.skipped and not allow_skipped:
@@ -207,17 +215,17 @@ def sources_import(obj: Context, csv_file: str, append_to: str | None, allow_ski
             advice=f"Fix those rows and run the import again, or add --allow-skipped to import the other "
                    f"{len(result.accounts)} new accounts now.")
     for problem in result.skipped:
-        click.echo(f"skipped {problem}", err=True)
+        echo(f"skipped {problem}", err=True)
     if append_to:
         sources_mod.append_accounts(append_to, result.accounts)
-        click.echo(f"{append_to}: {counts}", err=True)
+        echo(f"{append_to}: {counts}", err=True)
         warnings = sources_mod.load(append_to).warnings if result.accounts else ()
     else:
-        click.echo(sources_mod.to_yaml(result.accounts), nl=False)
-        click.echo(counts, err=True)
+        echo(sources_mod.to_yaml(result.accounts), nl=False)
+        echo(counts, err=True)
         warnings = result.warnings
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
 
 
 @sources.command("sync")
@@ -233,7 +241,7 @@ def sources_sync(obj: Context) -> None:
     with obj.open_store() as store:
         result = store.sync(registry.accounts, utcnow())
         total = len(registry.accounts)
-    click.echo(
+    echo(
         f"{obj.db_path()}: {total} registered; added {len(result.added)}, updated {len(result.updated)}, "
         f"deregistered {len(result.deregistered)}, re-registered {len(result.reregistered)}"
     )
@@ -260,7 +268,7 @@ def review(ctx: click.Context, reviewer: str | None) -> None:
     obj: Context = ctx.obj
     with obj.open_store() as store:
         done = review_mod.walk(store, _ClickPrompts(), reviewer)
-    click.echo("no pending notices" if done is None else review_mod.walk_summary(done))
+    echo("no pending notices" if done is None else review_mod.walk_summary(done))
 
 
 class _ClickPrompts:
@@ -270,7 +278,7 @@ class _ClickPrompts:
         return click.prompt("Your name (recorded with each decision)", value_proc=_reviewer_answer)
 
     def show(self, text: str) -> None:
-        click.echo(text)
+        echo(text)
 
     def choose(self) -> str:
         return click.prompt("[c]onfirm, [r]eject, [s]kip, [o]pen link, [q]uit",
@@ -280,12 +288,12 @@ class _ClickPrompts:
         return click.prompt("Comment (optional)", default="", show_default=False)
 
     def open(self, link: str) -> None:
-        click.echo(f"open: {link}")
+        echo(f"open: {link}")
         if sys.stdout.isatty():
             click.launch(link)
 
     def warn(self, text: str) -> None:
-        click.echo(text, err=True)
+        echo(text, err=True)
 
 
 def _reviewer_answer(text: str) -> str:
@@ -312,7 +320,7 @@ def review_list(obj: Context, state: str, as_json: bool) -> None:
 
     with obj.open_store(readonly=True) as store:
         items = review_mod.list_notices(store, state)
-    click.echo(_json([review_mod.to_dict(n) for n in items]) if as_json else review_mod.format_list(items))
+    echo(_json([review_mod.to_dict(n) for n in items]) if as_json else review_mod.format_list(items))
 
 
 @review.command("show")
@@ -326,7 +334,7 @@ def review_show(obj: Context, notice_id: int) -> None:
     from crawler import review as review_mod
 
     with obj.open_store(readonly=True) as store:
-        click.echo(review_mod.format_notice(review_mod.get(store, notice_id), review_mod.history(store, notice_id)))
+        echo(review_mod.format_notice(review_mod.get(store, notice_id), review_mod.history(store, notice_id)))
 
 
 def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment: str | None, force: bool,
@@ -337,8 +345,8 @@ def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment:
         result = review_mod.decide(store, notice_id, decision, reviewer, comment=comment, force=force, kind=kind)
     n = result.notice
     was = f" (was {result.old_state})" if result.old_state != "pending" else ""
-    click.echo(f"notice {n.id}: {n.state}{was} by {n.reviewer}; {n.unit} ({n.account_id}) announced move: "
-               f"{'yes' if n.announced_move else 'no'}")
+    echo(f"notice {n.id}: {n.state}{was} by {sanitize.text(n.reviewer)}; {sanitize.text(n.unit)} ({n.account_id}) "
+         f"announced move: {'yes' if n.announced_move else 'no'}")
 
 
 @review.command("export-labels")
@@ -358,7 +366,7 @@ def review_export_labels(obj: Context, file: str) -> None:
     with obj.open_store(readonly=True) as store:
         rows = review_mod.export_labels(store)
     Path(file).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    click.echo(f"wrote {len(rows)} reviewed notices to {file}")
+    echo(f"wrote {len(rows)} reviewed notices to {file}")
 
 
 @review.command("confirm")
@@ -436,7 +444,7 @@ def users_add(obj: Context, name: str, role: str, stdin: bool, no_password: bool
     password = None if no_password else _read_password(clean, stdin)
     with obj.open_store() as store:
         user = users_mod.add(store, clean, role, password, by=users_mod.CLI, now=utcnow(), passwords=auth.Passwords())
-    click.echo(f"added {user.name} ({user.role})" + ("" if user.has_password else "; no password: SSO only"))
+    echo(f"added {user.name} ({user.role})" + ("" if user.has_password else "; no password: SSO only"))
 
 
 @users.command("list")
@@ -450,16 +458,16 @@ def users_list(obj: Context, as_json: bool) -> None:
     with obj.open_store(readonly=True) as store:
         people = store.users()
     if as_json:
-        click.echo(_json([{"name": u.name, "role": u.role, "disabled": u.disabled, "has_password": u.has_password,
+        echo(_json([{"name": u.name, "role": u.role, "disabled": u.disabled, "has_password": u.has_password,
                            "created_at": u.created_at, "last_login_at": u.last_login_at} for u in people]))
         return
     if not people:
-        click.echo("no users (add one: crawler users add NAME --role admin)")
+        echo("no users (add one: crawler users add NAME --role admin)")
         return
     for u in people:
         state = "disabled" if u.disabled else "active"
         login = time_text(u.last_login_at) if u.last_login_at else "never"
-        click.echo(f"{u.name:<32} {u.role:<9} {state:<9} last login {login}"
+        echo(f"{u.name:<32} {u.role:<9} {state:<9} last login {login}"
                    + ("" if u.has_password else "  (no password: SSO only)"))
 
 
@@ -479,7 +487,7 @@ def users_set_password(obj: Context, name: str, stdin: bool) -> None:
         user = users_mod.get(store, name)
         password = _read_password(user.name, stdin)
         users_mod.set_password(store, user.name, password, by=users_mod.CLI, now=utcnow(), passwords=auth.Passwords())
-    click.echo(f"password of {user.name} set; their sessions ended")
+    echo(f"password of {user.name} set; their sessions ended")
 
 
 @users.command("set-role")
@@ -496,7 +504,7 @@ def users_set_role(obj: Context, name: str, role: str) -> None:
     with obj.open_store() as store:
         users_mod.set_role(store, name, role, by=users_mod.CLI, now=utcnow())
         user = users_mod.get(store, name)
-    click.echo(f"{user.name} is now {user.role}")
+    echo(f"{user.name} is now {user.role}")
 
 
 @users.command("disable")
@@ -511,7 +519,7 @@ def users_disable(obj: Context, name: str) -> None:
 
     with obj.open_store() as store:
         users_mod.disable(store, name, by=users_mod.CLI, now=utcnow())
-    click.echo(f"{name} disabled")
+    echo(f"{name} disabled")
 
 
 @users.command("enable")
@@ -526,7 +534,7 @@ def users_enable(obj: Context, name: str) -> None:
 
     with obj.open_store() as store:
         users_mod.enable(store, name, by=users_mod.CLI, now=utcnow())
-    click.echo(f"{name} enabled")
+    echo(f"{name} enabled")
 
 
 @cli.command()
@@ -548,8 +556,8 @@ def web(obj: Context, host: str | None, port: int | None) -> None:
     with Store.open(config.db_path) as store:  # creates or migrates the inventory, so there are users to ask
         nobody = not store.users()
     if nobody:
-        click.echo("warning: no users yet: add one with `crawler users add NAME --role admin`", err=True)
-    serve(config, host=host, port=port, on_start=lambda url: click.echo(
+        echo("warning: no users yet: add one with `crawler users add NAME --role admin`", err=True)
+    serve(config, host=host, port=port, on_start=lambda url: echo(
         f"crawler web on {url} (inventory {config.db_path}); Ctrl-C stops it", err=True))
 
 
@@ -581,14 +589,14 @@ def discover(ctx: click.Context, as_json: bool) -> None:
         report = discover_mod.discover_once(registry, store)
         proposed = [store.candidate(i).candidate for i in report.proposed]
     if as_json:
-        click.echo(_json({"pages": report.pages, "failed": dict(report.failed), "links": report.links,
+        echo(_json({"pages": report.pages, "failed": dict(report.failed), "links": report.links,
                           "candidates": report.candidates, "proposed": report.proposed, "new": report.new,
                           "reopened": report.reopened, "excluded": report.excluded}))
         return
-    click.echo(report.summary())
+    echo(report.summary())
     if proposed:
-        click.echo(discover_mod.format_list(proposed))
-        click.echo("\nSee the evidence with `crawler discover show ID`; decide with `accept ID --by NAME` or "
+        echo(discover_mod.format_list(proposed))
+        echo("\nSee the evidence with `crawler discover show ID`; decide with `accept ID --by NAME` or "
                    "`dismiss ID --by NAME`.")
 
 
@@ -606,7 +614,7 @@ def discover_list(obj: Context, state: str, as_json: bool) -> None:
 
     with obj.open_store(readonly=True) as store:
         items = store.candidates(None if state == "all" else state)
-    click.echo(_json([discover_mod.to_dict(c) for c in items]) if as_json else discover_mod.format_list(items))
+    echo(_json([discover_mod.to_dict(c) for c in items]) if as_json else discover_mod.format_list(items))
 
 
 @discover.command("show")
@@ -620,7 +628,7 @@ def discover_show(obj: Context, candidate_id: int) -> None:
     from crawler import discover as discover_mod
 
     with obj.open_store(readonly=True) as store:
-        click.echo(discover_mod.format_detail(store.candidate(candidate_id)))
+        echo(discover_mod.format_detail(store.candidate(candidate_id)))
 
 
 @discover.command("accept")
@@ -644,7 +652,7 @@ def discover_accept(obj: Context, candidate_id: int, by: str, unit: str | None, 
     with obj.open_store() as store:
         account = discover_mod.accept(store, obj.sources, candidate_id, by, utcnow(), unit=unit, area=area,
                                       account_id=account_id, platform=platform, comment=comment, force=force)
-    click.echo(f"{obj.sources}: added {account.id} ({account.platform}, {account.unit}, {account.area}): "
+    echo(f"{obj.sources}: added {account.id} ({account.platform}, {account.unit}, {account.area}): "
                f"{account.url}\nThe next crawl (or `crawler sources sync`) brings it into the inventory.")
 
 
@@ -662,7 +670,7 @@ def discover_dismiss(obj: Context, candidate_id: int, by: str, comment: str | No
 
     with obj.open_store() as store:
         discover_mod.dismiss(store, candidate_id, by, utcnow(), comment=comment)
-    click.echo(f"candidate {candidate_id} dismissed")
+    echo(f"candidate {candidate_id} dismissed")
 
 
 @cli.command()
@@ -692,12 +700,12 @@ def crawl(obj: Context, only: tuple[str, ...], platforms: tuple[str, ...], areas
     if dry_run:
         chosen = interleave_by_host(selection.pick(registry.accounts))
         for a in chosen:
-            click.echo(f"{a.id}\t{a.platform}\t{a.url}" + (f"\t{a.feed}" if a.feed else ""))
-        click.echo(f"{len(chosen)} of {len(registry.accounts)} accounts would be visited", err=True)
+            echo("\t".join(sanitize.text(v) for v in (a.id, a.platform, a.url, a.feed) if v))
+        echo(f"{len(chosen)} of {len(registry.accounts)} accounts would be visited", err=True)
         return
     with progress.display() as show:  # a bar on a terminal, log lines otherwise
         result = service.crawl_once(obj.db_path(), registry, selection=selection, progress=show)
-    click.echo(result.summary)
+    echo(result.summary)
     if result.state != "finished":
         raise SystemExit(1 if result.state == "failed" else 130)
 
@@ -749,13 +757,13 @@ def status(ctx: click.Context, as_json: bool, notify: bool) -> None:
     try:
         report = status_mod.gather(obj.db_path(), settings, registry_problem=obj.registry_problem)
     except StoreError as exc:  # an inventory that cannot be read is degraded, not merely stale
-        click.echo(log.user_error(str(exc), exit_code=2), err=True)
+        echo(log.user_error(str(exc), exit_code=2), err=True)
         ctx.exit(2)
     if notify:
         from crawler import alerts
 
         report["alerts"] = alerts.Alerts(settings, obj.db_path()).run(utcnow())
-    click.echo(_json(report) if as_json else status_mod.render(report))
+    echo(_json(report) if as_json else status_mod.render(report))
     ctx.exit(report["health"]["exit_code"])
 
 
@@ -772,7 +780,7 @@ def backup(obj: Context, dest: str) -> None:
     from crawler import service
 
     size = service.backup(obj.db_path(), dest)
-    click.echo(f"backed up {obj.db_path()} to {dest} ({size / 1e6:.1f} MB)")
+    echo(f"backed up {obj.db_path()} to {dest} ({size / 1e6:.1f} MB)")
 
 
 @cli.command()
@@ -787,7 +795,7 @@ def migrate(obj: Context) -> None:
     from crawler import service
 
     before, after = service.migrate(obj.db_path())
-    click.echo(f"{obj.db_path()}: schema version {before}" + (f" -> {after}" if after != before else " (up to date)"))
+    echo(f"{obj.db_path()}: schema version {before}" + (f" -> {after}" if after != before else " (up to date)"))
 
 
 # --------------------------------------------------------------------------- demo
@@ -830,15 +838,15 @@ def demo(out_dir: str, accounts: int, seed: int, check: bool, quiet: bool, world
 
     if log.LOGGER.level == logging.INFO:
         log.LOGGER.setLevel(logging.WARNING)  # the per-cycle lines below say it better
-    say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    say = (lambda line: None) if quiet else (lambda line: echo(line, err=True))
     say(f"Starting the simulated web ({accounts} accounts) and weekly crawl cycles; the inventory goes to {out_dir}/")
     result = run_demo(out_dir, accounts=accounts, seed=seed, check=check, progress=say, world_name=world_name,
                       route=route)
-    click.echo(result.text)
-    click.echo(summary.board_report(result))
+    echo(result.text)
+    echo(summary.board_report(result))
     # name the command as the user ran it (e.g. .venv/bin/crawler when the venv is not activated)
     me = sys.argv[0] if os.path.basename(sys.argv[0]) == "crawler" else "crawler"
-    click.echo(summary.epilogue(result, me, summary.demo_login(result)))
+    echo(summary.epilogue(result, me, summary.demo_login(result)))
     if check and result.check is not None and not result.check.ok:
         raise SystemExit(1)
 
@@ -876,17 +884,18 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
     data = platforms.observation_to_dict(obs)
     data["notice"] = notices.hit_to_dict(hit)
     if as_json:
-        click.echo(_json(data))
+        echo(_json(data))
         return
     shown = {**data, "last_post_at": f"{time_text(obs.last_post_at, settings.timezone)} ({data['last_post_at']})"
                                      if obs.last_post_at else None}
     for key in ("platform", "exists", "reason", "last_post_at", "post_count", "feed_url", "login_wall"):
-        click.echo(f"{key:>13}: {shown[key]}")
-    click.echo(f"{'posts':>13}: {len(data['posts'])}")
+        echo(f"{key:>13}: {sanitize.text(shown[key])}")
+    echo(f"{'posts':>13}: {len(data['posts'])}")
     for note in data["notes"]:
-        click.echo(f"{'note':>13}: {note}")
-    notice = f"{hit.kind} {hit.score:.2f}: {hit.snippet}" if hit else f"none (threshold {settings.notice_threshold})"
-    click.echo(f"{'notice':>13}: {notice}")
+        echo(f"{'note':>13}: {sanitize.text(note)}")
+    notice = (f"{hit.kind} {hit.score:.2f}: {sanitize.text(hit.snippet)}" if hit
+              else f"none (threshold {settings.notice_threshold})")
+    echo(f"{'notice':>13}: {notice}")
 
 
 # --------------------------------------------------------------------------- report, export, browse
@@ -894,12 +903,13 @@ def inspect(obj: Context, target: str, platform: str | None, page_url: str | Non
 
 def _write_output(text: str, output: str | None) -> None:
     if output is None or output == "-":
-        click.echo(text, nl=False)
+        bom = "\ufeff" if text.startswith("\ufeff") else ""  # Excel's UTF-8 mark stays: `crawler export > x.csv`
+        click.echo(bom + sanitize.lines(text[len(bom):], crlf=True), nl=False)  # a CSV's lines end in CRLF
         return
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="")
-    click.echo(f"wrote {path}", err=True)
+    echo(f"wrote {path}", err=True)
 
 
 @cli.command()
@@ -953,7 +963,7 @@ def report(obj: Context, baseline: str | None, as_of: str | None, every: str | N
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        click.echo(f"wrote {path}", err=True)
+        echo(f"wrote {path}", err=True)
         return
     _write_output(data, output)
 
@@ -990,7 +1000,7 @@ def export(obj: Context, as_of: str | None, fmt: str, lang: str, excel: bool | N
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        click.echo(f"wrote {path}", err=True)
+        echo(f"wrote {path}", err=True)
         return
     _write_output(data, output)
 
@@ -1010,12 +1020,12 @@ def browse(obj: Context, port: int, metadata_only: bool) -> None:
 
     path = obj.db_path()
     if metadata_only:
-        click.echo(_json(browse_mod.metadata(path)))
+        echo(_json(browse_mod.metadata(path)))
         return
     with obj.open_store(readonly=True) as store:  # fails early, with our message (no inventory, a migration due)
         immutable = store.immutable
     how = "read-only" if not immutable else "read as immutable: this user cannot write its folder, so what a crawl writes meanwhile is not seen"
-    code = browse_mod.serve(path, port, immutable=immutable, on_start=lambda url: click.echo(
+    code = browse_mod.serve(path, port, immutable=immutable, on_start=lambda url: echo(
         f"Datasette on {url} ({how}); Ctrl-C stops it", err=True))
     raise SystemExit(code)
 
@@ -1029,4 +1039,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _json(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    return json.dumps(sanitize.data(data), ensure_ascii=False, indent=2, default=str)

@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler import platforms, sources
+from crawler import platforms, sanitize, sources
 from crawler.clock import to_local
 from crawler.errors import CrawlerError, Problem, RegistryError
 from crawler.models import Account, Fetched
@@ -56,8 +56,6 @@ MAX_BIO_PAGES = 500  # link-in-bio pages read in one run
 MAX_SITEMAP_URLS = 50_000  # the sitemap protocol's own limit per file
 MAX_SITEMAP_FILES = 50
 
-# Control characters and bidi overrides never reach a terminal, a CSV or the inventory.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _REGIONS = {"header": "header", "footer": "footer", "nav": "nav", "aside": "aside"}
 _REGION_WORDS = (("footer", "footer"), ("header", "header"), ("masthead", "header"), ("sidebar", "aside"),
                  ("widget", "aside"), ("menu", "nav"), ("nav", "nav"))
@@ -84,7 +82,7 @@ def clean_text(text: str | None, limit: int = MAX_LINK_TEXT) -> str:
     text = text[: limit * 8]
     if "&" in text:
         text = html.unescape(text)
-    return " ".join(_UNSAFE.sub(" ", text).split())[:limit]
+    return " ".join(sanitize.text(text).split())[:limit]  # never a control or bidi character
 
 
 # --------------------------------------------------------------------------- reading a page

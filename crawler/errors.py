@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crawler import sanitize
+
 
 class CrawlerError(Exception):
     """Base class: something the user can fix, with a message that says what."""
@@ -35,7 +37,8 @@ class Problem:
             where = self.file
         else:
             where = f"{self.file} row {self.line}" if self.row else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return sanitize.text(text)  # one line, whatever the file held (a problem may quote it)
 
 
 class RegistryError(CrawlerError):

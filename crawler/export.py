@@ -3,7 +3,8 @@ stands now, or with `as_of` as it stood then (store.inventory_as_of: the status 
 post and post count known then, the accounts registered then).
 
 Also the spreadsheet-safe CSV writer that the report's CSV uses: UTF-8 with a BOM (so Excel reads
-å, ä, ö), and text that a spreadsheet would run as a formula quoted with '.
+å, ä, ö), control and bidi characters removed, and text that a spreadsheet would run as a formula
+quoted with ' (crawler.sanitize). JSON carries the same text, cleaned the same way.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from crawler import reasons
+from crawler import reasons, sanitize
 from crawler.clock import local_iso, time_text
 from crawler.errors import CrawlerError
 from crawler.locale import check_lang
@@ -28,21 +28,11 @@ EXPORT_COLUMNS = ("id", "unit", "area", "platform", "url", "status", "status_sin
 FORMATS = ("csv", "json", "xlsx")
 
 
-# Control characters (but tab and line feed) and bidi overrides: a crawled text could reorder or
-# hide what a spreadsheet or terminal shows.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def clean_text(value: Any) -> Any:
-    """Text without control or bidi characters (other values unchanged)."""
-    return _CONTROL.sub("", value) if isinstance(value, str) else value
-
 
 def spreadsheet_cell(value: Any) -> Any:
-    """A spreadsheet cell: text that a spreadsheet would run as a formula is quoted with '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """A spreadsheet cell: control and bidi characters removed, text that a spreadsheet would run as
+    a formula quoted with ' (crawler.sanitize.cell)."""
+    return sanitize.cell(value)
 
 
 def csv_text(header: tuple[str, ...], rows: list[dict[str, Any]], delimiter: str = ",") -> str:
@@ -51,7 +41,7 @@ def csv_text(header: tuple[str, ...], rows: list[dict[str, Any]], delimiter: str
     writer = csv.DictWriter(buf, fieldnames=header, delimiter=delimiter, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: spreadsheet_cell(clean_text("" if v is None else v)) for k, v in row.items()})
+        writer.writerow({k: spreadsheet_cell("" if v is None else v) for k, v in row.items()})
     # The BOM makes Excel read the file as UTF-8 (å, ä, ö); other readers skip it.
     return "\ufeff" + buf.getvalue()
 
@@ -92,7 +82,7 @@ def rows_of(accounts: Iterable[AccountRecord | AccountAsOf], *, lang: str = "en"
 def render_export(rows: list[dict[str, Any]], fmt: str = "csv", excel: bool = False) -> str:
     """CSV (UTF-8 with BOM; ';' separators with `excel`, as Swedish Excel expects) or JSON."""
     if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(sanitize.data(rows), ensure_ascii=False, indent=2) + "\n"
     if fmt != "csv":
         raise CrawlerError(f"unknown export format {fmt!r}; use csv or json")
     shown = [{**r, "last_post_estimated": int(r["last_post_estimated"]), "announced_move": int(r["announced_move"])}

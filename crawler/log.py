@@ -3,7 +3,9 @@
     2023-03-01T02:00:01Z INFO  check.done account=solrosen-blogg outcome=ok status=active ms=84
 
 Library code logs events with `log.info("event.name", extra={"fields": {...}})` through `event()`;
-never a response body, a post title or any text from a crawled page.
+never a response body, a post title or any text from a crawled page. A field's value can still
+quote the web (a URL, a server's error text): both formats clean every value with
+crawler.sanitize, so a log line cannot carry an escape sequence, a carriage return or a line break.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from crawler import sanitize
 
 LOGGER = logging.getLogger("crawler")
 
@@ -24,7 +28,7 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
 
 
 def _quote(value: Any) -> str:
-    text = str(value)
+    text = sanitize.text(value)
     if not text or any(c.isspace() or c in '"=' for c in text):
         return json.dumps(text, ensure_ascii=False)
     return text
@@ -34,11 +38,11 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
         fields = getattr(record, "fields", {}) or {}
-        parts = [stamp, f"{record.levelname:<5}", record.getMessage()]
+        parts = [stamp, f"{record.levelname:<5}", sanitize.text(record.getMessage())]
         parts += [f"{k}={_quote(v)}" for k, v in fields.items() if v is not None]
         line = " ".join(parts)
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + sanitize.lines(self.formatException(record.exc_info))
         return line
 
 
@@ -47,12 +51,12 @@ class JsonFormatter(logging.Formatter):
         out = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
             "level": record.levelname.lower(),
-            "event": record.getMessage(),
+            "event": sanitize.text(record.getMessage()),
         }
         for k, v in (getattr(record, "fields", {}) or {}).items():
-            out[k] = v if isinstance(v, (int, float, bool)) or v is None else str(v)
+            out[k] = v if isinstance(v, (int, float, bool)) or v is None else sanitize.text(v)
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+            out["exception"] = sanitize.lines(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False)
 
 

@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crawler import notice_model
+from crawler import notice_model, sanitize
 from crawler.models import NoticeHit, PublicText
 
 KINDS = ("move", "closing", "elsewhere")
@@ -51,16 +51,13 @@ _FOLD = str.maketrans({
 })
 
 
-# Control characters and bidi overrides never reach a snippet (it is shown on terminals and in CSV).
-_UNSAFE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def _collapse(text: str) -> str:
     # Parsers decode entities; one left over ("&amp;nbsp;" double-encoded, "&aring;") costs little to undo.
     text = text[: MAX_TEXT_CHARS * 2]
     if "&" in text:
         text = html.unescape(text)
-    return " ".join(_UNSAFE.sub("", text).split())[:MAX_TEXT_CHARS]
+    # control and bidi characters never reach a snippet (it is shown on terminals and in CSV)
+    return " ".join(sanitize.text(text).split())[:MAX_TEXT_CHARS]
 
 
 # str.translate with a dict costs ~60 ns a character; one replace per folded character present is

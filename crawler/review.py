@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from crawler import sanitize
 from crawler.clock import day_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso
@@ -182,7 +183,11 @@ def walk(store: Store, prompts: Prompts, reviewer: str | None = None) -> Counter
     for position, notice in enumerate(queue, 1):
         prompts.show(f"\n[{position}/{len(queue)}] " + format_notice(notice))
         while (choice := prompts.choose()) == "o":
-            prompts.open(notice.link)
+            link = sanitize.href(notice.link)
+            if link:
+                prompts.open(link)
+            else:  # a javascript:, data: or file: address from the web is never opened
+                prompts.warn(f"not opened: {sanitize.text(notice.link)!r} is not an http(s) address")
         if choice == "q":
             break
         if choice == "s":
@@ -211,7 +216,7 @@ def _day(at: datetime | None) -> str:
 
 
 def _one_line(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(sanitize.text(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -221,7 +226,7 @@ def format_list(items: Sequence[Notice], snippet_width: int = 70) -> str:
         return "no notices"
     rows = [("id", "unit", "platform", "date", "score", "state", "snippet")]
     for n in items:
-        rows.append((str(n.id), _one_line(n.unit, 28), n.platform, _day(n.published_at or n.detected_at),
+        rows.append((str(n.id), _one_line(n.unit, 28), _one_line(n.platform, 12), _day(n.published_at or n.detected_at),
                      f"{n.score:.2f}", n.state, _one_line(n.snippet, snippet_width)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
@@ -229,27 +234,29 @@ def format_list(items: Sequence[Notice], snippet_width: int = 70) -> str:
 
 
 def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = ()) -> str:
-    """Everything about one notice, the link to open, and its audit trail."""
+    """Everything about one notice, the link to open, and its audit trail. Every value is one line
+    of plain text (crawler.sanitize): a unit, URL, snippet or comment cannot add or overwrite rows."""
+    t = sanitize.text
     lines = [
-        f"notice {notice.id} ({notice.kind}, score {notice.score:.2f}) — {notice.state}"
-        + (f" as {notice.decided_kind}" if notice.decided_kind not in (None, notice.kind) else ""),
-        f"unit:       {notice.unit} ({notice.area})",
-        f"account:    {notice.account_id} on {notice.platform}: {notice.account_url}",
-        f"post:       {notice.post_url or '(none: bio or page description)'}",
+        f"notice {notice.id} ({t(notice.kind)}, score {notice.score:.2f}) — {t(notice.state)}"
+        + (f" as {t(notice.decided_kind)}" if notice.decided_kind not in (None, notice.kind) else ""),
+        f"unit:       {t(notice.unit)} ({t(notice.area)})",
+        f"account:    {t(notice.account_id)} on {t(notice.platform)}: {t(notice.account_url)}",
+        f"post:       {t(notice.post_url) or '(none: bio or page description)'}",
         f"published:  {iso(notice.published_at) or '-'}",
         f"detected:   {iso(notice.detected_at)}",
-        f"matched:    {', '.join(notice.matched) or '-'}",
-        f"snippet:    {notice.snippet}",
-        f"open:       {notice.link}",
+        f"matched:    {t(', '.join(notice.matched)) or '-'}",
+        f"snippet:    {t(notice.snippet)}",
+        f"open:       {t(notice.link)}" + ("" if sanitize.href(notice.link) else "  (not a web address: not opened)"),
         f"account flagged as announced move: {'yes' if notice.announced_move else 'no'}",
     ]
     if notice.reviewer:
-        lines.append(f"reviewed:   {notice.state} by {notice.reviewer} at {iso(notice.reviewed_at)}"
-                     + (f" — {notice.comment}" if notice.comment else ""))
+        lines.append(f"reviewed:   {t(notice.state)} by {t(notice.reviewer)} at {iso(notice.reviewed_at)}"
+                     + (f" — {t(notice.comment)}" if notice.comment else ""))
     if trail:
         lines.append("history:")
-        for t in trail:
-            lines.append(f"  {iso(t.at)}  {t.reviewer}: {t.old_state} → {t.new_state}"
-                         + (f" as {t.kind}" if t.kind and t.kind != notice.kind else "")
-                         + (f" — {t.comment}" if t.comment else ""))
+        for r in trail:
+            lines.append(f"  {iso(r.at)}  {t(r.reviewer)}: {t(r.old_state)} → {t(r.new_state)}"
+                         + (f" as {t(r.kind)}" if r.kind and r.kind != notice.kind else "")
+                         + (f" — {t(r.comment)}" if r.comment else ""))
     return "\n".join(lines)

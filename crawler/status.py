@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from crawler import sanitize
 from crawler.clock import local_zone, time_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.lock import holder
@@ -327,7 +328,9 @@ def registry_text(problem: dict[str, Any]) -> str:
 
 
 def render(report: dict[str, Any]) -> str:
-    """The human-readable status."""
+    """The human-readable status. Every string in it is one line of plain text first (run errors,
+    the lock holder and the service's state file quote what processes and files wrote)."""
+    report = sanitize.data(report)
     h = report["health"]
     lines = [f"Inventory: {report['inventory']}", f"Health:    {h['state'].upper()} - {h['reason']}"]
     if report.get("read_as") == "immutable":

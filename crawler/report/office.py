@@ -9,17 +9,25 @@ import io
 import re
 from typing import Any
 
-from crawler.export import clean_text, spreadsheet_cell
+from crawler import sanitize
 from crawler.report import chart
 from crawler.report.document import Link, Signed, Table, layout
 from crawler.report.model import Report
 
 
 def _plain(value: Any) -> Any:
-    """A cell's value for a spreadsheet or document: text without control or bidi characters."""
+    """A cell's value for a document: text without control or bidi characters (crawler.sanitize)."""
     if isinstance(value, Link):
         value = value.text
-    return clean_text(value)
+    if isinstance(value, str):
+        return sanitize.text(value)
+    return value
+
+
+def _cell(value: Any) -> Any:
+    """A cell's value for a workbook: as _plain, and never a formula (openpyxl writes text starting
+    with = as one), whichever sheet or row the text lands in."""
+    return sanitize.cell(_plain(value))
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -43,32 +51,32 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
         title = _sheet_title(section.short or section.title, used)
         ws = wb.create_sheet(title)
         row = 1
-        ws.cell(row, 1, _plain(section.title)).font = Font(bold=True, size=12)
+        ws.cell(row, 1, _cell(section.title)).font = Font(bold=True, size=12)
         row += 2
         for n, block in enumerate(section.blocks):
             if isinstance(block, Table):
                 for col, h in enumerate(block.header, 1):
-                    ws.cell(row, col, _plain(h)).font = Font(bold=True)
+                    ws.cell(row, col, _cell(h)).font = Font(bold=True)
                 row += 1
                 for r, values in enumerate(block.rows):
                     for col, v in enumerate(values, 1):
-                        cell = ws.cell(row, col, int(v) if isinstance(v, Signed) else spreadsheet_cell(_plain(v)))
+                        cell = ws.cell(row, col, int(v) if isinstance(v, Signed) else _cell(v))
                         if isinstance(v, Signed):
                             cell.number_format = "+0;-0;0"
-                        if isinstance(v, Link) and v.url.lower().startswith(("http://", "https://")):
-                            cell.hyperlink = v.url
+                        if isinstance(v, Link) and sanitize.href(v.url):
+                            cell.hyperlink = sanitize.href(v.url)
                         if col == 1 and r in block.sub:
                             cell.alignment = Alignment(indent=2)
                     row += 1
                 row += 1
             elif isinstance(block, tuple) and block[0] == "dl":
                 for term, text in block[1]:
-                    ws.cell(row, 1, _plain(term)).font = Font(bold=True)
-                    ws.cell(row, 2, _plain(text)).alignment = Alignment(wrap_text=True, vertical="top")
+                    ws.cell(row, 1, _cell(term)).font = Font(bold=True)
+                    ws.cell(row, 2, _cell(text)).alignment = Alignment(wrap_text=True, vertical="top")
                     row += 1
             elif isinstance(block, str) and block != "chart" and n + 1 < len(section.blocks) \
                     and isinstance(section.blocks[n + 1], Table):
-                ws.cell(row, 1, _plain(block)).font = Font(bold=True)
+                ws.cell(row, 1, _cell(block)).font = Font(bold=True)
                 row += 1
         for col in ws.columns:
             width = max((len(str(c.value)) for c in col if c.value is not None and c.row > 2), default=8)

@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from crawler import sanitize
 from crawler.export import csv_text
 from crawler.report import chart
 from crawler.report import figures as F
@@ -32,15 +33,23 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def safe_url(url: Any) -> bool:
-    """Only http(s) URLs become links (a javascript: URL from the web stays text)."""
-    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+    """Only http(s) URLs become links (a javascript: or data: URL from the web stays text)."""
+    return sanitize.href(url) is not None
+
+
+def _finalize(value: Any) -> Any:
+    """What every {{ expression }} prints, before autoescape: text without control or bidi characters
+    (our own markup, Markup, is left alone)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return sanitize.text(value)
+    return value
 
 
 @cache
 def environment() -> Environment:
     """The Jinja2 environment of crawler/templates (shared with the web app): autoescape on."""
     env = Environment(loader=PackageLoader("crawler", "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=False, lstrip_blocks=False)
+                      trim_blocks=False, lstrip_blocks=False, finalize=_finalize)
     env.tests["link"] = lambda v: isinstance(v, Link)
     env.tests["safe_url"] = safe_url
     env.tests["table_block"] = lambda v: isinstance(v, Table)
@@ -62,7 +71,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 def md_escape(text: Any) -> str:
     """One table cell of Markdown: no line breaks, Markdown and HTML characters neutralised."""
-    flat = " ".join(str(text).split())
+    flat = " ".join(sanitize.text(text).split())
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
@@ -70,8 +79,9 @@ def _md_cell(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Link):
-        if safe_url(value.url):
-            return f"[{md_escape(value.text)}](<{value.url.replace('>', '%3E').replace(' ', '%20')}>)"
+        url = sanitize.href(value.url)
+        if url:
+            return f"[{md_escape(value.text)}](<{url.replace('<', '%3C').replace('>', '%3E').replace(' ', '%20')}>)"
         return md_escape(value.text)
     return md_escape(value)
 
@@ -220,4 +230,4 @@ def to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
 
 
 def render_json(report: Report, lang: str = "en") -> str:
-    return json.dumps(to_dict(report, lang), ensure_ascii=False, indent=2, default=_jsonable) + "\n"
+    return json.dumps(sanitize.data(to_dict(report, lang)), ensure_ascii=False, indent=2, default=_jsonable) + "\n"
