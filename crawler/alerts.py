@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler import __version__, log
+from crawler import __version__, log, sanitize
 from crawler.clock import time_text
 from crawler.errors import CrawlerError
 from crawler.settings import Settings
@@ -96,8 +96,7 @@ def _addresses(text: str) -> list[str]:
 
 def _clean(text: str) -> str:
     """Text for a mail body or chat: no control or bidi characters (crawled names pass through here)."""
-    return "".join(c for c in text if c in "\n\t" or (c.isprintable() and c not in "\u202a\u202b\u202c\u202d\u202e"
-                                                        "\u2066\u2067\u2068\u2069\u200e\u200f"))
+    return sanitize.lines(text)
 
 
 # --------------------------------------------------------------------------- channels
@@ -117,7 +116,7 @@ def send_email(settings: Settings, secret: Secrets, to: list[str], message: Mess
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
     mail["To"] = ", ".join(to)
-    mail["Subject"] = message.subject
+    mail["Subject"] = sanitize.text(message.subject)  # one line: a line break would be a header of its own
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
@@ -143,8 +142,8 @@ def send_email(settings: Settings, secret: Secrets, to: list[str], message: Mess
 
 def send_webhook(secret: Secrets, message: Message) -> None:
     """One JSON POST to the webhook (Bearer token when one is set); a 2xx answer is success."""
-    body = json.dumps({"text": f"{message.subject}\n{message.text}", "event": message.event,
-                       "audience": message.audience, **message.data}, ensure_ascii=False).encode("utf-8")
+    body = json.dumps({"text": f"{sanitize.text(message.subject)}\n{_clean(message.text)}", "event": message.event,
+                       "audience": message.audience, **sanitize.data(message.data)}, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": f"crawler/{__version__} (alerts)"}
     if secret.webhook_token:
         headers["Authorization"] = f"Bearer {secret.webhook_token}"
@@ -289,7 +288,7 @@ class Alerts:
         if not new:
             return 0
         kinds = {"move": "flytt till Tempus Hemma", "closing": "stänger", "elsewhere": "flyttar till annan kanal"}
-        lines = [f"- {n.unit} ({n.platform}): {kinds.get(n.kind, n.kind)}, poäng {n.score:.2f} (notis {n.id})"
+        lines = [f"- {sanitize.text(n.unit)} ({n.platform}): {kinds.get(n.kind, n.kind)}, poäng {n.score:.2f} (notis {n.id})"
                  for n in new[:50]]
         more = f"\n... och {len(new) - 50} till." if len(new) > 50 else ""
         text = (f"{len(new)} nya notiser väntar på granskning / {len(new)} new notices await review:\n\n"

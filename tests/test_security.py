@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from crawler import sanitize
 from crawler.cli import cli
-from tests.hostile import HostileServer, respond
+from tests.hostile import HostileServer, redirect, respond
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -445,3 +445,138 @@ def test_a_spreadsheet_cell_is_never_a_formula(raw, cell):
 ])
 def test_only_http_urls_become_links(url, link):
     assert sanitize.href(url) == link
+
+
+# ------------------------------------------------------------------------------------ secrets
+# Every secret the crawler can be given, each a value no file or output may ever hold. The token of
+# Meta's Graph API (issue 15) and the web app's session key and metrics token (issue 16) are given
+# too: whichever command reads them is held to the same rule.
+SECRET_ENV = {
+    "CRAWLER_SMTP_PASSWORD": "SECRET-SMTP-PASSWORD-123",
+    "CRAWLER_META_TOKEN": "SECRET-META-TOKEN-123",
+    "CRAWLER_WEB_SECRET": "SECRET-WEB-SESSION-KEY-123",
+    "CRAWLER_WEB_METRICS_TOKEN": "SECRET-WEB-METRICS-TOKEN-123",
+}
+WEBHOOK_PATH = "/hook/SECRET-WEBHOOK-PATH-123"  # a chat webhook's URL is itself a secret
+WEBHOOK_TOKEN = "SECRET-WEBHOOK-TOKEN-123"
+URL_PASSWORD = "SECRET-URL-PASSWORD-123"
+URL_TOKEN = "SECRET-URL-TOKEN-123"
+
+
+class _Mailbox:
+    """An SMTP server that wants a login (the crawler's password must reach it, and nothing else)."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.logins: list[tuple[bytes, bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
+        self.messages.append(envelope)
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword)
+        if ok:
+            self.logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=ok)
+
+
+@pytest.fixture
+def mailbox():
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    box = _Mailbox()
+    with socket.socket() as probe:  # aiosmtpd's controller checks its port by connecting: it needs a number
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def test_no_secret_lands_in_any_file_log_or_output(tmp_path: Path, site: HostileServer, social: HostileServer,
+                                                   mailbox):
+    box, smtp_port = mailbox
+    hook = HostileServer().start()
+    posts: list[str] = []
+
+    def webhook(request, conn):
+        posts.append(request.headers.get("authorization", ""))
+        return respond(b"", 500 if len(posts) == 1 else 204)(request, conn)  # the first POST fails: logged
+
+    hook.route(WEBHOOK_PATH, webhook)
+    # a site that redirects to an address with a password in it: followed without it, never kept
+    social.route("/ett/", redirect(f"http://forskola:{URL_PASSWORD}@{social.base.removeprefix('http://')}/ett-ny/"))
+    social.route("/ett-ny/", respond(b"<html><head><title>Instagram</title></head><body></body></html>"))
+    secrets_file = tmp_path / "secrets"
+    secrets_file.write_text(f"WEBHOOK_URL={hook.url(WEBHOOK_PATH)}\nWEBHOOK_TOKEN={WEBHOOK_TOKEN}\n", encoding="utf-8")
+    secrets_file.chmod(0o600)
+    needles = [*SECRET_ENV.values(), WEBHOOK_PATH.rsplit("/", 1)[1], WEBHOOK_TOKEN, URL_PASSWORD, URL_TOKEN]
+
+    sources = tmp_path / "sources.yaml"
+    alerts = (f"  alert_email: drift@kommun.example\n  review_email: granskning@kommun.example\n"
+              f"  smtp_host: 127.0.0.1\n  smtp_port: {smtp_port}\n  smtp_security: none\n"
+              f"  smtp_user: crawler\n  smtp_from: crawler@kommun.example\n  secrets_file: {secrets_file}\n")
+    clean = registry(site.base, social.base).replace("settings:\n", "settings:\n" + alerts, 1)
+    db = tmp_path / "inventory.sqlite"
+    runner = CliRunner()
+    outputs: dict[str, str] = {}
+
+    def run(name: str, *args: str, code: int | tuple[int, ...] = 0, input: str | None = None) -> str:
+        result = runner.invoke(cli, ["--sources", str(sources), "--db", str(db), *args], env=SECRET_ENV, input=input)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (name, result.exception)
+        assert result.exit_code in ((code,) if isinstance(code, int) else code), (name, result.output)
+        outputs[name] = result.stdout_bytes.decode() + result.stderr_bytes.decode()
+        return result.stdout_bytes.decode()
+
+    try:
+        # credentials in a registry URL are refused, and the message does not repeat them
+        sources.write_text(clean.replace(f"url: {site.base}/\n", f"url: http://forskola:{URL_PASSWORD}@"
+                                         f"{site.base.removeprefix('http://')}/\n", 1)
+                           .replace(f"feed: {site.base}/feed.xml", f"feed: {site.base}/feed.xml?access_token="
+                                    f"{URL_TOKEN}"), encoding="utf-8")
+        run("sources check (credentials)", "sources", "check", code=2)
+        assert "user name or password" in outputs["sources check (credentials)"]
+        assert "token or password in its query" in outputs["sources check (credentials)"]
+        sources.write_text(clean, encoding="utf-8")
+        run("sources check", "sources", "check")
+        run("sources sync", "sources", "sync")
+        run("status --notify (before)", "status", "--notify", code=(0, 1, 2))  # no cycle yet: an incident
+        run("crawl", "crawl", code=(0, 1))
+        run("crawl (json logs)", "--log-format", "json", "--log-level", "debug", "crawl", code=(0, 1))
+        run("status --notify", "status", "--notify", code=(0, 1, 2))
+        run("status --notify (json logs)", "--log-format", "json", "status", "--notify", "--json", code=(0, 1, 2))
+        run("review list", "review", "list", "--json")
+        run("discover", "discover", code=(0, 1))
+        for fmt in ("md", "html", "csv", "json", "xlsx", "docx"):
+            run(f"report {fmt}", "report", "--format", fmt, "--output", str(tmp_path / f"report.{fmt}"))
+        run("export", "export", "--output", str(tmp_path / "export.csv"))
+        run("export json", "export", "--format", "json", "--output", str(tmp_path / "export.json"))
+        run("backup", "backup", str(tmp_path / "backup.sqlite"))
+    finally:
+        hook.stop()
+
+    # the secrets were used: the SMTP login carried the password, the webhook the token
+    assert box.logins and all(p == SECRET_ENV["CRAWLER_SMTP_PASSWORD"].encode() for _, p in box.logins)
+    assert box.messages, "no alert was mailed"
+    assert f"Bearer {WEBHOOK_TOKEN}" in posts and len(posts) >= 2, posts
+    assert "alerts.send_failed" in "".join(outputs.values())  # the failed webhook was logged...
+    assert social.hits("/ett-ny/") >= 1 and all("authorization" not in r.headers for r in social.requests)
+
+    leaks = []
+    for name, text in outputs.items():  # ...and no log line or output names a secret
+        leaks += [f"{name}: {n}" for n in needles if n in text]
+    for message in box.messages:
+        leaks += [f"e-mail: {n}" for n in needles if n in message.content.decode("utf-8", "replace")]
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != secrets_file]
+    assert {p.name for p in written} >= {"inventory.sqlite", "sources.yaml", "report.xlsx", "backup.sqlite"}
+    for path in written:  # the inventory and its WAL, reports, exports, the backup, state and lock files
+        data = path.read_bytes()
+        leaks += [f"{path.name}: {n}" for n in needles if n.encode() in data]
+    assert not leaks, "\n".join(leaks)

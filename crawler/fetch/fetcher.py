@@ -254,6 +254,8 @@ class Fetcher:
                     return done(str(current), attempt)
                 try:
                     current = current.join(location.strip())
+                    if current.userinfo:  # a site's password is never sent, logged or stored: public pages only
+                        current = current.copy_with(userinfo=b"")
                 except (httpx.InvalidURL, ValueError) as exc:
                     attempt.error = "protocol_error"
                     attempt.message = f"invalid redirect location: {short(exc)}"
