@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from crawler import sanitize
 from crawler.cli import cli
+from crawler.report.render import TEMPLATES
 from tests.hostile import HostileServer, redirect, respond
 
 pytestmark = pytest.mark.timeout(180)
@@ -580,3 +581,26 @@ def test_no_secret_lands_in_any_file_log_or_output(tmp_path: Path, site: Hostile
         data = path.read_bytes()
         leaks += [f"{path.name}: {n}" for n in needles if n.encode() in data]
     assert not leaks, "\n".join(leaks)
+
+
+# ------------------------------------------------------------------------------------ templates
+
+
+OUR_OWN_TARGETS = {"href"}  # web/_header.html's navigation: the app's own routes, from a list in code
+
+
+def test_every_template_link_to_a_stored_url_is_guarded_by_safe_url():
+    """A link whose whole target is an expression ({{ x }}) must be guarded on its line by
+    `{% if x is safe_url %}` (crawler.sanitize.href: http(s) only), so a javascript: or data: URL
+    from the web is never clickable, in the report or the web app. Targets that start with our own
+    path (href="/review/{{ n.id }}") are ours."""
+    unguarded = []
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for expr in re.findall(r"""(?:href|src|action|formaction)\s*=\s*["']\s*\{\{\s*([^}|]+?)\s*(?:\|[^}]*)?\}\}""",
+                                   line):
+                if expr in OUR_OWN_TARGETS or re.search(rf"{re.escape(expr)}\s+is\s+safe_url", line):
+                    continue
+                unguarded.append(f"{path.relative_to(TEMPLATES)}:{number}: {expr}")
+    assert not unguarded, unguarded
+    assert any(TEMPLATES.rglob("*.html"))
