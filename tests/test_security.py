@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from crawler import sanitize
 from crawler.cli import cli
 from crawler.report.render import TEMPLATES
+from crawler.settings import Settings
 from tests.hostile import HostileServer, redirect, respond
 
 pytestmark = pytest.mark.timeout(180)
@@ -158,9 +159,20 @@ class Links(HTMLParser):
         super().__init__()
         self.targets: list[str] = []
         self.tags: list[str] = []
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.tags.append("script")  # inline code
+
+    def handle_endtag(self, tag):
+        self._in_script = False
 
     def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
+        src = dict(attrs).get("src") or ""
+        # our own scripts (/static/, allowed by the CSP's script-src 'self') are ours; any other is not
+        self.tags.append("own script" if tag == "script" and src.startswith("/static/") else tag)
+        self._in_script = tag == "script"
         for name, value in attrs:
             if name in ("href", "src", "action", "formaction") and value is not None:
                 self.targets.append(value)
@@ -179,196 +191,396 @@ def html_problems(html: str, where: str) -> list[str]:
     return problems
 
 
-# ------------------------------------------------------------------------------------ the test
+# ------------------------------------------------------------------------------------ the crawled inventory
 
 
 PROFILE = f"""<html><head><meta property="og:title" content="Förskolan Ny {ESC}{BIDI}">
 <meta property="og:description" content="Förskola i Malmö {ESC}{SCRIPT}"></head><body></body></html>""".encode()
+INSTAGRAM = b"<html><head><title>Instagram</title></head><body></body></html>"
+
+
+def serve_social(server: HostileServer) -> None:
+    """Instagram's stand-in: the registry's three accounts and the profile the hostile blog links."""
+    for n in ("ett", "tva", "tre"):
+        server.route(f"/{n}/", respond(INSTAGRAM))
+    server.route("/ny_profil/", respond(PROFILE))
+
+
+def serve_site(server: HostileServer, social: HostileServer) -> None:
+    base = server.base
+    server.route("/", respond(page(base, social.base)))
+    server.route("/feedblog/", respond(b"<html><body>feed blog</body></html>"))
+    server.route("/feed.xml", respond(feed(base), content_type="application/rss+xml; charset=utf-8"))
+    server.route("/other-blog/", respond(b"<html><head><title>Annan blogg</title></head><body></body></html>"))
 
 
 @pytest.fixture
 def social():
-    """Instagram's stand-in: the registry's three accounts and the profile the hostile blog links."""
     with HostileServer(host="127.0.0.2") as server:
-        for n in ("ett", "tva", "tre"):
-            server.route(f"/{n}/", respond(b"<html><head><title>Instagram</title></head><body></body></html>"))
-        server.route("/ny_profil/", respond(PROFILE))
+        serve_social(server)
         yield server
 
 
 @pytest.fixture
 def site(social: HostileServer):
     with HostileServer() as server:
-        base = server.base
-        server.route("/", respond(page(base, social.base)))
-        server.route("/feedblog/", respond(b"<html><body>feed blog</body></html>"))
-        server.route("/feed.xml", respond(feed(base), content_type="application/rss+xml; charset=utf-8"))
-        server.route("/other-blog/", respond(b"<html><head><title>Annan blogg</title></head><body></body></html>"))
+        serve_site(server, social)
         yield server
 
 
-def test_hostile_strings_never_reach_a_terminal_spreadsheet_or_page(tmp_path: Path, site: HostileServer,
-                                                                   social: HostileServer):
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(registry(site.base, social.base), encoding="utf-8")
-    db = tmp_path / "inventory.sqlite"
-    runner = CliRunner()
-    outputs: dict[str, str] = {}
-    problems: list[str] = []
+IG_USER_ID = "17841400000000000"
+META_TOKEN = "EAAsecurityTEST0123456789"
 
-    def run(name: str, *args: str, input: str | None = None, code: int | tuple[int, ...] = 0) -> str:
-        result = runner.invoke(cli, ["--sources", str(sources), "--db", str(db), *args], input=input)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            problems.append(f"{name}: a traceback ({result.exception!r})")  # what a web site caused
-        elif result.exit_code not in ((code,) if isinstance(code, int) else code):
-            problems.append(f"{name}: exit {result.exit_code}: {result.output}")
+
+class HostileGraph:
+    """Meta's Graph API on loopback, answering Business Discovery in the documented shape with hostile
+    text: a bio and a caption with escape sequences, bidi overrides and markup, a javascript: permalink;
+    once `refusing`, a permission error (code 10) whose message carries the same."""
+
+    def __init__(self, server: HostileServer):
+        self.server, self.refusing, self.calls = server, False, 0
+        server.route(f"/v26.0/{IG_USER_ID}", self.answer)
+
+    def answer(self, request, conn):
+        self.calls += 1
+        if self.refusing:
+            body = {"error": {"message": f"(#10) Application does not have permission {ESC}{BIDI}{SCRIPT}",
+                              "type": "OAuthException", "code": 10, "fbtrace_id": "A1"}}
+            return respond(json.dumps(body).encode(), 400, content_type="application/json")(request, conn)
+        username = re.search(r"username\(([^)]*)\)", request.target.replace("%28", "(").replace("%29", ")"))
+        if not username or username.group(1) != "ett":
+            body = {"error": {"message": "Invalid user id", "type": "OAuthException", "code": 110,
+                              "error_subcode": 2207013, "fbtrace_id": "A2"}}
+            return respond(json.dumps(body).encode(), 400, content_type="application/json")(request, conn)
+        caption = ("Instagram-kontot stängs. Information kommer i fortsättningen i Tempus Hemma, appen där ni "
+                   f"anmäler frånvaro. {ESC}{BIDI}{SCRIPT}")
+        body = {"business_discovery": {"username": "ett", "media_count": 12, "id": "1784", "biography":
+                                       f"Förskolan Ett {ESC}{BIDI}{CR}",
+                                       "media": {"data": [{"timestamp": "2023-04-12T08:00:00+0000", "id": "1",
+                                                           "permalink": "javascript:alert(2)", "caption": caption}]}},
+                "id": IG_USER_ID}
+        return respond(json.dumps(body, ensure_ascii=False).encode(), content_type="application/json")(request, conn)
+
+
+class Output:
+    def __init__(self, result):
         # the bytes as written (Result.stdout turns CRLF into LF, which would hide a carriage return)
-        outputs[f"{name} (stdout)"] = result.stdout_bytes.decode("utf-8", "replace")
-        outputs[f"{name} (stderr)"] = result.stderr_bytes.decode("utf-8", "replace")
-        return outputs[f"{name} (stdout)"]
+        self.stdout = result.stdout_bytes.decode("utf-8", "replace")
+        self.stderr = result.stderr_bytes.decode("utf-8", "replace")
+        self.code = result.exit_code
 
-    # the registry and the administration's CSV
-    run("sources check", "sources", "check")
-    csv_file = tmp_path / "konton.csv"
-    csv_file.write_text(IMPORT_CSV, encoding="utf-8")
-    run("sources import", "sources", "import", str(csv_file), code=2)  # two rows carry control characters
-    imported = run("sources import --allow-skipped", "sources", "import", str(csv_file), "--allow-skipped")
-    assert "HYPERLINK" in imported and "Minus" in imported
-    assert "row 3" in outputs["sources import --allow-skipped (stderr)"]  # the ESC row is named, not quoted
-    run("sources sync", "sources", "sync")
 
-    # two crawls (the report compares two snapshots): text logs, then JSON logs
-    run("crawl --dry-run", "crawl", "--dry-run")
-    run("crawl", "crawl", code=(0, 1))
-    run("crawl (json logs)", "--log-format", "json", "crawl", code=(0, 1))
-    assert "cycle.summary" in outputs["crawl (stderr)"] and '"event": "cycle.summary"' in outputs["crawl (json logs) (stderr)"]
+class Hostile:
+    """The hostile site crawled twice by the real crawler (`crawler crawl`, debug logs as text, then
+    as JSON) into a real inventory; `run` runs one more command on it (or on a copy)."""
 
-    run("status", "status", code=(0, 1, 2))
-    run("status --json", "status", "--json", code=(0, 1, 2))
-    run("inspect", "inspect", site.url("/"))
-    run("inspect --json", "inspect", site.url("/"), "--json")
-    run("inspect feed", "inspect", site.url("/feed.xml"), "--platform", "feed")
+    def __init__(self, folder: Path, site: HostileServer, social: HostileServer, graph: HostileGraph):
+        self.folder, self.site, self.social, self.graph = folder, site, social, graph
+        self.sources = folder / "sources.yaml"
+        self.db = folder / "inventory.sqlite"
+        self.runner = CliRunner(env={"CRAWLER_META_TOKEN": META_TOKEN})
+        self.crawls: dict[str, Output] = {}
 
-    # the reviewers' commands
-    listed = json.loads(run("review list --json", "review", "list", "--json"))
-    assert len(listed) >= 2, listed
-    run("review list", "review", "list")
-    by_link = {n["post_url"] or n["account_url"]: n["id"] for n in listed}
-    hostile_post = next(i for url, i in by_link.items() if "inlagg" in url)
-    script_link = next(i for url, i in by_link.items() if url.startswith(("javascript:", "data:")))
-    shown = run("review show", "review", "show", str(hostile_post))
-    assert "PWNED-TITLE" in shown or "inlagg-" in shown  # the text is there, its escapes are not
-    assert "UNIT-TITLE" in shown and "FAKE-ROW" in shown
-    assert "FAKE-ROW" not in shown.splitlines()[1][:5]  # the unit's line break did not start a row
-    walked = runner.invoke(cli, ["--sources", str(sources), "--db", str(db), "review", "--by", "Tester"],
-                           input="o\ns\n" * len(listed) + "q\n")
-    assert walked.exit_code == 0, walked.output
-    outputs["review walk (stdout)"] = walked.stdout_bytes.decode("utf-8", "replace")
-    outputs["review walk (stderr)"] = walked.stderr_bytes.decode("utf-8", "replace")
-    run("review confirm", "review", "confirm", str(hostile_post), "--by", "Anna \x1b[2JSvensson",
-        "--comment", f"ok {BIDI}{ESC}{CR}")
-    run("review confirm (script link)", "review", "confirm", str(script_link), "--by", "Anna Svensson")
-    shown = run("review show (decided)", "review", "show", str(hostile_post))
-    assert "Anna [2JSvensson" in shown and "FAKE-ROW" in shown  # the ESC is gone, the rest is readable
-    labels = tmp_path / "labels.jsonl"
-    run("review export-labels", "review", "export-labels", str(labels))
+    def run(self, *args: str, input: str | None = None, code: int | tuple[int, ...] = 0,
+            db: Path | None = None) -> Output:
+        result = self.runner.invoke(cli, ["--sources", str(self.sources), "--db", str(db or self.db), *args],
+                                    input=input)
+        # a web site or a file must never cause a traceback
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+        assert result.exit_code in ((code,) if isinstance(code, int) else code), (args, result.output)
+        return Output(result)
 
-    # discovery: a link on the hostile page with hostile text
-    run("discover", "discover", code=(0, 1))
-    run("discover list", "discover", "list", "--state", "all")
-    for candidate in json.loads(run("discover list --json", "discover", "list", "--state", "all", "--json") or "[]"):
-        run(f"discover show {candidate['id']}", "discover", "show", str(candidate["id"]))
+    def copy(self, into: Path) -> Path:
+        """A copy of the inventory for a test that writes (decisions, discovery)."""
+        target = into / "inventory.sqlite"
+        self.run("backup", str(target))
+        return target
 
-    # every report and export format
-    files: dict[str, Path] = {}
-    for lang in ("sv", "en"):
-        for fmt in ("md", "html", "csv", "json", "xlsx", "docx"):
-            path = tmp_path / f"report-{lang}.{fmt}"
-            run(f"report {fmt} {lang}", "report", "--format", fmt, "--lang", lang, "--output", str(path))
-            files[path.name] = path
-    run("report md (stdout)", "report", "--lang", "en")
-    for name, args in (("export.csv", ()), ("export-excel.csv", ("--excel",)), ("export.json", ("--format", "json"))):
-        path = tmp_path / name
-        run(f"export {name}", "export", *args, "--output", str(path))
-        files[name] = path
-    run("export (stdout)", "export")
-    files["labels.jsonl"] = labels
 
-    # ---- every terminal output
-    for where, text in outputs.items():
-        csv_out = where.startswith("export (stdout)")  # a CSV's BOM and CRLF line ends, for `> file.csv`
-        problems += terminal_problems(text.removeprefix("\ufeff") if csv_out else text, where, crlf=csv_out)
-    if not outputs["export (stdout) (stdout)"].startswith("\ufeff"):
-        problems.append("export to stdout lost the BOM that makes Excel read UTF-8")
-    for line in outputs["crawl (json logs) (stderr)"].splitlines():
-        problems += json_problems(line, "json log line")
-    for name in ("review list --json", "status --json", "inspect --json"):
-        problems += json_problems(outputs[f"{name} (stdout)"], name)
-    table = outputs["review list (stdout)"].splitlines()
-    if len(table) != 1 + len(listed):
-        problems.append(f"review list: {len(table)} lines for {len(listed)} notices (a fake row)")
-    if "is not an http(s) address" not in outputs["review walk (stderr)"]:
-        problems.append("review walk: the javascript:/data: link was offered to open")
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Hostile:
+    folder = tmp_path_factory.mktemp("hostile")
+    with HostileServer(host="127.0.0.2") as social, HostileServer() as site, HostileServer("127.0.0.3") as api:
+        serve_social(social)
+        serve_site(site, social)
+        h = Hostile(folder, site, social, HostileGraph(api))
+        meta = (f"  meta:\n    base_url: {api.base}\n    instagram_user_id: '{IG_USER_ID}'\n"
+                f"    token_env: CRAWLER_META_TOKEN\n    call_interval: 0\n")
+        h.sources.write_text(registry(site.base, social.base).replace("settings:\n", "settings:\n" + meta, 1),
+                             encoding="utf-8")
+        h.run("sources", "sync")
+        # two crawls (the report compares two snapshots); in the second, the Graph API refuses
+        h.crawls["text"] = h.run("--log-level", "debug", "crawl", code=(0, 1))
+        h.graph.refusing = True
+        h.crawls["json"] = h.run("--log-format", "json", "--log-level", "debug", "crawl", code=(0, 1))
+        assert site.hits("/") >= 2 and site.hits("/feed.xml") >= 2 and h.graph.calls >= 3
+        yield h
 
-    # ---- every file
-    for name, path in list(files.items()):
-        if not path.exists():
-            problems.append(f"{name}: not written")
-            del files[name]
-            continue
-        if name.endswith((".xlsx", ".docx")):
-            continue
-        text = path.read_text(encoding="utf-8-sig")
-        problems += terminal_problems(text, name, crlf=name.endswith(".csv"))
-        if name.endswith(".json"):
-            problems += json_problems(text, name)
-        if name.endswith(".jsonl"):
-            for line in text.splitlines():
-                problems += json_problems(line, name)
-        if name.endswith(".csv"):
-            rows = list(csv.reader(io.StringIO(text), delimiter=";" if "excel" in name or "-sv" in name else ","))
-            problems += cell_problems([c for r in rows for c in r], name)
-            if name.startswith("export"):
-                assert "'=HYPERLINK(" in text and "'+cmd|" in text, name  # the area is there, quoted
-        if name.endswith(".html"):
-            problems += html_problems(text, name)
-            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # the unit's markup is shown as text
-        if name.endswith(".md") and SCRIPT in text:
-            problems.append(f"{name}: raw markup")
 
-    # ---- xlsx: no formula, no control character, links only to http(s)
+def outputs_problems(name: str, *outputs: Output) -> list[str]:
+    return [p for o in outputs for p in (*terminal_problems(o.stdout, f"{name} (stdout)"),
+                                         *terminal_problems(o.stderr, f"{name} (stderr)"))]
+
+
+def assert_clean(problems: list[str]) -> None:
+    assert not problems, "\n".join(problems)
+
+
+def xlsx_problems(data: bytes, where: str) -> tuple[list[str], list[str]]:
+    """(problems, every text value) of a workbook: no formula, no control character, links only to http(s)."""
     from openpyxl import load_workbook
 
-    for lang in ("sv", "en"):
-        if f"report-{lang}.xlsx" not in files:
-            continue
-        wb = load_workbook(files[f"report-{lang}.xlsx"])
-        values = []
-        for ws in wb.worksheets:
-            for row in ws.iter_rows():
-                for c in row:
-                    if c.data_type == "f":
-                        problems.append(f"report-{lang}.xlsx: formula {c.value!r} in {ws.title}!{c.coordinate}")
-                    if c.hyperlink is not None and not c.hyperlink.target.startswith(("http://", "https://")):
-                        problems.append(f"report-{lang}.xlsx: a link to {c.hyperlink.target!r}")
-                    if isinstance(c.value, str):
-                        values.append(c.value)
-        problems += cell_problems([v for v in values if not v.startswith("=")], f"report-{lang}.xlsx")
-        assert any("HYPERLINK(" in v for v in values)
+    problems, values = [], []
+    for ws in load_workbook(io.BytesIO(data)).worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    problems.append(f"{where}: formula {c.value!r} in {ws.title}!{c.coordinate}")
+                if c.hyperlink is not None and not c.hyperlink.target.startswith(("http://", "https://")):
+                    problems.append(f"{where}: a link to {c.hyperlink.target!r}")
+                if isinstance(c.value, str):
+                    values.append(c.value)
+    return problems + cell_problems([v for v in values if not v.startswith("=")], where), values
 
-    # ---- docx: every paragraph and cell
+
+def csv_rows(text: str, delimiter: str) -> list[str]:
+    return [c for r in csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=delimiter) for c in r]
+
+
+# ------------------------------------------------------------------------------------ one test per edge
+
+
+def test_log_lines_in_text_and_json(hostile: Hostile):
+    text, js = hostile.crawls["text"], hostile.crawls["json"]
+    assert "cycle.summary" in text.stderr and '"event": "cycle.summary"' in js.stderr
+    assert "hostile-blog" in text.stderr  # the accounts were logged, and the Graph API's hostile refusal...
+    assert '"event": "meta.reader_stopped"' in js.stderr and "PWNED-TITLE" in js.stderr
+    problems = outputs_problems("crawl", text, js)  # ...without a control or bidi character
+    for line in js.stderr.splitlines():
+        problems += json_problems(line, "json log line")
+    assert_clean(problems)
+
+
+def test_status_text_and_json(hostile: Hostile):
+    text = hostile.run("status", code=(0, 1, 2))
+    js = hostile.run("status", "--json", code=(0, 1, 2))
+    # the Graph API's refusal, in Meta's words (which carried escapes, bidi characters and markup)
+    line = next(x for x in text.stdout.splitlines() if x.startswith("Graph API:"))
+    assert "does not have permission" in line, line
+    assert_clean(outputs_problems("status", text, js) + json_problems(js.stdout, "status --json"))
+
+
+def test_inspect_of_a_hostile_page_and_feed(hostile: Hostile):
+    page_out = hostile.run("inspect", hostile.site.url("/"))
+    js = hostile.run("inspect", hostile.site.url("/"), "--json")
+    feed_out = hostile.run("inspect", hostile.site.url("/feed.xml"), "--platform", "feed")
+    assert "uppdatera den. 2J" in page_out.stdout  # the crawled title is there, its 8-bit CSI is not
+    assert "Tempus Hemma" in feed_out.stdout, feed_out.stdout
+    assert_clean(outputs_problems("inspect", page_out, js, feed_out) + json_problems(js.stdout, "inspect --json"))
+
+
+def notices(hostile: Hostile, db: Path | None = None) -> list[dict]:
+    listed = json.loads(hostile.run("review", "list", "--json", db=db).stdout)
+    assert len(listed) >= 2, listed
+    return listed
+
+
+def hostile_post(listed: list[dict]) -> int:
+    return next(n["id"] for n in listed if "inlagg" in (n["post_url"] or ""))
+
+
+def script_link(listed: list[dict]) -> int:
+    return next(n["id"] for n in listed if (n["post_url"] or "").startswith(("javascript:", "data:")))
+
+
+def test_review_list_and_show(hostile: Hostile):
+    listed = notices(hostile)
+    assert any(n["post_url"] == "javascript:alert(2)" for n in listed), listed  # read through the Graph API
+    js = hostile.run("review", "list", "--json")
+    table = hostile.run("review", "list")
+    shown = hostile.run("review", "show", str(hostile_post(listed)))
+    scripted = hostile.run("review", "show", str(script_link(listed)))
+    problems = outputs_problems("review", js, table, shown, scripted) + json_problems(js.stdout, "review list --json")
+    rows = table.stdout.splitlines()
+    if len(rows) != 1 + len(listed):
+        problems.append(f"review list: {len(rows)} lines for {len(listed)} notices (a fake row)")
+    assert "UNIT-TITLE" in shown.stdout and "FAKE-ROW" in shown.stdout  # the text is there, its escapes are not
+    assert "FAKE-ROW" not in shown.stdout.splitlines()[1][:5]  # the unit's line break did not start a row
+    assert_clean(problems)
+
+
+def test_the_review_walk_names_a_script_link_and_never_opens_it(hostile: Hostile, tmp_path: Path):
+    db = hostile.copy(tmp_path)
+    listed = notices(hostile, db)
+    walked = hostile.run("review", "--by", "Tester", input="o\ns\n" * len(listed) + "q\n", db=db)
+    assert "is not an http(s) address" in walked.stderr  # named, not launched
+    assert_clean(outputs_problems("review walk", walked))
+
+
+def test_review_decisions_and_exported_labels(hostile: Hostile, tmp_path: Path):
+    db = hostile.copy(tmp_path)
+    listed = notices(hostile, db)
+    post = hostile_post(listed)
+    confirmed = hostile.run("review", "confirm", str(post), "--by", "Anna \x1b[2JSvensson",
+                            "--comment", f"ok {BIDI}{ESC}{CR}", db=db)
+    hostile.run("review", "confirm", str(script_link(listed)), "--by", "Anna Svensson", db=db)
+    shown = hostile.run("review", "show", str(post), db=db)
+    assert "Anna [2JSvensson" in shown.stdout and "FAKE-ROW" in shown.stdout  # the ESC is gone, the rest is readable
+    labels = tmp_path / "labels.jsonl"
+    exported = hostile.run("review", "export-labels", str(labels), db=db)
+    problems = outputs_problems("review decisions", confirmed, shown, exported)
+    text = labels.read_text(encoding="utf-8")
+    problems += terminal_problems(text, "labels.jsonl")
+    for line in text.splitlines():
+        problems += json_problems(line, "labels.jsonl")
+    assert_clean(problems)
+
+
+def test_discover_run_list_and_show(hostile: Hostile, tmp_path: Path):
+    db = hostile.copy(tmp_path)
+    ran = hostile.run("discover", code=(0, 1), db=db)
+    table = hostile.run("discover", "list", "--state", "all", db=db)
+    js = hostile.run("discover", "list", "--state", "all", "--json", db=db)
+    candidates = json.loads(js.stdout or "[]")
+    assert any("ny_profil" in c["url"] for c in candidates), candidates  # the hostile link was found
+    shown = [hostile.run("discover", "show", str(c["id"]), db=db) for c in candidates]
+    assert_clean(outputs_problems("discover", ran, table, js, *shown) + json_problems(js.stdout, "discover --json"))
+
+
+def test_sources_check_routes_and_a_hostile_import(hostile: Hostile, tmp_path: Path):
+    checked = hostile.run("sources", "check")
+    routes = hostile.run("sources", "check", "--routes")
+    csv_file = tmp_path / "konton.csv"
+    csv_file.write_text(IMPORT_CSV, encoding="utf-8")
+    refused = hostile.run("sources", "import", str(csv_file), code=2)  # two rows carry control characters
+    imported = hostile.run("sources", "import", str(csv_file), "--allow-skipped")
+    assert "HYPERLINK" in imported.stdout and "Minus" in imported.stdout
+    assert "row 3" in imported.stderr  # the ESC row is named, not quoted
+    assert_clean(outputs_problems("sources", checked, routes, refused, imported))
+
+
+def test_csv_of_the_report_and_the_export_never_holds_a_formula(hostile: Hostile, tmp_path: Path):
+    problems = []
+    for lang, delimiter in (("sv", ";"), ("en", ",")):
+        path = tmp_path / f"report-{lang}.csv"
+        out = hostile.run("report", "--format", "csv", "--lang", lang, "--output", str(path))
+        text = path.read_text(encoding="utf-8-sig")
+        problems += outputs_problems("report csv", out) + terminal_problems(text, path.name, crlf=True)
+        problems += cell_problems(csv_rows(text, delimiter), path.name)
+        assert "'=HYPERLINK(" in text, path.name  # the area is there, quoted
+    for name, args, delimiter in (("export.csv", (), ","), ("export-excel.csv", ("--excel",), ";")):
+        path = tmp_path / name
+        hostile.run("export", *args, "--output", str(path))
+        text = path.read_text(encoding="utf-8-sig")
+        problems += terminal_problems(text, name, crlf=True) + cell_problems(csv_rows(text, delimiter), name)
+        assert "'=HYPERLINK(" in text and "'+cmd|" in text, name
+    stdout = hostile.run("export")  # `crawler export > file.csv`: the BOM and CRLF line ends stay
+    assert stdout.stdout.startswith("\ufeff"), "export to stdout lost the BOM that makes Excel read UTF-8"
+    problems += terminal_problems(stdout.stdout.removeprefix("\ufeff"), "export (stdout)", crlf=True)
+    problems += cell_problems(csv_rows(stdout.stdout, ","), "export (stdout)")
+    assert_clean(problems)
+
+
+def test_xlsx_of_the_report_never_holds_a_formula_or_a_script_link(hostile: Hostile, tmp_path: Path):
+    problems = []
+    for lang in ("sv", "en"):
+        path = tmp_path / f"report-{lang}.xlsx"
+        hostile.run("report", "--format", "xlsx", "--lang", lang, "--output", str(path))
+        found, values = xlsx_problems(path.read_bytes(), path.name)
+        problems += found
+        assert any("HYPERLINK(" in v for v in values)
+    assert_clean(problems)
+
+
+def test_html_report_escapes_and_links_only_http(hostile: Hostile, tmp_path: Path):
+    problems = []
+    for lang in ("sv", "en"):
+        path = tmp_path / f"report-{lang}.html"
+        hostile.run("report", "--format", "html", "--lang", lang, "--output", str(path))
+        text = path.read_text(encoding="utf-8")
+        problems += html_problems(text, path.name)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # the unit's markup is shown as text
+    assert_clean(problems)
+
+
+def test_markdown_json_and_docx_reports_and_the_json_export(hostile: Hostile, tmp_path: Path):
     from docx import Document
 
+    problems = []
     for lang in ("sv", "en"):
-        if f"report-{lang}.docx" not in files:
-            continue
-        doc = Document(str(files[f"report-{lang}.docx"]))
-        texts = [p.text for p in doc.paragraphs]
-        texts += [c.text for t in doc.tables for r in t.rows for c in r.cells]
-        problems += [f"report-{lang}.docx: {t!r}" for t in texts if unsafe_characters(t)]
-        assert any("UNIT-TITLE" in t for t in texts)
+        for fmt in ("md", "json", "docx"):
+            path = tmp_path / f"report-{lang}.{fmt}"
+            hostile.run("report", "--format", fmt, "--lang", lang, "--output", str(path))
+            if fmt == "docx":
+                doc = Document(str(path))
+                texts = [p.text for p in doc.paragraphs] + [c.text for t in doc.tables for r in t.rows for c in r.cells]
+                problems += [f"{path.name}: {t!r}" for t in texts if unsafe_characters(t)]
+                assert any("UNIT-TITLE" in t for t in texts)
+                continue
+            text = path.read_text(encoding="utf-8")
+            problems += terminal_problems(text, path.name)
+            if fmt == "json":
+                problems += json_problems(text, path.name)
+            elif SCRIPT in text:
+                problems.append(f"{path.name}: raw markup")
+    problems += outputs_problems("report md (stdout)", hostile.run("report", "--lang", "en"))
+    path = tmp_path / "export.json"
+    hostile.run("export", "--format", "json", "--output", str(path))
+    problems += json_problems(path.read_text(encoding="utf-8"), path.name)
+    assert_clean(problems)
 
-    assert not problems, "\n".join(problems)
+
+def test_the_web_app_escapes_and_never_links_a_script_url(hostile: Hostile, tmp_path: Path):
+    """Every page a reviewer and an admin open, and every download, over the hostile inventory."""
+    from starlette.testclient import TestClient
+
+    from crawler.web import auth
+    from crawler.web.app import Config, create_app
+
+    db = hostile.copy(tmp_path)
+    password = "ett långt lösenord för test"
+    saved = dict(auth.HASH_PARAMS)
+    auth.HASH_PARAMS.update(time_cost=1, memory_cost=8, parallelism=1)
+    try:
+        hostile.run("users", "add", "boss", "--role", "admin", "--password-stdin", input=password + "\n", db=db)
+        config = Config(db_path=str(db), settings=Settings(), key=b"k" * 32, sources_path=str(hostile.sources),
+                        passwords=auth.Passwords())
+        client = TestClient(create_app(config), client=("127.0.0.1", 50000), follow_redirects=False)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        assert client.post("/login", data={"csrf_token": token, "name": "boss", "password": password}).status_code == 303
+    finally:
+        auth.HASH_PARAMS.clear()
+        auth.HASH_PARAMS.update(saved)
+    listed = notices(hostile, db)
+    problems: list[str] = []
+    pages = ["/", "/inventory", "/accounts/hostile-blog", "/accounts/hostile-feed", "/review", "/review?state=all",
+             *(f"/review/{n['id']}" for n in listed), "/reviewers", "/status", "/report", "/users"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        csp = response.headers.get("content-security-policy", "")
+        if "script-src 'self'" not in csp or "object-src 'none'" not in csp:
+            problems.append(f"{path}: Content-Security-Policy {csp!r}")
+        problems += html_problems(response.text, path)
+    from markupsafe import escape
+
+    scripted = [n for n in listed if (n["post_url"] or "").startswith(("javascript:", "data:"))]
+    assert len(scripted) >= 2, scripted  # the blog's javascript: link, the feed's data: link, the API's permalink
+    for n in scripted:  # shown as text (html_problems above: never as a link)
+        assert str(escape(n["post_url"])) in client.get(f"/review/{n['id']}").text, n
+    account_page = client.get("/accounts/hostile-blog").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in account_page and "UNIT-TITLE" in account_page
+    for path, delimiter in (("/inventory.csv", ";"), ("/report.csv", ";")):
+        text = client.get(path).content.decode("utf-8")
+        problems += terminal_problems(text.removeprefix("\ufeff"), path, crlf=True)
+        problems += cell_problems(csv_rows(text, delimiter), path)
+        assert "'=HYPERLINK(" in text, path
+    for path in ("/inventory.xlsx", "/report.xlsx"):
+        found, values = xlsx_problems(client.get(path).content, path)
+        problems += found
+        assert any("HYPERLINK(" in v for v in values), path
+    problems += html_problems(client.get("/report.html").text, "/report.html")
+    assert_clean(problems)
 
 
 # ------------------------------------------------------------------------------------ the helper

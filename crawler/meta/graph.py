@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from crawler import sanitize
 from crawler.dates import parse_machine
 from crawler.models import Observation, PublicText
 from crawler.platforms import common
@@ -130,13 +131,10 @@ class GraphError:
         return f"Graph API error {code}: {self.message}" if self.message else f"Graph API error {code}"
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def _short(text: Any, limit: int = 160) -> str:
     if not isinstance(text, str):
         return ""
-    return _CONTROL.sub(" ", text)[:limit].strip()
+    return sanitize.text(text)[:limit].strip()
 
 
 def _json(body: bytes | None) -> Any:
