@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import unicodedata
 from html.parser import HTMLParser
@@ -27,6 +28,7 @@ from crawler import sanitize
 from crawler.cli import cli
 from crawler.report.render import TEMPLATES
 from crawler.settings import Settings
+from crawler.web import auth
 from tests.hostile import HostileServer, redirect, respond
 
 pytestmark = pytest.mark.timeout(180)
@@ -237,24 +239,26 @@ class HostileGraph:
     text: a bio and a caption with escape sequences, bidi overrides and markup, a javascript: permalink;
     once `refusing`, a permission error (code 10) whose message carries the same."""
 
-    def __init__(self, server: HostileServer):
-        self.server, self.refusing, self.calls = server, False, 0
+    def __init__(self, server: HostileServer, readable: tuple[str, ...] = ("ett",)):
+        self.server, self.readable, self.refusing, self.calls = server, readable, False, 0
+        self.authorization: list[str] = []
         server.route(f"/v26.0/{IG_USER_ID}", self.answer)
 
     def answer(self, request, conn):
         self.calls += 1
+        self.authorization.append(request.headers.get("authorization", ""))
         if self.refusing:
             body = {"error": {"message": f"(#10) Application does not have permission {ESC}{BIDI}{SCRIPT}",
                               "type": "OAuthException", "code": 10, "fbtrace_id": "A1"}}
             return respond(json.dumps(body).encode(), 400, content_type="application/json")(request, conn)
         username = re.search(r"username\(([^)]*)\)", request.target.replace("%28", "(").replace("%29", ")"))
-        if not username or username.group(1) != "ett":
+        if not username or username.group(1) not in self.readable:
             body = {"error": {"message": "Invalid user id", "type": "OAuthException", "code": 110,
                               "error_subcode": 2207013, "fbtrace_id": "A2"}}
             return respond(json.dumps(body).encode(), 400, content_type="application/json")(request, conn)
         caption = ("Instagram-kontot stängs. Information kommer i fortsättningen i Tempus Hemma, appen där ni "
                    f"anmäler frånvaro. {ESC}{BIDI}{SCRIPT}")
-        body = {"business_discovery": {"username": "ett", "media_count": 12, "id": "1784", "biography":
+        body = {"business_discovery": {"username": username.group(1), "media_count": 12, "id": "1784", "biography":
                                        f"Förskolan Ett {ESC}{BIDI}{CR}",
                                        "media": {"data": [{"timestamp": "2023-04-12T08:00:00+0000", "id": "1",
                                                            "permalink": "javascript:alert(2)", "caption": caption}]}},
@@ -534,7 +538,6 @@ def test_the_web_app_escapes_and_never_links_a_script_url(hostile: Hostile, tmp_
     """Every page a reviewer and an admin open, and every download, over the hostile inventory."""
     from starlette.testclient import TestClient
 
-    from crawler.web import auth
     from crawler.web.app import Config, create_app
 
     db = hostile.copy(tmp_path)
@@ -664,6 +667,8 @@ def test_only_http_urls_become_links(url, link):
 # Every secret the crawler can be given, each a value no file or output may ever hold. The token of
 # Meta's Graph API (issue 15) and the web app's session key and metrics token (issue 16) are given
 # too: whichever command reads them is held to the same rule.
+WEB_PASSWORD = "SECRET-WEB-PASSWORD-123 lång"  # a web user's password (typed into `crawler users add`)
+WRONG_PASSWORD = "SECRET-WRONG-PASSWORD-123"  # a mistyped one: the failed login is logged, never the password
 SECRET_ENV = {
     "CRAWLER_SMTP_PASSWORD": "SECRET-SMTP-PASSWORD-123",
     "CRAWLER_META_TOKEN": "SECRET-META-TOKEN-123",
@@ -713,10 +718,65 @@ def mailbox():
     controller.stop()
 
 
+def web_session(db: Path, sources: Path) -> dict[str, str]:
+    """`crawler web` as config_for makes it from the environment (key, metrics token): a mistyped
+    password, a login, every page, the downloads, /metrics with and without the token; returns each
+    answer (headers and body) and the log lines (text and JSON) written meanwhile."""
+    from starlette.testclient import TestClient
+
+    from crawler import log
+    from crawler import sources as sources_mod
+    from crawler.web.app import config_for, create_app
+
+    settings = sources_mod.load(str(sources)).settings
+    config = config_for(str(db), settings, str(sources), environ=SECRET_ENV)
+    assert config.key == SECRET_ENV["CRAWLER_WEB_SECRET"].encode() and config.metrics_token
+    text, js = io.StringIO(), io.StringIO()
+    handlers = []
+    for stream, formatter in ((text, log.TextFormatter()), (js, log.JsonFormatter())):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        handlers.append(handler)
+    saved = log.LOGGER.handlers[:], log.LOGGER.level
+    log.LOGGER.handlers[:] = handlers
+    log.LOGGER.setLevel(logging.DEBUG)
+    out: dict[str, str] = {}
+
+    def seen(name: str, response) -> None:
+        out[f"web: {name}"] = "\n".join(f"{k}: {v}" for k, v in response.headers.items()) + "\n" + (
+            response.content.decode("utf-8", "replace"))
+
+    try:
+        client = TestClient(create_app(config), client=("127.0.0.1", 50000), follow_redirects=False)
+        for name, password in (("wrong password", WRONG_PASSWORD), ("signed in", WEB_PASSWORD)):
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            answer = client.post("/login", data={"csrf_token": token, "name": "boss", "password": password})
+            seen(name, answer)
+        assert answer.status_code == 303, answer.text
+        for path in ("/", "/inventory", "/review", "/status", "/report", "/users", "/inventory.csv", "/report.csv",
+                     "/healthz"):
+            seen(path, client.get(path))
+        remote = TestClient(create_app(config), client=("192.0.2.7", 50000))
+        refused = remote.get("/metrics")
+        assert refused.status_code == 401, refused.status_code
+        seen("/metrics without the token", refused)
+        metrics = remote.get("/metrics", headers={"Authorization": f"Bearer {config.metrics_token}"})
+        assert metrics.status_code == 200, metrics.status_code
+        seen("/metrics with the token", metrics)
+    finally:
+        log.LOGGER.handlers[:], level = saved
+        log.LOGGER.setLevel(level)
+    assert "web.login_failed user=boss address=127.0.0.1" in text.getvalue() and '"event": "web.login"' in js.getvalue()
+    out["web: text log"], out["web: json log"] = text.getvalue(), js.getvalue()
+    return out
+
+
 def test_no_secret_lands_in_any_file_log_or_output(tmp_path: Path, site: HostileServer, social: HostileServer,
                                                    mailbox):
     box, smtp_port = mailbox
     hook = HostileServer().start()
+    graph = HostileGraph(HostileServer("127.0.0.3").start(), readable=("tva",))  # the Graph API, with its token
     posts: list[str] = []
 
     def webhook(request, conn):
@@ -730,12 +790,15 @@ def test_no_secret_lands_in_any_file_log_or_output(tmp_path: Path, site: Hostile
     secrets_file = tmp_path / "secrets"
     secrets_file.write_text(f"WEBHOOK_URL={hook.url(WEBHOOK_PATH)}\nWEBHOOK_TOKEN={WEBHOOK_TOKEN}\n", encoding="utf-8")
     secrets_file.chmod(0o600)
-    needles = [*SECRET_ENV.values(), WEBHOOK_PATH.rsplit("/", 1)[1], WEBHOOK_TOKEN, URL_PASSWORD, URL_TOKEN]
+    needles = [*SECRET_ENV.values(), WEBHOOK_PATH.rsplit("/", 1)[1], WEBHOOK_TOKEN, URL_PASSWORD, URL_TOKEN,
+               WEB_PASSWORD, WRONG_PASSWORD]
 
     sources = tmp_path / "sources.yaml"
     alerts = (f"  alert_email: drift@kommun.example\n  review_email: granskning@kommun.example\n"
               f"  smtp_host: 127.0.0.1\n  smtp_port: {smtp_port}\n  smtp_security: none\n"
-              f"  smtp_user: crawler\n  smtp_from: crawler@kommun.example\n  secrets_file: {secrets_file}\n")
+              f"  smtp_user: crawler\n  smtp_from: crawler@kommun.example\n  secrets_file: {secrets_file}\n"
+              f"  web_metrics: token\n  meta:\n    base_url: {graph.server.base}\n"
+              f"    instagram_user_id: '{IG_USER_ID}'\n    token_env: CRAWLER_META_TOKEN\n    call_interval: 0\n")
     clean = registry(site.base, social.base).replace("settings:\n", "settings:\n" + alerts, 1)
     db = tmp_path / "inventory.sqlite"
     runner = CliRunner()
@@ -772,10 +835,26 @@ def test_no_secret_lands_in_any_file_log_or_output(tmp_path: Path, site: Hostile
         run("export", "export", "--output", str(tmp_path / "export.csv"))
         run("export json", "export", "--format", "json", "--output", str(tmp_path / "export.json"))
         run("backup", "backup", str(tmp_path / "backup.sqlite"))
+        # the web app: a user's password (typed once), the session key and the metrics token (environment)
+        saved = dict(auth.HASH_PARAMS)
+        auth.HASH_PARAMS.update(time_cost=1, memory_cost=8, parallelism=1)
+        try:
+            run("users add", "users", "add", "boss", "--role", "admin", "--password-stdin", input=WEB_PASSWORD + "\n")
+            run("users set-password", "users", "set-password", "boss", "--password-stdin", input=WEB_PASSWORD + "\n")
+            run("users list", "users", "list")
+            run("users list --json", "users", "list", "--json")
+            outputs.update(web_session(db, sources))
+        finally:
+            auth.HASH_PARAMS.clear()
+            auth.HASH_PARAMS.update(saved)
     finally:
         hook.stop()
+        graph.server.stop()
 
-    # the secrets were used: the SMTP login carried the password, the webhook the token
+    # the secrets were used: the SMTP login carried the password, the webhook the token, the Graph API
+    # the access token, the web app the password, the session key and the metrics token
+    assert f"Bearer {SECRET_ENV['CRAWLER_META_TOKEN']}" in graph.authorization, graph.authorization
+    assert "web: signed in" in outputs and "web: /metrics with the token" in outputs
     assert box.logins and all(p == SECRET_ENV["CRAWLER_SMTP_PASSWORD"].encode() for _, p in box.logins)
     assert box.messages, "no alert was mailed"
     assert f"Bearer {WEBHOOK_TOKEN}" in posts and len(posts) >= 2, posts

@@ -9,14 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from crawler import log
 from crawler.locale import LANGS
 from crawler.store import Store
 from crawler.web import sessions as S
 from crawler.web.auth import AuthError, clean_name
 from crawler.web.middleware import LANG_COOKIE
 from crawler.web.views import form, public, render, safe_next
-
-LOG = logging.getLogger("crawler.web")
 
 
 @public
@@ -39,7 +38,7 @@ async def login_post(request: Request) -> Response:
         name = raw_name.strip().lower()[:64]  # counted all the same, so a bad name cannot dodge the throttle
     wait = config.throttle.retry_after(name, address)
     if wait is not None:
-        LOG.warning("web.login_throttled", extra={"user": name, "address": address})
+        log.event("web.login_throttled", level=logging.WARNING, user=name, address=address)
         response = render(request, "web/login.html", 429, next=target, name=raw_name,
                           error="throttled", minutes=max(1, -(-wait // 60)))
         response.headers["Retry-After"] = str(wait)
@@ -61,11 +60,11 @@ async def login_post(request: Request) -> Response:
     token = await run_in_threadpool(check)
     if token is None:
         config.throttle.failed(name, address)
-        LOG.warning("web.login_failed", extra={"user": name, "address": address})
+        log.event("web.login_failed", level=logging.WARNING, user=name, address=address)
         return render(request, "web/login.html", 401, next=target, name=raw_name,
                       error="wrong")
     config.throttle.succeeded(name)
-    LOG.info("web.login", extra={"user": name, "address": address})
+    log.event("web.login", user=name, address=address)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(S.SESSION_COOKIE, S.sign(config.key, token), httponly=True, samesite="lax",
                         secure=request.state.client.https, path="/")
