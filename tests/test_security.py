@@ -347,6 +347,13 @@ def xlsx_problems(data: bytes, where: str) -> tuple[list[str], list[str]]:
     return problems + cell_problems([v for v in values if not v.startswith("=")], where), values
 
 
+def local_today() -> str:
+    """Today in the inventory's time zone (the crawls above ran at the wall clock)."""
+    from crawler.clock import to_local, utcnow
+
+    return to_local(utcnow()).date().isoformat()
+
+
 def csv_rows(text: str, delimiter: str) -> list[str]:
     return [c for r in csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=delimiter) for c in r]
 
@@ -472,7 +479,10 @@ def test_csv_of_the_report_and_the_export_never_holds_a_formula(hostile: Hostile
         problems += outputs_problems("report csv", out) + terminal_problems(text, path.name, crlf=True)
         problems += cell_problems(csv_rows(text, delimiter), path.name)
         assert "'=HYPERLINK(" in text, path.name  # the area is there, quoted
-    for name, args, delimiter in (("export.csv", (), ","), ("export-excel.csv", ("--excel",), ";")):
+    today = local_today()  # --as-of: the inventory as it stood at the end of today
+    for name, args, delimiter in (("export.csv", (), ","), ("export-excel.csv", ("--excel",), ";"),
+                                  ("export-sv.csv", ("--lang", "sv"), ";"),
+                                  ("export-as-of.csv", ("--as-of", today), ",")):
         path = tmp_path / name
         hostile.run("export", *args, "--output", str(path))
         text = path.read_text(encoding="utf-8-sig")
@@ -485,7 +495,7 @@ def test_csv_of_the_report_and_the_export_never_holds_a_formula(hostile: Hostile
     assert_clean(problems)
 
 
-def test_xlsx_of_the_report_never_holds_a_formula_or_a_script_link(hostile: Hostile, tmp_path: Path):
+def test_xlsx_of_the_report_and_the_export_never_holds_a_formula_or_a_script_link(hostile: Hostile, tmp_path: Path):
     problems = []
     for lang in ("sv", "en"):
         path = tmp_path / f"report-{lang}.xlsx"
@@ -493,6 +503,12 @@ def test_xlsx_of_the_report_never_holds_a_formula_or_a_script_link(hostile: Host
         found, values = xlsx_problems(path.read_bytes(), path.name)
         problems += found
         assert any("HYPERLINK(" in v for v in values)
+    for name, args in (("export.xlsx", ()), ("export-as-of.xlsx", ("--as-of", local_today()))):
+        path = tmp_path / name
+        hostile.run("export", "--format", "xlsx", *args, "--output", str(path))
+        found, values = xlsx_problems(path.read_bytes(), name)
+        problems += found
+        assert any(v.startswith("'=HYPERLINK(") for v in values) and any(v.startswith("'+cmd|") for v in values)
     assert_clean(problems)
 
 
