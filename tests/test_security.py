@@ -20,6 +20,7 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -572,7 +573,7 @@ def test_the_web_app_escapes_and_never_links_a_script_url(hostile: Hostile, tmp_
         auth.HASH_PARAMS.update(saved)
     listed = notices(hostile, db)
     problems: list[str] = []
-    pages = ["/", "/inventory", "/accounts/hostile-blog", "/accounts/hostile-feed", "/review", "/review?state=all",
+    pages = ["/", "/inventory", f"/inventory?area={quote(CMD)}&q=%3Cscript%3E", "/accounts/hostile-blog", "/accounts/hostile-feed", "/review", "/review?state=all",
              *(f"/review/{n['id']}" for n in listed), "/reviewers", "/status", "/report", "/users"]
     for path in pages:
         response = client.get(path)
@@ -587,6 +588,8 @@ def test_the_web_app_escapes_and_never_links_a_script_url(hostile: Hostile, tmp_
     assert len(scripted) >= 2, scripted  # the blog's javascript: link, the feed's data: link, the API's permalink
     for n in scripted:  # shown as text (html_problems above: never as a link)
         assert str(escape(n["post_url"])) in client.get(f"/review/{n['id']}").text, n
+    status_page = client.get("/status").text  # the Graph API's hostile refusal, in Meta's words, harmless
+    assert "does not have permission" in status_page and "PWNED-TITLE" in status_page
     account_page = client.get("/accounts/hostile-blog").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in account_page and "UNIT-TITLE" in account_page
     for path, delimiter in (("/inventory.csv", ";"), ("/report.csv", ";")):
