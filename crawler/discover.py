@@ -560,7 +560,39 @@ def _guess(finding: Finding, facts: Facts, units: Units, evidence: list[Evidence
 # --------------------------------------------------------------------------- the run (I/O)
 
 
-ProfileCheck = Callable[[str, str], Awaitable["Facts | None"]]
+ProfileCheck = Callable[[str, str], Awaitable["Facts | str | None"]]
+"""An official API's account check, asked before the public profile page: `check(platform, url)` ->
+Facts (the API decided), a str (why it could not: the public page decides and the note is kept in
+`checked`), or None (not a platform the API reads)."""
+
+GRAPH_PROFESSIONAL = "Graph API: professional account"
+
+
+def graph_check(client, now: datetime) -> ProfileCheck:
+    """Instagram candidates through the Graph API's Business Discovery (`MetaClient.instagram_user`).
+
+    A professional account is decided by the API (exists, professional, its bio read to judge, never
+    stored). "Not found" decides nothing: a personal account, a renamed one and a missing one look
+    alike to Business Discovery, so the public profile page decides, and so it does when the API is
+    unavailable (token, throttling) or not configured; the note says why in the candidate's `checked`.
+    """
+    from crawler.platforms import instagram
+
+    async def check(platform: str, url: str) -> Facts | str | None:
+        if platform != "instagram":
+            return None
+        handle = instagram.handle_of(url)
+        if not handle:
+            return None
+        read = await client.instagram_user(handle, now)
+        if read.result == "read" and read.observation is not None:
+            bio = " ".join(clean_text(t.text, 500) for t in read.observation.texts if t.kind == "bio")
+            return Facts(True, GRAPH_PROFESSIONAL, professional=True, text=bio)
+        if read.result == "not_found":
+            return "Graph API: not found through Business Discovery (personal, renamed and missing accounts look alike)"
+        return f"Graph API {read.result.replace('_', ' ')}: {clean_text(read.note, 200)}"
+
+    return check
 
 
 @dataclass
@@ -589,7 +621,9 @@ async def run(registry: sources.Registry, store: Store, fetch: Fetch, now: datet
     """One discovery run: read the pages, find the accounts the registry lacks, judge, store.
 
     `fetch` is the Fetcher's (robots, per-host limits); `check` an official API's account check
-    (Instagram's Business Discovery) used before the public profile page where it answers.
+    (Instagram's Business Discovery, `graph_check`) used before the public profile page where it
+    answers. Each candidate's `checked` says which route judged it ("Graph API: professional
+    account", "profile page: exists (Graph API: ...)").
     """
     settings = registry.settings
     discovery = settings.discovery
@@ -642,16 +676,19 @@ async def run(registry: sources.Registry, store: Store, fetch: Fetch, now: datet
 
     async def facts_of(finding: Finding) -> Facts:
         async with limit:
+            note = None
             if check is not None:
                 found = await check(finding.platform, finding.url)
-                if found is not None:
+                if isinstance(found, Facts):
                     return found
+                note = found
             declared = platforms.get(finding.platform)
             if declared is not None and declared.mobile:  # Instagram shows a desktop no profile at all
                 fetched = await fetch(finding.url, mobile=True)  # type: ignore[call-arg]
             else:
                 fetched = await fetch(finding.url)
-        return profile_facts(fetched, finding.platform, now, settings)
+        facts = profile_facts(fetched, finding.platform, now, settings)
+        return replace(facts, checked=f"{facts.checked} ({note})") if note else facts
 
     checked = await asyncio.gather(*(facts_of(f) for f in findings))
     sightings = []
@@ -847,15 +884,40 @@ def _person(by: str | None) -> str:
 def discover_once(registry: sources.Registry, store: Store, *, now: datetime | None = None,
                   check: ProfileCheck | None = None) -> RunReport:
     """`crawler discover`: one run through a Fetcher of the registry's settings (refused, like a
-    crawl, while the contact is the placeholder)."""
+    crawl, while the contact is the placeholder). With `settings: meta:` configured, Instagram
+    candidates are checked through the Graph API first (`graph_check`)."""
     from crawler.clock import utcnow
     from crawler.fetch import Fetcher
 
+    at = now or utcnow()
+
     async def go() -> RunReport:
         async with Fetcher(registry.settings) as fetcher:
-            return await run(registry, store, fetcher.fetch, now or utcnow(), check=check)
+            return await with_graph(registry, store, fetcher.fetch, at, check=check)
 
     return asyncio.run(go())
+
+
+async def with_graph(registry: sources.Registry, store: Store, fetch: Fetch, now: datetime, *,
+                     check: ProfileCheck | None = None, meta=None) -> RunReport:
+    """`run` with the Graph API as the Instagram check when settings.meta is configured (a client of
+    its own unless `meta` is given); the API's state is recorded afterwards as a crawl records it."""
+    from crawler.meta import MetaClient
+
+    settings = registry.settings
+    if check is not None or (meta is None and not settings.meta.configured):
+        return await run(registry, store, fetch, now, check=check)
+    client = meta or MetaClient(settings)
+    try:
+        report = await run(registry, store, fetch, now, check=graph_check(client, now))
+    finally:
+        if meta is None:
+            await client.aclose()
+    if client.used:
+        status = client.status()
+        store.record_api_status(status.api, status.state, status.detail, now, calls=status.calls,
+                                usage_percent=status.usage_percent)
+    return report
 
 
 def to_dict(c) -> dict:

@@ -11,6 +11,7 @@ import pytest
 
 from crawler import crawl, discover, sources
 from crawler.demo import municipality
+from crawler.demo.graph import DEMO_IG_USER_ID, DemoGraph
 from crawler.demo.pages import render
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import World, cycle_time, demo_settings
@@ -24,14 +25,24 @@ def world():
     return World(80, seed=3)
 
 
+TOKEN = "EAAdiscovertest0123456789abcdef"
+
+
 @pytest.fixture
-def demo(world, tmp_path):
-    with DemoWeb(world, AT, faults=False, slow_seconds=0) as web:
+def demo(world, tmp_path, request):
+    """The demo web and a registry of it; `@pytest.mark.parametrize("demo", ["api"], indirect=True)`
+    configures the loopback Graph API (token in $TEST_DISCOVER_META) in the registry's settings."""
+    route = getattr(request, "param", "public")
+    graph = DemoGraph(world, TOKEN)
+    with DemoWeb(world, AT, faults=False, slow_seconds=0, graph=graph) as web:
         bases = {h: web.base_url(h) for h in web.hosts}
         city = municipality.of(world)
         path = tmp_path / "sources.yaml"
-        path.write_text(world.sources_yaml(web, {**demo_settings(), "discovery": city.discovery_settings(bases)}),
-                        encoding="utf-8")
+        values = {**demo_settings(), "discovery": city.discovery_settings(bases)}
+        if route == "api":
+            values["meta"] = {"base_url": web.base_url("graph"), "instagram_user_id": DEMO_IG_USER_ID,
+                              "token_env": "TEST_DISCOVER_META", "call_interval": 0.0}
+        path.write_text(world.sources_yaml(web, values), encoding="utf-8")
         yield web, city, bases, path
 
 
@@ -40,7 +51,7 @@ def _discover(path, store, at):
 
     async def go():
         async with Fetcher(registry.settings) as fetcher:
-            return await discover.run(registry, store, fetcher.fetch, at)
+            return await discover.with_graph(registry, store, fetcher.fetch, at)
 
     return asyncio.run(go())
 
@@ -113,3 +124,60 @@ def test_accept_adds_an_entry_the_next_crawl_visits_and_dismiss_is_remembered(wo
     _discover(path, store, later)
     assert store.candidate(dismissed.id).candidate.state == "dismissed"
     assert {c.url for c in store.candidates("proposed")} == {f"{bases[third.host]}/{third.slug}/"}
+
+
+def _urls(city, bases, things):
+    return {f"{bases[m.host]}/{m.slug}/": m for m in things}
+
+
+@pytest.mark.parametrize("demo", ["api"], indirect=True)
+def test_instagram_candidates_are_checked_through_the_graph_api_where_it_is_configured(demo, store, monkeypatch):
+    web, city, bases, path = demo
+    monkeypatch.setenv("TEST_DISCOVER_META", TOKEN)
+    _discover(path, store, AT)
+    proposed = {c.url: c for c in store.candidates("proposed")}
+    missing = _urls(city, bases, city.truth.missing)
+    assert set(proposed) == set(missing)  # the same proposals as through the public pages
+    for url, m in missing.items():
+        c = proposed[url]
+        assert (c.unit, c.area) == (m.unit, m.area)
+        if m.professional:  # Business Discovery decided: the route is in the candidate's evidence
+            assert c.checked == discover.GRAPH_PROFESSIONAL and discover.GRAPH_PROFESSIONAL in c.reason
+        else:  # a personal account is "not found" to the API: its public profile page decided
+            assert c.checked.startswith("profile page: exists (Graph API: not found")
+    assert any(not m.professional for m in city.truth.missing) and any(m.professional for m in city.truth.missing)
+    asked = [f for p, f in web.server.graph.calls if p.endswith(DEMO_IG_USER_ID)]
+    for m in city.truth.missing:
+        assert any(f"username({m.slug})" in f for f in asked) == (m.platform == "instagram")
+    assert not any("CxDemo1abc" in f for f in asked)  # a post is never looked up
+    lund = next(x for x in city.truth.look_alikes if x.kind == "other-municipality")
+    (record,) = [c for c in store.candidates("excluded") if c.url == f"{bases[lund.host]}{lund.path}"]
+    assert record.checked == discover.GRAPH_PROFESSIONAL and "Lund" in record.reason  # the API's bio told
+    (status,) = store.api_statuses()
+    assert status.state == "ok" and status.calls == len(asked)
+
+
+@pytest.mark.parametrize("demo", ["api"], indirect=True)
+def test_an_unusable_token_falls_back_to_the_public_pages_and_says_so(demo, store, monkeypatch):
+    web, city, bases, path = demo
+    monkeypatch.setenv("TEST_DISCOVER_META", "EAAsomeoneelsestoken000000000")
+    _discover(path, store, AT)
+    proposed = {c.url: c for c in store.candidates("proposed")}
+    missing = _urls(city, bases, city.truth.missing)
+    assert set(proposed) == set(missing)
+    for url, m in missing.items():
+        checked = proposed[url].checked
+        if m.platform == "instagram":
+            assert checked.startswith("profile page: exists (Graph API unavailable: ") and "190" in checked
+        else:
+            assert checked == "profile page: exists"
+        assert "EAA" not in checked
+    (status,) = store.api_statuses()
+    assert status.state == "token_invalid"
+
+
+def test_without_the_graph_api_the_public_profile_page_decides(demo, store):
+    web, city, bases, path = demo
+    _discover(path, store, AT)
+    assert {c.checked for c in store.candidates("proposed")} == {"profile page: exists"}
+    assert web.server.graph.calls == [] and store.api_statuses() == []

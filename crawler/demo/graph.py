@@ -231,6 +231,10 @@ class DemoGraph:
             return error(400, 100, "(#100) Tried accessing nonexisting field on node type (User)")
         username, wanted = m.group(1).lower(), _split_fields(m.group(2))
         acc = self._slugs().get(username)
+        if acc is None:
+            outside = self._outside(username, wanted)
+            if outside is not None:
+                return outside
         if acc is None or acc.kind != "instagram" or not acc.professional or not self.world.exists(acc.index, at):
             return error(400, 110, "Invalid user id", subcode=2207013, error_user_title="Cannot find User",
                          error_user_msg=f"The user with username: {username} cannot be found.")
@@ -246,6 +250,28 @@ class DemoGraph:
             found[name] = self._user_field(acc, name, at)
         found["id"] = acc.page_id
         return Answer(200, {"business_discovery": found, "id": self.own_id})
+
+    def _outside(self, username: str, wanted: list[str]) -> Answer | None:
+        """Business Discovery of a professional account the registry lacks (the municipality's missing
+        accounts and look-alikes, which `crawler discover` checks): its name, bio and 57 posts, none listed."""
+        from crawler.demo.municipality import of
+
+        found = of(self.world).instagram_profile(username)
+        if found is None:
+            return None
+        name, bio = found
+        values = {"username": username, "name": name, "biography": bio, "media_count": 57,
+                  "followers_count": 120, "follows_count": 40}
+        out: dict[str, Any] = {}
+        for field_name in wanted:
+            if _MEDIA.match(field_name):
+                out["media"] = {"data": []}
+            elif field_name in _USER_FIELDS:
+                out[field_name] = values.get(field_name)
+            else:
+                return error(400, 100, f"(#100) Tried accessing nonexisting field ({field_name}) on node type (User)")
+        out["id"] = str(17841490000000000 + sum(username.encode()))
+        return Answer(200, {"business_discovery": out, "id": self.own_id})
 
     def _user_field(self, acc: DemoAccount, name: str, at: datetime) -> Any:
         if name == "username":

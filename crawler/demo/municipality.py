@@ -44,6 +44,16 @@ class Missing:
     blog: DemoAccount  # the preschool's registered blog
     found_on: str  # "page" (its municipality page), "footer" (its blog, rel=me), "bio" (a link-in-bio page)
 
+    @property
+    def professional(self) -> bool:
+        """A professional Instagram account (the Graph API's Business Discovery knows it); the one found
+        on a link-in-bio page is a personal account, which only its public page shows."""
+        return self.platform == "instagram" and self.found_on != "bio"
+
+    @property
+    def bio(self) -> str:
+        return f"Förskola i {MUNICIPALITY}, {self.area}."
+
 
 @dataclass(frozen=True)
 class LookAlike:
@@ -54,6 +64,11 @@ class LookAlike:
     path: str
     name: str  # what its profile page calls it
     bio: str = ""
+
+    @property
+    def professional(self) -> bool:
+        """Profiles, not posts, on Instagram: all professional (Business Discovery answers for them)."""
+        return self.host == "instagram" and self.kind != "post"
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,18 @@ class Municipality:
     def look_alike(self, host: str, path: str) -> LookAlike | None:
         return next((x for x in self.truth.look_alikes if x.host == host and x.path == path), None)
 
+    def instagram_profile(self, username: str) -> tuple[str, str] | None:
+        """(name, bio) of a professional Instagram account outside the registry (a missing account, the
+        Lund look-alike, the city's own), as the Graph API's Business Discovery reads it; else None."""
+        name = username.lower()
+        for m in self.truth.missing:
+            if m.professional and m.slug.lower() == name:
+                return m.unit, m.bio
+        for x in self.truth.look_alikes:
+            if x.professional and x.path.strip("/").lower() == name:
+                return x.name, x.bio or f"{x.name}: officiellt konto."
+        return None
+
     def discovery_settings(self, bases: dict[str, str]) -> dict:
         """The `settings: discovery:` of the demo registry."""
         return {"municipality": MUNICIPALITY, "sitemaps": [f"{bases['kommun']}/sitemap.xml"],
@@ -183,8 +210,7 @@ class Municipality:
             slug = path.strip("/").split("/")[0] if path.strip("/") else ""
             m = self.missing_on(host, slug)
             if m is not None and path == f"/{slug}/":
-                return 200, "text/html; charset=utf-8", _profile(host, bases[host], slug, m.unit,
-                                                                 f"Förskola i {MUNICIPALITY}, {m.area}.")
+                return 200, "text/html; charset=utf-8", _profile(host, bases[host], slug, m.unit, m.bio)
             x = self.look_alike(host, path)
             if x is not None and x.kind != "post":
                 return 200, "text/html; charset=utf-8", _profile(host, bases[host], path.strip("/"), x.name, x.bio)

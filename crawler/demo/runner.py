@@ -112,10 +112,12 @@ class DiscoveryCheck:
     missed: tuple[str, ...]
     look_alikes: tuple[str, ...]  # profiles and posts that must not be proposed
     false: tuple[str, ...]  # proposed but not missing (a look-alike, or anything else)
+    by_api: tuple[str, ...] = ()  # missing accounts the Graph API judged (professional Instagram accounts)
+    wrong_route: tuple[str, ...] = ()  # judged by another route than the world says ("URL: checked")
 
     @property
     def ok(self) -> bool:
-        return not self.missed and not self.false
+        return not self.missed and not self.false and not self.wrong_route
 
 
 @dataclass
@@ -330,7 +332,7 @@ def run_demo(
     checked = {k: views[k] for k in (BASELINE_CYCLE, AS_OF_CYCLE, cycles - 1) if k in views}
     report = compare(world, checked, flagged, route) if check else None
     if report is not None:
-        report.discovery = check_discovery(city, bases, found)
+        report.discovery = check_discovery(city, bases, found, route)
     result = DemoResult(out, sources_path, db_path, results, board, truth, report,
                         time.perf_counter() - started, requests, views=views,
                         field_report=field_report(world, views, route) if world_name == "field" else None,
@@ -395,21 +397,35 @@ async def _discover(store: Store, registry: sources.Registry, web: DemoWeb, at: 
     """`crawler discover` on the demo web, as it is after the last cycle."""
     web.set_clock(at)
     async with Fetcher(registry.settings, backoff_base=0.05) as fetcher:
-        report = await discover.run(registry, store, fetcher.fetch, at)
+        # Instagram candidates through the loopback Graph API when settings.meta is configured (--route api)
+        report = await discover.with_graph(registry, store, fetcher.fetch, at)
     say(f"{at:%Y-%m-%d} discovery: {report.summary()}")
     return DiscoveryView(report, tuple(store.candidate(i) for i in report.proposed),
                          tuple(store.candidates("excluded")))
 
 
-def check_discovery(city: municipality.Municipality, bases: dict[str, str], found: DiscoveryView) -> DiscoveryCheck:
-    """Discovery's proposals against the municipality's truth."""
+def check_discovery(city: municipality.Municipality, bases: dict[str, str], found: DiscoveryView,
+                    route: str = "public") -> DiscoveryCheck:
+    """Discovery's proposals against the municipality's truth, and the route that judged each missing
+    account: the Graph API for a professional Instagram account when the API is configured (route
+    "api"), the public profile page otherwise (a personal account, Facebook, route "public")."""
     truth = city.truth
     missing = tuple(f"{bases[m.host]}/{m.slug}/" for m in truth.missing)
     looks = tuple(f"{bases[x.host]}{x.path}" for x in truth.look_alikes)
-    proposed = {d.candidate.url for d in found.proposed}
+    proposed = {d.candidate.url: d.candidate for d in found.proposed}
+    by_api, wrong = [], []
+    for m, url in zip(truth.missing, missing, strict=True):
+        c = proposed.get(url)
+        if c is None:
+            continue
+        api = c.checked == discover.GRAPH_PROFESSIONAL
+        if api:
+            by_api.append(url)
+        if api != (route == "api" and m.professional):
+            wrong.append(f"{url}: {c.checked}")
     return DiscoveryCheck(missing, tuple(u for u in missing if u in proposed),
                           tuple(u for u in missing if u not in proposed), looks,
-                          tuple(sorted(proposed - set(missing))))
+                          tuple(sorted(set(proposed) - set(missing))), tuple(by_api), tuple(wrong))
 
 
 def render_text(result: DemoResult, world: World) -> str:
@@ -468,7 +484,9 @@ def render_text(result: DemoResult, world: World) -> str:
             d = c.discovery
             lines.append(f"  discovery: {len(d.found)}/{len(d.missing)} missing accounts proposed"
                          + (f", missed {', '.join(d.missed)}" if d.missed else "")
-                         + f"; {len(d.false)} proposed that are not missing ({len(d.look_alikes)} look-alikes on the web)")
+                         + f"; {len(d.false)} proposed that are not missing ({len(d.look_alikes)} look-alikes on the web); "
+                         f"{len(d.by_api)} judged by the Graph API, {len(d.found) - len(d.by_api)} by the profile page"
+                         + (f"; judged by the wrong route: {', '.join(d.wrong_route)}" if d.wrong_route else ""))
     if result.discovery is not None:
         lines += ["", *discovery_text(result.discovery)]
     return "\n".join(lines)
@@ -483,6 +501,7 @@ def discovery_text(found: DiscoveryView) -> list[str]:
     for d in found.proposed:
         c = d.candidate
         lines.append(f"  #{c.id:<3} {c.score:.2f} {c.platform:9} {(c.unit or '?')[:30]:30} {(c.area or '?')[:26]:26} {c.url}")
+        lines.append(f"        checked: {c.checked or 'not checked'}")
         for e in d.evidence[:2]:
             lines.append(f"        {e.how} \"{e.link_text}\" on {e.page_url}")
     if found.excluded:
