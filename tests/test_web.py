@@ -128,7 +128,7 @@ def _paths():
         if isinstance(route, Mount):
             continue
         path = (route.path.replace("{notice_id:int}", "1").replace("{account_id}", "x").replace("{name}", "anna")
-                .replace("{lang}", "en").replace("{fmt}", "csv"))
+                .replace("{lang}", "en").replace("{fmt}", "csv").replace("{candidate_id:int}", "1"))
         for method in sorted(route.methods - {"HEAD"}):
             out.append((method, path, route))
     return out
@@ -162,9 +162,10 @@ def test_anonymous_people_see_only_the_login_page_and_healthz(env):
 
 
 @pytest.mark.parametrize("role_user, allowed_paths, refused", [
-    ("vera", ["/", "/review", "/review/1", "/inventory", "/report", "/status", "/reviewers", "/reviewers/anna"],
+    ("vera", ["/", "/review", "/review/1", "/inventory", "/report", "/status", "/reviewers", "/reviewers/anna",
+              "/candidates", "/candidates/1"], ["/users"]),
+    ("anna", ["/", "/review", "/review/1", "/inventory", "/report", "/status", "/candidates", "/candidates/1"],
      ["/users"]),
-    ("anna", ["/", "/review", "/review/1", "/inventory", "/report", "/status"], ["/users"]),
     ("boss", ["/", "/review/1", "/users", "/inventory.csv", "/report.csv"], []),
 ])
 def test_pages_by_role(env, role_user, allowed_paths, refused):
@@ -211,9 +212,11 @@ def test_every_form_post_needs_its_csrf_token(env):
         f"/review/{notice}": {"decision": "confirm", "seen": "0"},
         "/users": {"name": "mallory", "role": "admin", "password": PASSWORD, "password2": PASSWORD},
         "/users/vera": {"action": "disable"},
+        "/candidates/1": {"decision": "dismiss", "seen": "0", "comment": "forged"},
         "/logout": {},
     }
-    assert {p for m, p, _ in _paths() if m == "POST"} - {"/login"} == {"/review/1", "/users", "/users/anna", "/logout"}
+    assert {p for m, p, _ in _paths() if m == "POST"} - {"/login"} == {"/review/1", "/users", "/users/anna", "/logout",
+                                                                       "/candidates/1"}
     for path, data in posts.items():
         for token in (None, "", "forged", foreign):
             sent = dict(data) if token is None else {**data, "csrf_token": token}
@@ -222,6 +225,7 @@ def test_every_form_post_needs_its_csrf_token(env):
     with Store.open(db, readonly=True) as store:
         assert store.user("mallory") is None and not store.user("vera").disabled
         assert store.notice(notice).state == "pending"
+        assert not store.candidate(1).decisions
     assert admin.get("/users").status_code == 200  # still signed in: /logout refused too
     assert admin.post("/users/vera", data={"action": "disable", "csrf_token": good}).status_code == 303
 
@@ -618,3 +622,114 @@ def test_security_headers_and_no_caching_of_pages(env):
     response = client.get("/inventory")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+
+
+# ------------------------------------------------------------------------------ discovery's candidates
+
+
+@pytest.fixture
+def registry(env, demo_db, tmp_path) -> Path:
+    """A copy of the demo's sources.yaml (the registry the demo's inventory was crawled from)."""
+    path = tmp_path / "sources.yaml"
+    shutil.copy(demo_db.parent / "sources.yaml", path)
+    return path
+
+
+def candidates_in(db, state=None):
+    with Store.open(db, readonly=True) as store:
+        return store.candidates(state)
+
+
+def decide_candidate(client, cid, **data):
+    page = client.get(f"/candidates/{cid}").text
+    seen = re.search(r'name="seen" value="(\d+)"', page)
+    return client.post(f"/candidates/{cid}", data={"csrf_token": csrf_of(page), "seen": seen.group(1) if seen else "0",
+                                                   **data})
+
+
+def test_the_candidates_queue_lists_proposed_first_newest_first_with_evidence(env, registry):
+    db, _, make = env
+    proposed = candidates_in(db, "proposed")
+    assert len(proposed) == 3  # the demo's accounts missing from its registry
+    viewer = signed_in(make, "vera", sources_path=str(registry))
+    page = viewer.get("/candidates").text
+    assert "Nya konton" in page and 'aria-current="page">Nya konton' in page  # the menu, in Swedish
+    listed = [int(i) for i in re.findall(r'href="/candidates/(\d+)"', page)]
+    assert sorted(listed) == sorted(c.id for c in proposed)
+    excluded = viewer.get("/candidates?state=excluded").text
+    assert all(f'href="/candidates/{c.id}"' in excluded for c in candidates_in(db, "excluded"))
+    lund = next(c for c in candidates_in(db, "excluded") if "lund" in c.url)
+    page = viewer.get(f"/candidates/{lund.id}").text
+    assert "Varningar för förväxling" in page and "nämner en annan kommun (Lund)" in page
+    first = proposed[0]
+    with Store.open(db, readonly=True) as store:
+        evidence = store.candidate(first.id).evidence
+    page = viewer.get(f"/candidates/{first.id}").text
+    for e in evidence:
+        assert e.page_url in page and (e.link_text or "–") in page
+    assert "Graph API: ett professionellt konto" in page or "profilsidan: finns" in page  # which route judged it
+    assert 'id="candidate-decision"' not in page  # a viewer sees, never decides
+    assert "får se de nya kontona men inte besluta" in page
+
+
+def test_a_viewer_cannot_decide_a_candidate(env, registry):
+    db, _, make = env
+    cid = candidates_in(db, "proposed")[0].id
+    viewer = signed_in(make, "vera", sources_path=str(registry))
+    before = registry.read_bytes()
+    response = decide_candidate(viewer, cid, decision="accept")
+    assert response.status_code == 403
+    response = decide_candidate(viewer, cid, decision="dismiss", comment="no")
+    assert response.status_code == 403
+    assert registry.read_bytes() == before and candidates_in(db, "proposed")[0].state == "proposed"
+
+
+def test_a_reviewer_accepts_a_candidate_into_the_registry_as_the_signed_in_user(env, registry):
+    from crawler import sources
+
+    db, _, make = env
+    c = next(c for c in candidates_in(db, "proposed") if c.unit and c.area)
+    watcher = sources.RegistryFile(registry, sources.load(registry))  # as a running `crawler serve` sees the file
+    before = len(watcher.current().accounts)
+    reviewer = signed_in(make, "anna", sources_path=str(registry))
+    response = decide_candidate(reviewer, c.id, decision="accept", unit=c.unit, area=c.area, by="mallory",
+                                comment="checked the profile")
+    assert response.status_code == 303 and response.headers["location"] == f"/candidates/{c.id}?saved=accepted"
+    detail = reviewer.get(response.headers["location"]).text
+    with Store.open(db, readonly=True) as store:
+        record = store.candidate(c.id)
+        account = store.account(record.candidate.account_id)  # synced into the inventory at once
+    assert record.candidate.state == "accepted" and record.candidate.decided_by == "anna"  # never a typed name
+    assert record.decisions[-1].comment == "checked the profile"
+    assert (account.url, account.unit, account.area) == (c.url, c.unit, c.area)
+    assert f"/accounts/{account.id}" in detail and "Godkänt" in detail
+    registry_now = watcher.current()  # the service's reload sees the new, valid registry
+    assert len(registry_now.accounts) == before + 1 and account.id in {a.id for a in registry_now.accounts}
+    assert reviewer.get(f"/accounts/{account.id}").status_code == 200
+    again = decide_candidate(reviewer, c.id, decision="accept", unit=c.unit, area=c.area)
+    assert again.status_code in (400, 409) and len(sources.load(registry).accounts) == before + 1
+
+
+def test_a_reviewer_dismisses_with_a_comment_and_bad_decisions_change_nothing(env, registry):
+    db, _, make = env
+    first, second, *_ = candidates_in(db, "proposed")
+    reviewer = signed_in(make, "bo", sources_path=str(registry))
+    before = registry.read_bytes()
+    assert decide_candidate(reviewer, first.id).status_code == 400  # neither accept nor dismiss
+    refused = decide_candidate(reviewer, first.id, decision="accept", unit="", area="")
+    assert refused.status_code == 400 and "Ange enheten och området" in refused.text
+    stale = reviewer.post(f"/candidates/{first.id}", data={"csrf_token": csrf_of(reviewer.get("/").text),
+                                                            "seen": "5", "decision": "dismiss"})
+    assert stale.status_code == 409  # someone decided since the page was shown
+    assert registry.read_bytes() == before and candidates_in(db, "proposed")[0].state == "proposed"
+    response = decide_candidate(reviewer, second.id, decision="dismiss", comment="föräldrarnas <b>sida</b>")
+    assert response.status_code == 303
+    with Store.open(db, readonly=True) as store:
+        record = store.candidate(second.id)
+    assert record.candidate.state == "dismissed" and record.decisions[-1].by == "bo"
+    page = reviewer.get(f"/candidates/{second.id}").text
+    assert "föräldrarnas &lt;b&gt;sida&lt;/b&gt;" in page and "<b>sida</b>" not in page
+    assert registry.read_bytes() == before  # dismissing never touches sources.yaml
+    excluded = candidates_in(db, "excluded")[0]
+    assert decide_candidate(reviewer, excluded.id, decision="accept", unit="X", area="Y").status_code == 400
+    assert candidates_in(db, "excluded")[0].state == "excluded"

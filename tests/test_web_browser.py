@@ -11,10 +11,12 @@ import csv
 import io
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from crawler.demo.world import cycle_time
 from crawler.store import Store
 from crawler.web import auth, users
 from crawler.web.app import Config, create_app
@@ -42,6 +44,8 @@ def live(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser")
     with LiveDemo(out, accounts=100, seed=2) as demo:
         demo.crawl(range(0, 21))
+        found = demo.discover(cycle_time(20) + timedelta(days=1))
+        assert found.proposed, "discovery should find the accounts the demo registry lacks"
         with Store.open(demo.db) as store:
             now = store.snapshots()[-1].taken_at
             pw = auth.Passwords()
@@ -167,6 +171,32 @@ def test_people_do_their_work_in_chromium_while_a_crawl_runs(live, browser, down
     with Store.open(demo.db, readonly=True) as store:
         assert (store.notice(second.id).state, store.notice(second.id).reviewer) == ("rejected", "anna")
 
+    # ---- the reviewer again: discovery's new accounts; accepts one, then finds it in the registry
+    with Store.open(demo.db, readonly=True) as store:
+        chosen = next(c for c in store.candidates("proposed") if c.unit and c.area)
+    driver.get(url + "/")
+    driver.find_element(By.CSS_SELECTOR, 'header.site nav a[href="/candidates"]').click()
+    wait_for(lambda: driver.current_url.endswith("/candidates"), "the new accounts")
+    driver.find_element(By.CSS_SELECTOR, f'a[href="/candidates/{chosen.id}"]').click()
+    wait_for(lambda: driver.current_url.endswith(f"/candidates/{chosen.id}"), "the candidate page")
+    assert chosen.url in driver.find_element(By.TAG_NAME, "main").text  # its address and evidence
+    driver.find_element(By.ID, "decision-accept").click()
+    assert driver.find_element(By.ID, "unit").get_attribute("value") == chosen.unit  # the guess, editable
+    driver.find_element(By.ID, "comment").send_keys("Profilen är förskolans egen")
+    driver.find_element(By.ID, "save-decision").click()
+    wait_for(lambda: "saved=accepted" in driver.current_url, "the accepted candidate")
+    driver.find_element(By.CSS_SELECTOR, 'div.message a[href^="/accounts/"]').click()
+    wait_for(lambda: "/accounts/" in driver.current_url, "the new account in the inventory")
+    assert chosen.unit in driver.find_element(By.TAG_NAME, "h1").text
+    with Store.open(demo.db, readonly=True) as store:
+        accepted = store.candidate(chosen.id)
+    assert (accepted.candidate.state, accepted.candidate.decided_by) == ("accepted", "anna")
+    assert accepted.decisions[-1].comment == "Profilen är förskolans egen"
+    from crawler import sources
+
+    registered = {a.id: a for a in sources.load(demo.sources).accounts}  # a valid registry, one more entry
+    assert registered[accepted.candidate.account_id].url == chosen.url
+
     # ---- the viewer (an analyst): inventory, one account, the report, a CSV; refused the users page
     sign_in(driver, url, "vera")
     driver.get(url + "/inventory")
@@ -210,8 +240,8 @@ def test_people_do_their_work_in_chromium_while_a_crawl_runs(live, browser, down
     assert demo.cycles_done[-1] == 25  # the crawl ran to its end beside the people
 
 
-PAGES = ["/", "/review", "/review/{notice}", "/reviewers", "/reviewers/anna", "/inventory", "/accounts/{account}",
-         "/report", "/status", "/users", "/no-such-page"]
+PAGES = ["/", "/review", "/review/{notice}", "/reviewers", "/reviewers/anna", "/candidates", "/candidates/{candidate}",
+         "/inventory", "/accounts/{account}", "/report", "/status", "/users", "/no-such-page"]
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
@@ -223,6 +253,8 @@ def test_every_page_meets_wcag_21_aa_in_both_languages(live, browser, lang):
     with Store.open(demo.db, readonly=True) as store:
         notice = store.notices(None)[0].id
         account = store.account_detail(store.notices(None)[0].account_id).account.id
+        # a look-alike: its warnings, the evidence table and the decision form with the "accept anyway" box
+        candidate = next(c for c in store.candidates("excluded") if "lund" in c.url).id
     driver.delete_all_cookies()
     set_language(driver, url, lang)
     driver.get(url + "/login")
@@ -230,7 +262,7 @@ def test_every_page_meets_wcag_21_aa_in_both_languages(live, browser, lang):
     sign_in(driver, url, "boss")
     set_language(driver, url, lang)
     for page in PAGES:
-        driver.get(url + page.format(notice=notice, account=account))
+        driver.get(url + page.format(notice=notice, account=account, candidate=candidate))
         assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
         check_page(driver, f"{lang}-{page.strip('/').replace('/', '-').split('{')[0] or 'home'}")
     sign_in(driver, url, "vera")

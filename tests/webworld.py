@@ -13,8 +13,9 @@ from pathlib import Path
 
 import uvicorn
 
-from crawler import crawl, sources
+from crawler import crawl, discover, sources
 from crawler import settings as settings_mod
+from crawler.demo import municipality
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import World, cycle_time, demo_settings
 from crawler.fetch import Fetcher
@@ -37,7 +38,10 @@ class LiveDemo:
     def __enter__(self) -> LiveDemo:
         self.out.mkdir(parents=True, exist_ok=True)
         self.web = DemoWeb(self.world, cycle_time(0), slow_seconds=0.0).__enter__()
-        self.sources.write_text(self.world.sources_yaml(self.web, demo_settings()), encoding="utf-8")
+        bases = {h: self.web.base_url(h) for h in self.web.hosts}
+        where = municipality.of(self.world).discovery_settings(bases)  # for `crawler discover`
+        self.sources.write_text(self.world.sources_yaml(self.web, {**demo_settings(), "discovery": where}),
+                                encoding="utf-8")
         self.registry = sources.load(self.sources)
         return self
 
@@ -64,6 +68,17 @@ class LiveDemo:
                         await crawl.run_cycle(store, self.registry.accounts, settings, clock=clock, trigger="demo",
                                               fetcher=fetcher, pool=pool)
                     self.cycles_done.append(k)
+
+    def discover(self, at: datetime) -> discover.RunReport:
+        """`crawler discover` on the demo web as it is at `at` (candidates for the web app's page)."""
+        self.web.set_clock(at)
+
+        async def run() -> discover.RunReport:
+            with Store.open(self.db) as store:
+                async with Fetcher(self.registry.settings, backoff_base=0.05) as fetcher:
+                    return await discover.run(self.registry, store, fetcher.fetch, at)
+
+        return asyncio.run(run())
 
     def crawl_in_background(self, cycles: range) -> threading.Thread:
         errors: list[BaseException] = []

@@ -29,7 +29,7 @@ from crawler.web import views
 from crawler.web.auth import Passwords, Throttle
 from crawler.web.middleware import SecurityHeaders, SessionMiddleware
 from crawler.web.sessions import parse_networks
-from crawler.web.views import admin, analysts, login, ops, review
+from crawler.web.views import admin, analysts, candidates, login, ops, review
 
 STATIC = Path(__file__).resolve().parent / "static"
 METRICS_TOKEN_ENV = "CRAWLER_WEB_METRICS_TOKEN"
@@ -68,6 +68,10 @@ ROUTES = [
     Route("/review/{notice_id:int}", review.decide, methods=["POST"]),
     Route("/reviewers", review.reviewers, name="reviewers"),
     Route("/reviewers/{name}", review.reviewer, name="reviewer"),
+    # discovery's candidates (reviewers decide)
+    Route("/candidates", candidates.candidates_page, name="candidates"),
+    Route("/candidates/{candidate_id:int}", candidates.candidate_page, methods=["GET"], name="candidate"),
+    Route("/candidates/{candidate_id:int}", candidates.decide, methods=["POST"]),
     # analysts
     Route("/inventory", analysts.inventory, name="inventory"),
     Route("/inventory.csv", analysts.inventory_csv, name="inventory_csv"),

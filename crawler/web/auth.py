@@ -2,7 +2,8 @@
 passwords (argon2id), login names, and the login throttle.
 
     viewer     reads everything: the inventory, accounts, the report, the status page, the queue
-    reviewer   a viewer who also decides notices (confirm, reject, correct the kind)
+    reviewer   a viewer who also decides notices (confirm, reject, correct the kind) and discovery's
+               candidates (accept into sources.yaml, dismiss)
     admin      a reviewer who also manages users
 
 `allowed(role, action)` is the one rule; every view asks it through `crawler.web.views.needs`.
@@ -27,8 +28,8 @@ from crawler.store.users import ROLES
 # What each role may do. An action is a word the views ask about (`needs("review")`).
 ACTIONS = {
     "viewer": frozenset({"read"}),
-    "reviewer": frozenset({"read", "review"}),
-    "admin": frozenset({"read", "review", "manage_users"}),
+    "reviewer": frozenset({"read", "review", "discover"}),
+    "admin": frozenset({"read", "review", "discover", "manage_users"}),
 }
 assert tuple(ACTIONS) == ROLES
 

@@ -9,6 +9,7 @@
 
     login.py     sign in and out, the language
     review.py    reviewers: the queue, one notice, decisions, the audit trails
+    candidates.py  discovery's candidates: the queue, the evidence, accept into sources.yaml or dismiss
     analysts.py  the inventory, an account, the board's report, downloads
     ops.py       the status page, /healthz, /metrics
     admin.py     users and roles
@@ -126,7 +127,8 @@ def hidden_csrf(request: Request) -> Markup:
 @needs("read")
 async def home(request: Request) -> Response:
     def gather(store: Store) -> dict[str, Any]:
-        return {"counts": store.counts(), "pending": store.pending_summary(), "runs": store.recent_runs(1)}
+        return {"counts": store.counts(), "pending": store.pending_summary(), "runs": store.recent_runs(1),
+                "candidates": store.candidate_counts()}
 
     data = await read(request, gather)
     return render(request, "web/home.html", **data)
