@@ -69,7 +69,7 @@ def epilogue(result: DemoResult, me: str = "crawler", login: tuple[str, str] | N
     if login is not None:
         lines += [
             "",
-            "Open it in a browser (the review queue, the inventory, the report, the status):",
+            "Open it in a browser (the review queue, the new accounts, the inventory, the report, the status):",
             f"  {me} --sources {reg} --db {db} web",
             f"  then http://127.0.0.1:8080/ and sign in as {login[0]} with the password {login[1]}",
             f"  (shown only now; `{me} --db {db} users set-password {login[0]}` sets another)",
