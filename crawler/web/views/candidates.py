@@ -11,6 +11,7 @@ anything else as written.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -237,10 +238,8 @@ async def decide(request: Request) -> Response:
             return "refused", str(exc), None
         # the inventory knows the account at once (the next crawl, or a running `crawler serve`, which
         # re-reads sources.yaml when it changed, visits it); a registry the sync cannot read is no failure here
-        try:
+        with contextlib.suppress(CrawlerError):
             store.sync(sources.load(config.sources_path).accounts, now)
-        except CrawlerError:
-            pass
         return None, None, account.id
 
     try:
