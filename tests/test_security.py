@@ -572,9 +572,13 @@ def test_the_web_app_escapes_and_never_links_a_script_url(hostile: Hostile, tmp_
         auth.HASH_PARAMS.clear()
         auth.HASH_PARAMS.update(saved)
     listed = notices(hostile, db)
+    hostile.run("discover", code=(0, 1), db=db)  # candidates from the hostile pages, for the candidates pages
+    found = json.loads(hostile.run("discover", "list", "--state", "all", "--json", db=db).stdout or "[]")
+    assert found, "discovery should find the hostile blog's profile link"
     problems: list[str] = []
     pages = ["/", "/inventory", f"/inventory?area={quote(CMD)}&q=%3Cscript%3E", "/accounts/hostile-blog", "/accounts/hostile-feed", "/review", "/review?state=all",
-             *(f"/review/{n['id']}" for n in listed), "/reviewers", "/status", "/report", "/users"]
+             *(f"/review/{n['id']}" for n in listed), "/reviewers", "/status", "/report", "/users",
+             "/candidates?state=all", *(f"/candidates/{c['id']}" for c in found)]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, (path, response.status_code)
