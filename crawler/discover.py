@@ -901,7 +901,9 @@ def discover_once(registry: sources.Registry, store: Store, *, now: datetime | N
 async def with_graph(registry: sources.Registry, store: Store, fetch: Fetch, now: datetime, *,
                      check: ProfileCheck | None = None, meta=None) -> RunReport:
     """`run` with the Graph API as the Instagram check when settings.meta is configured (a client of
-    its own unless `meta` is given); the API's state is recorded afterwards as a crawl records it."""
+    its own unless `meta` is given). A problem with the API (an invalid token, throttling, missing
+    permissions) is recorded in api_status as a crawl records it; a run that went well leaves the
+    crawl's record alone (the crawl's reads are what the status page speaks of)."""
     from crawler.meta import MetaClient
 
     settings = registry.settings
@@ -913,8 +915,8 @@ async def with_graph(registry: sources.Registry, store: Store, fetch: Fetch, now
     finally:
         if meta is None:
             await client.aclose()
-    if client.used:
-        status = client.status()
+    status = client.status()
+    if client.used and status.state != "ok":  # a problem found here is ops' to see; "ok" is the crawl's to say
         store.record_api_status(status.api, status.state, status.detail, now, calls=status.calls,
                                 usage_percent=status.usage_percent)
     return report

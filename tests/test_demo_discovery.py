@@ -153,8 +153,7 @@ def test_instagram_candidates_are_checked_through_the_graph_api_where_it_is_conf
     lund = next(x for x in city.truth.look_alikes if x.kind == "other-municipality")
     (record,) = [c for c in store.candidates("excluded") if c.url == f"{bases[lund.host]}{lund.path}"]
     assert record.checked == discover.GRAPH_PROFESSIONAL and "Lund" in record.reason  # the API's bio told
-    (status,) = store.api_statuses()
-    assert status.state == "ok" and status.calls == len(asked)
+    assert store.api_statuses() == []  # a run that went well leaves the crawl's record of the API alone
 
 
 @pytest.mark.parametrize("demo", ["api"], indirect=True)
