@@ -158,7 +158,7 @@ def series(fmt: str, lang: str, data, rep) -> dict[str, list[tuple[str, int]]]:
         table = next(t for t in Document(io.BytesIO(data)).tables if t.rows[0].cells[0].text == words._("Crawl"))
         rows = [[c.text for c in r.cells] for r in table.rows]
     header, *body = rows
-    labels = {words.figure(f)[:1].upper() + words.figure(f)[1:]: f.name for f in F.FIGURES}
+    labels = {words.figure_short(f)[:1].upper() + words.figure_short(f)[1:]: f.name for f in F.FIGURES}
     out = {}
     for col, label in enumerate(header[1:], 1):
         out[labels[str(label)]] = [(str(r[0])[:10], number(r[col])) for r in body]
@@ -228,3 +228,20 @@ def test_breakdowns_carry_the_same_counts_in_csv_json_and_the_tables(outputs, di
         cells = [c.strip() for c in row.strip("|").split("|")]
         column = ("active", "dormant", "gone", "unknown", "total").index(status) + 1
         assert re.match(rf"^{b} → {a} \(", cells[column]), (key, status, cells)
+
+
+def test_wide_tables_print_on_landscape_pages_and_dates_never_break(outputs):
+    """The series and the changed accounts (7+ columns) are printed on landscape A4 pages in HTML and
+    DOCX; a date in a table cell is kept on one line (Chromium would break it at a hyphen)."""
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+
+    rep, out = outputs
+    html = out["html", "sv"]
+    assert "@page wide { size: A4 landscape;" in html and "section.wide { page: wide; }" in html
+    assert '<section class="part-series wide">' in html and '<section class="part-figures">' in html
+    assert re.search(r'<td class="num"><span class="nw">|<td><span class="nw">\d{4}-\d{2}-\d{2}</span>', html)
+    assert not re.search(r"<td>[^<]*\b\d{4}-\d{2}-\d{2}\b", html)  # every date in a plain cell is wrapped
+    doc = Document(io.BytesIO(out["docx", "sv"]))
+    orientations = [s.orientation for s in doc.sections]
+    assert orientations[0] == WD_ORIENT.PORTRAIT and WD_ORIENT.LANDSCAPE in orientations

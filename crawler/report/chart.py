@@ -59,8 +59,8 @@ def _figure(report: Report, lang: str):
         # the start-up crawls, up to the first crawl after them (or the last one, if all are start-up)
         first_steady = next((x for x, wu in zip(xs, warm, strict=True) if not wu), xs[-1])
         ax.axvspan(xs[0], first_steady, color="#000000", alpha=0.07, linewidth=0)
-        ax.annotate(w._("start-up"), xy=(xs[0], 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                    textcoords="offset points", fontsize=8, color="#333333")
+        ax.annotate(w._("start-up, not part of the trend"), xy=(xs[0], 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(3, -3), textcoords="offset points", fontsize=7, color="#333333", va="top")
     launch = date.fromisoformat(report.settings["launch_date"])
     if xs and xs[0].date() <= launch <= xs[-1].date():
         lx = datetime.combine(launch, time(0))
@@ -68,13 +68,18 @@ def _figure(report: Report, lang: str):
         ax.annotate(w._("Tempus Hemma launched"), xy=(lx, 0.5), xycoords=("data", "axes fraction"),
                     xytext=(-4, 0), textcoords="offset points", fontsize=8, fontweight="bold", rotation=90,
                     ha="right", va="center")
-    for name, p in ((w._("Baseline"), report.baseline), (w._("As of"), report.as_of)):
+    # The report's two dates: their names in the band above the data (the baseline's to the left of
+    # its line, the as-of date's to the right), so they cross no line and never meet each other.
+    for name, p, side in ((w._("Baseline"), report.baseline, -1), (w._("As of"), report.as_of, 1)):
         if p.available:
             px = to_local(p.at, zone).replace(tzinfo=None)
             ax.axvline(px, color="#444444", linewidth=0.8, linestyle=(0, (2, 2)))
-            ax.annotate(name, xy=(px, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
-                        textcoords="offset points", fontsize=7, color="#333333", rotation=90, ha="left", va="top")
-    ax.set_ylim(bottom=0)
+            ax.annotate(name, xy=(px, 1.0), xycoords=("data", "axes fraction"), xytext=(3 * side, -3),
+                        textcoords="offset points", fontsize=7, color="#333333", va="top",
+                        ha="left" if side > 0 else "right", annotation_clip=False,
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})
+    top = max((F.BY_NAME[s].value(p) for p in points for s in SERIES), default=0)
+    ax.set_ylim(0, max(top, 1) * 1.18)  # a band above the data for the labels
     ax.set_ylabel(w._("Accounts"))
     ax.set_xlabel(w._("Day of the crawl"))
     ax.grid(True, axis="y", color="#dddddd", linewidth=0.6)

@@ -16,6 +16,9 @@ from crawler.report.model import Point, Report
 from crawler.report.text import Words, _capital
 
 
+WIDE = 7  # a section with a table of this many columns or more is printed on landscape pages
+
+
 class Signed(int):
     """A change: a number that reads "+3", "−3", "±0" (a spreadsheet keeps the number)."""
 
@@ -47,6 +50,11 @@ class Section:
     blocks: list[Any] = field(default_factory=list)  # str (a paragraph), Table, "chart", ("dl", [(term, text)])
     name: str = ""
     short: str = ""  # a short title (a spreadsheet's sheet name); the title when empty
+
+    @property
+    def wide(self) -> bool:
+        """Set on landscape pages when printed (HTML, DOCX): it holds a table of WIDE columns or more."""
+        return any(isinstance(b, Table) and len(b.header) >= WIDE for b in self.blocks)
 
 
 @dataclass
@@ -111,8 +119,8 @@ def series_table(report: Report, w: Words) -> Table:
     light = report.every is None
     if light:  # one row per crawl: the snapshot's own counts
         shown = [f for f in shown if f.name not in ("past_guideline", "announced", "pending_review")]
-    table = Table([w._("Crawl"), *(_capital(w.figure(f)) for f in shown)], [], numeric=set(range(1, len(shown) + 1)),
-                  name="series", widths=(2.2, *(1.0 for _ in shown)))
+    table = Table([w._("Crawl"), *(_capital(w.figure_short(f)) for f in shown)], [], numeric=set(range(1, len(shown) + 1)),
+                  name="series", widths=(1.5, *(1.0 for _ in shown)))
     for p in report.series:
         if p.warmup:
             table.marked.add(len(table.rows))
@@ -252,7 +260,7 @@ def _changes(report: Report, w: Words) -> Section:
     if not report.changes:
         return Section(title, [w._("No account changed status between the two dates.")], "changes", short)
     table = Table([w._("Unit"), w._("Area"), w._("Platform"), w._("Before → after"), w._("Last post"), w._("Reason"),
-                   w._("Notice")], [], name="changes", widths=(14, 10, 9, 9, 12, 22, 24))
+                   w._("Notice")], [], name="changes", widths=(14, 11, 8, 10, 9, 27, 21))
     for c in report.changes:
         post: Any = w.local_date(c.last_post_at)
         if c.last_post_estimated and c.last_post_at:

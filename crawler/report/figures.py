@@ -37,6 +37,7 @@ class Figure:
     value: Callable[[Point], int]
     sub: bool = False  # shown indented under the figure before it ("of which ...")
     count: str | None = None  # the setting whose number picks the plural form of label/definition
+    short: Text = ""  # a column heading where many figures stand side by side (the series); the label when empty
 
 
 def _snap(column: str) -> Callable[[Point], int]:
@@ -48,10 +49,12 @@ def _snap(column: str) -> Callable[[Point], int]:
 FIGURES: tuple[Figure, ...] = (
     Figure("registered", N_("Accounts in the register"),
            N_("accounts in the register (sources.yaml) when the crawl was made"),
-           "snapshots.registered: accounts with deregistered_at IS NULL at snapshots.taken_at", _snap("registered")),
+           "snapshots.registered: accounts with deregistered_at IS NULL at snapshots.taken_at", _snap("registered"),
+           short=N_("In the register")),
     Figure("existing", N_("Accounts that still exist"),
            N_("registered accounts that have not been removed"),
-           "snapshots.existing = registered - gone", _snap("existing")),
+           "snapshots.existing = registered - gone", _snap("existing"),
+           short=N_("Still existing")),
     Figure("active", N_("Active"),
            N_("the newest post was published at most {active_period} before the crawl"),
            "snapshots.active; ids: last status_changes.new at or before snapshots.taken_at = 'active'", _snap("active")),
@@ -67,7 +70,9 @@ FIGURES: tuple[Figure, ...] = (
            "accounts active or dormant at the snapshot whose last post known then (checks.last_post_at, "
            "accounts.last_post_at), or the first reading of a post count unchanged since, lies more than "
            "guideline_inactive_months calendar months before the snapshot's local day",
-           lambda p: len(p.past_guideline), sub=True, count="guideline_inactive_months"),
+           lambda p: len(p.past_guideline), sub=True, count="guideline_inactive_months",
+           short=NP_("of which inactive over {guideline_inactive_months} month",
+                     "of which inactive over {guideline_inactive_months} months")),
     Figure("gone", N_("Removed"),
            N_("the address answered \"not found\" on {gone_visits} in a row, at least {gone_hours} apart, or the "
               "platform shows that the account no longer exists"),
@@ -76,7 +81,7 @@ FIGURES: tuple[Figure, ...] = (
            N_("the crawler cannot tell, because the platform requires a login, the site does not allow automatic "
               "visits (robots.txt), or it failed to answer {unknown_times} in a row; the status is never guessed"),
            "snapshots.unknown; ids: last status_changes.new at or before snapshots.taken_at = 'unknown'",
-           _snap("unknown")),
+           _snap("unknown"), short=N_("Unknown")),
     Figure("unchecked", N_("Not yet checked"),
            N_("registered, but not yet visited by the crawler"),
            "snapshots.unchecked: registered accounts without any status_changes row yet", _snap("unchecked")),
@@ -85,13 +90,13 @@ FIGURES: tuple[Figure, ...] = (
               "confirmed by a reviewer"),
            "accounts registered at snapshots.taken_at with a notice in view announcing_notices (confirmed as a "
            "move, by the time the report is made) and detected_at <= snapshots.taken_at",
-           lambda p: len(p.announced)),
+           lambda p: len(p.announced), short=N_("Announced the move")),
     Figure("pending_review", N_("With a notice awaiting review"),
            N_("accounts with a notice found by then that no reviewer has decided on yet (it may announce the move); "
               "not counted among those that announced it"),
            "accounts registered at snapshots.taken_at with a notice in state 'pending' (when the report is made) "
            "and detected_at <= snapshots.taken_at, not already counted as announced",
-           lambda p: len(p.pending)),
+           lambda p: len(p.pending), short=N_("Notice awaiting review")),
 )
 
 BY_NAME = {f.name: f for f in FIGURES}

@@ -101,9 +101,6 @@ def _sheet_title(title: str, used: dict[str, int]) -> str:
 # --------------------------------------------------------------------------- DOCX
 
 
-WIDE = 7  # a section with a table of this many columns or more is set on landscape pages
-
-
 def render_docx(report: Report, lang: str = "en") -> bytes:
     """A Word document to paste into a tjänsteskrivelse: headings, the tables, the chart, the definitions.
     A4; sections with wide tables (the series, the changed accounts) on landscape pages."""
@@ -127,7 +124,7 @@ def render_docx(report: Report, lang: str = "en") -> bytes:
         d.add_paragraph(_plain(line), style="List Bullet")
     landscape = False
     for section in doc.sections:
-        wide = any(isinstance(b, Table) and len(b.header) >= WIDE for b in section.blocks)
+        wide = section.wide
         if wide != landscape:
             page = d.add_section(WD_SECTION.NEW_PAGE)
             page.orientation = WD_ORIENT.LANDSCAPE if wide else WD_ORIENT.PORTRAIT

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from crawler import sanitize
 from crawler.export import csv_text
@@ -54,7 +54,16 @@ def environment() -> Environment:
     env.tests["safe_url"] = safe_url
     env.tests["table_block"] = lambda v: isinstance(v, Table)
     env.tests["dl_block"] = lambda v: isinstance(v, tuple) and len(v) == 2 and v[0] == "dl"
+    env.filters["keep_dates"] = keep_dates
     return env
+
+
+_ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def keep_dates(value: Any) -> Markup:
+    """Escaped text whose dates (2023-03-23) never break at their hyphens across lines."""
+    return Markup(_ISO_DAY.sub(lambda m: f'<span class="nw">{m.group(0)}</span>', str(escape(value))))
 
 
 def render_html(report: Report, lang: str = "en") -> str:

@@ -153,6 +153,10 @@ class Words:
     def figure(self, f: Figure) -> str:
         return self.text(f.label, self.settings.get(f.count) if f.count else None)
 
+    def figure_short(self, f: Figure) -> str:
+        """The figure's column heading in the series (its label when it has no short one)."""
+        return self.text(f.short, self.settings.get(f.count) if f.count else None) if f.short else self.figure(f)
+
     def definition(self, f: Figure) -> str:
         return self.text(f.definition, self.settings.get(f.count) if f.count else None)
 
