@@ -116,8 +116,10 @@ def render_markdown(report: Report, lang: str = "en") -> str:
         for n, block in enumerate(s.blocks):
             if isinstance(block, Table):
                 lines += [*_md_table(block), ""]
-            elif block == "chart":
-                continue  # the chart is in the HTML, DOCX and xlsx; the series table carries its numbers
+            elif block == "chart":  # drawn in the HTML, DOCX and xlsx; a series table carries its numbers
+                if not any(isinstance(b, Table) for b in s.blocks):
+                    note = doc.words._("The chart is in the HTML and Word versions of the report.")
+                    lines += [f"*{md_escape(note)}*", ""]
             elif isinstance(block, tuple) and block[0] == "dl":
                 lines += [f"- **{md_escape(term)}**: {md_escape(text)}" for term, text in block[1]] + [""]
             elif s.name in ("guideline", "notices") and n + 1 < len(s.blocks) and isinstance(s.blocks[n + 1], Table):
