@@ -345,7 +345,14 @@ def test_start_up_crawls_are_marked_and_left_out_of_the_trend(tmp_path):
             store.record_visit(Visit("ig", None, when + timedelta(minutes=2), "ok", [], obs, verdict))
             store.take_snapshot(None, when + timedelta(minutes=5))
         rep = R.build_report(store)
+        weekly = R.build_report(store, every="1w")
     assert [p.warmup for p in rep.series] == [True, True, False, False]
+    from docx import Document  # the DOCX sets the start-up rows of the series apart, as the HTML does
+
+    doc = Document(io.BytesIO(R.render(weekly, "docx", "sv")))
+    series = next(t for t in doc.tables if t.rows[0].cells[0].text == "Mätning")
+    italic = [all(run.italic for c in r.cells for p in c.paragraphs for run in p.runs) for r in series.rows[1:]]
+    assert italic == [p.warmup for p in weekly.series] and italic[0] and not italic[-1]
     assert not rep.baseline.warmup or rep.baseline.warmup  # the first crawl is start-up
     svg = R.render_html(rep, "sv")
     assert "uppstart" in svg and "Tempus Hemma lanseras" not in svg  # the launch lies outside these crawls

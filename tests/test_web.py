@@ -473,6 +473,9 @@ def test_inventory_downloads_csv_for_swedish_excel_and_xlsx(env):
     with Store.open(db, readonly=True) as store:
         active = store.inventory(statuses=["active"], limit=1000).rows
     assert sorted(r["id"] for r in rows) == sorted(a.id for a in active) and rows
+    # the reasons in the page's language (Swedish first), their kind as data
+    assert any(r["reason_kind"] == "last_post" and r["reason"].startswith("senaste inlägg") for r in rows)
+    assert not any(r["reason"].startswith("last post") for r in rows)
     xlsx = client.get("/inventory.xlsx")
     from openpyxl import load_workbook
 

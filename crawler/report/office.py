@@ -192,4 +192,6 @@ def _docx_table(d, t: Table, Pt, align, width_mm: float = 170) -> None:
                     p.alignment = align.RIGHT
                 for run in p.runs:
                     run.font.size = Pt(7.5 if n == 0 else 8.5)
+                    if n - 1 in t.marked:  # a start-up crawl, set apart as in the HTML
+                        run.italic = True
     d.add_paragraph()

@@ -80,10 +80,11 @@ async def inventory(request: Request) -> Response:
                   sorts=INVENTORY_SORTS, download=_query(f, page=1), **data)
 
 
-def _export_rows(store: Store, f: dict[str, Any]) -> list[dict[str, Any]]:
+def _export_rows(store: Store, f: dict[str, Any], request: Request) -> list[dict[str, Any]]:
+    """The filtered inventory as export rows: reasons in the page's language, times in the inventory's zone."""
     page = store.inventory(statuses=f["statuses"], platforms=f["platforms"], areas=f["areas"], routes=f["routes"],
                            sort=f["sort"], descending=f["descending"], limit=10_000_000, offset=0)
-    return export_mod.rows_of(page.rows)
+    return export_mod.rows_of(page.rows, lang=request.state.lang, zone=request.app.state.config.settings.timezone)
 
 
 def _attachment(body: str | bytes, fmt: str, name: str) -> Response:
@@ -94,13 +95,13 @@ def _attachment(body: str | bytes, fmt: str, name: str) -> Response:
 @needs("read")
 async def inventory_csv(request: Request) -> Response:
     """The inventory as filtered, as CSV for Swedish Excel (`;`, UTF-8 with a BOM)."""
-    rows = await read(request, lambda store: _export_rows(store, _filters(request)))
+    rows = await read(request, lambda store: _export_rows(store, _filters(request), request))
     return _attachment(export_mod.render_export(rows, "csv", excel=True), "csv", _name(request))
 
 
 @needs("read")
 async def inventory_xlsx(request: Request) -> Response:
-    rows = await read(request, lambda store: _export_rows(store, _filters(request)))
+    rows = await read(request, lambda store: _export_rows(store, _filters(request), request))
     return _attachment(export_mod.render_xlsx(rows), "xlsx", _name(request))
 
 
