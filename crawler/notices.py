@@ -24,12 +24,13 @@ a move phrase a Tempus mention alone stays below the default threshold (0.6).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crawler import notice_model, sanitize
+from crawler import notice_model, platforms, sanitize
 from crawler.models import NoticeHit, PublicText
 
 KINDS = ("move", "closing", "elsewhere")
@@ -156,26 +157,28 @@ _CONTENT = _rx(
 )
 
 # The account itself closing (not the preschool: "förskolan stänger v. 28" is a summer closure).
+# Patterns that name the registered platforms are built by _platform_patterns(): `{social}` stands
+# for how people write the registry's social platforms ("instagram", "instagramkontot", "insta").
 _OBJ = (
-    r"(?:bloggen|blogg|bloggar\w*|kontot|konto|instagram\w*|facebook\w*|sidan|sida|"
-    r"this blog|the blog|our blog|this account|this page|our instagram|our facebook)"
+    r"(?:bloggen|blogg|bloggar\w*|kontot|konto|{social}|sidan|sida|"
+    r"this blog|the blog|our blog|this account|this page|our (?:{social}))"
 )
 _CLOSE_VERB = (
     r"(?:stang(?:s|as|er|d|ts|des)|nedlag(?:d|t|da)|nedstang(?:d|t|da)|la(?:gg)?s ner|lades ner|lagts ner|avslut(?:as|ad|ats)|avveckla(?:s|ts|des)|"
     r"radera(?:s|ts|des)|tas bort|tagits bort|tas ned|tas ner|arkivera(?:s|ts|des)|upphor|upphort|pausas (?:pa obestamd tid|tills vidare)|is closing|closes|will be (?:closed|deleted|removed)|"
     r"is (?:closed|deleted))"
 )
-_CLOSING = _rx(
+_CLOSING = (
     "|".join([
         rf"\b{_OBJ}\W+(?:\w+\W+){{0,3}}?{_CLOSE_VERB}\b",
         rf"\b(?:stanger|lagger) (?:vi )?ner (?:\w+ ){{0,3}}?{_OBJ}",
         rf"\bstanger (?:vi )?(?:\w+ ){{0,2}}?{_OBJ}",
         rf"\bavslutar (?:\w+ ){{0,3}}?{_OBJ}",
-        r"\b(?:sista|last|final) (?:inlagg|inlagget|\w*posten|post|uppdatering|uppdateringen|update)\b",
+        r"\b(?:sista|last|final) (?:inlagg|inlagget|inlaggen|\w*posten|post|posts|uppdatering|uppdateringen|update)\b",
         r"\b(?:inga|no) (?:fler|more) (?:inlagg|uppdateringar|posts|updates)\b",
         r"\b(?:inga|no) (?:fler|more) (?:bilder|pictures|photos)\b(?=.{0,40}\b(?:har|upp|ut|denna|this)\b)",
         rf"\blamna[rt]? (?:vi )?(?:\w+ ){{0,2}}?{_OBJ}",
-        rf"\b(?:hejda|adjo|farval|goodbye|bye bye)(?: till| av| to)? (?:\w+ )?{_OBJ}",
+        rf"\b(?:hej ?da|adjo|farval|goodbye|bye bye)(?: till| av| to)? (?:\w+ )?{_OBJ}",
         rf"\b{_OBJ}\b.{{0,30}}?\b(?:inte langre|no longer) (?:aktiv|active|i bruk|in use)\b",
         # "slutat använda plastleksaker" is no closing: the verb needs the account (or "här") after it
         rf"\bslutat? (?:vi )?(?:att )?(?:uppdatera|lagga (?:ut|upp)|publicera|anvanda)\b"
@@ -201,7 +204,7 @@ _UPDATE_VERB = _rx(
 )
 _NO_MORE = _rx(r"\b(?:inte|inga|inget|no|not)\b.{0,50}?\b(?:langre|mer|fler|more|longer|anymore)\b|\bno longer\b|"
               r"\bnot \w+ (?:here )?any ?more\b")
-_NOT_UPDATED = _rx(rf"\b{_OBJ}\b.{{0,40}}?\buppdateras inte\b")
+_NOT_UPDATED = rf"\b{_OBJ}\b.{{0,40}}?\buppdateras inte\b"
 _THANKS = _rx(r"\btack for att ni (?:har )?(?:foljt|folj)|\bthanks? (?:you )?for following\b")
 
 # Penalties: phenomena that look like notices but are not.
@@ -229,38 +232,41 @@ _TEMPORARY = _rx(
     r"semester\w*)|"
     r"\bvi ses (?:i|igen|efter)\b|\btillbaka (?:i|efter)\b|\bsommaruppehall\w*|\bpaus\b|\buppehall\w*|"
     r"\bsista inlagget (?:om|i serien|i temat|pa temat)\b|\bbefore the (?:\w+ )?(?:summer|holidays?|break)\b|\bsee you\b|"
-    r"\bfor (?:den har |denna )?veckan\b|\bidag\b|\bfor i ar\b|\bi helgen\b|\bnu ar det helg\b|\bpa mandag\b"
+    r"\bfor (?:den har |denna )?veckan\b|\bidag\b|\bfor i ar\b|\bi helgen\b|\bnu ar det helg\b|\bpa mandag\b|"
+    r"\btillfalligt\b|\btemporar(?:il)?y\b|\b(?:for|under|pga) underhall\b|\bnere for underhall\b|"
+    r"\b(?:for|under|down for) maintenance\b"
 )
-_NEW_ADDRESS = _rx(
+# `{blog_hosts}`: the host names of the registry's blog platforms (".wordpress.com", ".blogspot.").
+_NEW_ADDRESS = (
     r"\b(?:ny|nya|new) (?:adress|address|plattform|platform|blogg|blog)\b|\bbytt adress\b|"
-    r"\.wordpress\.com|\.blogspot\.|https?://|\bwww\.|\blanken\b|\blank i bion\b"
+    r"{blog_hosts}|https?://|\bwww\.|\blanken\b|\blank i bion\b"
 )
-_SOCIAL_DEST = _rx(
-    r"\b(?:pa|on|via|till|to) (?:var |vart |our |forskolans )?(?:instagram|facebook)\w*"
-)
-_NEGATED = _rx(
+_SOCIAL_DEST = r"\b(?:pa|on|via|till|to) (?:var |vart |our |forskolans )?(?:{social})"
+_NEGATED = (
     r"\b(?:stangs|stanger|laggs|lagger|avslutas|avslutar|tas|raderas|upphor) (?:\w+ )?inte\b|"
     r"\binte (?:att )?(?:stang\w*|lagga\w* ner|avsluta\w*|ta bort|tas bort|radera\w*|lamna\w*|sluta\w*)|\bstammer inte\b|"
     r"\bnot true\b|\bnot (?:be )?(?:closing|closed|leaving|stopping)|\bdon'?t worry\b|"
     r"\binte ner\b|\binte stang\w*|\bfinns kvar\b(?! som arkiv)|\bfortsatter (?:att )?(?:blogga|uppdatera|finnas)\b|"
     r"\bsom vanligt\b|\btas over av\b|\bfortsatter (?:som|precis|har)\b|\bkvar har\b|\bcontinues\b|"
     r"\bkeeps? (?:going|running|sharing|posting|writing|blogging)\b|\bwill keep\b|"
-    r"\b(?:bloggen|kontot|sidan|instagram\w*|facebook\w*) fortsatter\b|\bfortsatter bloggen\b|"
+    r"\b(?:bloggen|kontot|sidan|{social}) fortsatter\b|\bfortsatter bloggen\b|"
     r"\bfortsatter (?:vi )?(?:att )?(?:dela|skriva|lagga|blogga|posta)\b|"
     r"\bstangd\w* for kommentar\w*|\bkommentar\w* (?:ar |har )?(?:stangd\w*|avstangd\w*)|\bcomments (?:are )?closed\b|"
     r"\bclosed for comments\b|\bfortfarande\b|\bstill (?:post\w*|here|share\w*|be)\b|\bnot closing\b|\bstill here\b"
 )
-# Where else an account says it goes (the `elsewhere` kind): another social platform, another school
-# platform or app, a new address or website, e-mail or paper, another account's @handle.
+# Where else an account says it goes (the `elsewhere` kind): a registered social or blog platform
+# (`{social}`, `{blogs}`: from the registry), or a channel the crawler does not register: other social
+# media, another school platform or app, a new address or website, e-mail or paper, an @handle.
+# Those are the detector's vocabulary (words people write in notices), not platform declarations.
 _OTHER_NAMES = (
-    r"(?:instagram\w*|insta|facebook\w*|fb|tiktok|youtube|snapchat|blogger|wordpress|blogg\.se|"
+    r"(?:{social}|{blogs}|tiktok|youtube|snapchat|blogg\.se|"
     r"vklass|unikum|schoo?ll?soft|infomentor|skolplattformen|skolwebben|itslearning|edlevo|ist(?:-appen)?|"
     r"padlet|skola24|google classroom|teams|"
     r"hemsida\w*|webbplats\w*|website|webpage|web|malmo\.se|nyhetsbrev\w*|newsletter|e-?post|mejl\w*|"
     r"e-?mail\w*|papper\w*|paper|(?:ny|nya|nytt|new|andra|annan|another) (?:blogg\w*|blog|konto\w*|account|"
     r"sida\w*|page|grupp\w*|group|adress|address|plattform|platform|kanal|channel))"
 )
-_OTHER_DEST = _rx(
+_OTHER_DEST = (
     rf"\b(?:pa|till|via|i|genom|av|mot|on|to|at|in|via|by)\s+(?:(?:var|vart|vara|forskolans|skolans|"
     rf"stadens|omradets|our|the|en|ett|a)\s+)?{_OTHER_NAMES}|"
     rf"[➡→⇒👉]\ufe0f?\s*{_OTHER_NAMES}|{_OTHER_NAMES}\s*[✅✔☑]|"
@@ -299,6 +305,68 @@ READ_CHARS = 3_000
 
 
 @dataclass(frozen=True)
+class _PlatformRx:
+    """The patterns that name registered platforms, compiled for one state of the registry."""
+
+    closing: re.Pattern[str]
+    not_updated: re.Pattern[str]
+    new_address: re.Pattern[str]
+    social_dest: re.Pattern[str]
+    negated: re.Pattern[str]
+    other_dest: re.Pattern[str]
+
+
+def _platform_words(platform: platforms.Platform) -> list[str]:
+    """How people write a platform, as folded regex alternatives: its name and label also inside
+    compounds ("instagramkontot", "facebooksidan"), its aliases as whole words ("ig", "fb")."""
+    out = [re.escape(_fold(w)) + r"\w*" for w in dict.fromkeys((platform.name, platform.label.lower()))]
+    return out + [re.escape(_fold(a)) + r"\b" for a in platform.aliases]
+
+
+def _host_rx(pattern: str) -> str:
+    """A registry host pattern as it is written in a text: "*.wordpress.com" -> ".wordpress.com",
+    "blogspot.*" -> ".blogspot.", "blogger.com" -> "blogger.com"."""
+    if pattern.startswith("*."):
+        return re.escape(pattern[1:])
+    if pattern.endswith(".*"):
+        return r"\." + re.escape(pattern[:-1])
+    return r"\b" + re.escape(pattern)
+
+
+def _vocabulary(registered: tuple[platforms.Platform, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """From the registered platforms: the words for the social ones, for the hosted blog platforms
+    (a blog platform with hosts of its own: WordPress.com, Blogger; the generic "blog" is no
+    destination), and those blog platforms' host names."""
+    social: list[str] = []
+    blogs: list[str] = []
+    hosts: list[str] = []
+    for platform in registered:
+        if platform.kind == "social":
+            social += _platform_words(platform)
+        elif platform.kind == "blog" and platform.hosts:
+            blogs += _platform_words(platform)
+            hosts += [_host_rx(h) for h in platform.hosts]
+    # Longest first, so that an alternative is not cut short by a shorter one it starts with.
+    return tuple(tuple(sorted(set(w), key=lambda x: (-len(x), x))) for w in (social, blogs, hosts))  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=8)
+def _platform_patterns(registered: tuple[platforms.Platform, ...]) -> _PlatformRx:
+    social, blogs, hosts = ("|".join(words) or "(?!)" for words in _vocabulary(registered))
+
+    def build(template: str) -> re.Pattern[str]:
+        return _rx(template.replace("{social}", social).replace("{blogs}", blogs).replace("{blog_hosts}", hosts))
+
+    return _PlatformRx(build(_CLOSING), build(_NOT_UPDATED), build(_NEW_ADDRESS), build(_SOCIAL_DEST),
+                       build(_NEGATED), build(_OTHER_DEST))
+
+
+def _platform_rx() -> _PlatformRx:
+    """The platform patterns for the registry as it is now (a platform registered later is named too)."""
+    return _platform_patterns(platforms.all_platforms())
+
+
+@dataclass(frozen=True)
 class _Rules:
     """What the hand-written rules see in one text: a score and kind of their own, spans, signals."""
 
@@ -333,8 +401,8 @@ def _destination(folded: str, original: str) -> tuple[float, list[tuple[int, int
     return 0.0, [], None
 
 
-def _no_longer_updated(folded: str) -> list[tuple[int, int]]:
-    found = _spans(_NOT_UPDATED, folded)
+def _no_longer_updated(folded: str, rx: _PlatformRx) -> list[tuple[int, int]]:
+    found = _spans(rx.not_updated, folded)
     for m in _SENTENCE.finditer(folded):
         sentence = m.group(0)
         verb = _UPDATE_VERB.search(sentence)
@@ -343,10 +411,10 @@ def _no_longer_updated(folded: str) -> list[tuple[int, int]]:
     return found
 
 
-def _rules(folded: str, original: str) -> _Rules:
+def _rules(folded: str, original: str, rx: _PlatformRx) -> _Rules:
     dest, dest_spans, dest_name = _destination(folded, original)
-    closing_spans = _spans(_CLOSING, folded) + _no_longer_updated(folded)
-    other_spans = _spans(_OTHER_DEST, folded)
+    closing_spans = _spans(rx.closing, folded) + _no_longer_updated(folded, rx)
+    other_spans = _spans(rx.other_dest, folded)
     move_spans = _spans(_MOVE, folded)
     time_spans = _spans(_TIME, folded)
     universal = bool(_FIND_ALL.search(folded))
@@ -357,12 +425,12 @@ def _rules(folded: str, original: str) -> _Rules:
     content = bool(_CONTENT.search(folded))
     attendance = bool(_ATTENDANCE.search(folded))
     grammar = bool(_GRAMMAR.search(folded))
-    negated = bool(_NEGATED.search(folded))
+    negated = bool(rx.negated.search(folded))
     one_off = bool(_ONE_OFF.search(folded))
     building = bool(_BUILDING.search(folded))
     temporary = bool(_TEMPORARY.search(folded))
-    new_address = bool(_NEW_ADDRESS.search(folded))
-    social = bool(_SOCIAL_DEST.search(folded))
+    new_address = bool(rx.new_address.search(folded))
+    social = bool(rx.social_dest.search(folded))
     thanks = bool(_THANKS.search(folded))
     signals = {
         name
@@ -434,7 +502,7 @@ def _rules(folded: str, original: str) -> _Rules:
 def signals(text: str) -> frozenset[str]:
     """The rules' signals for `text` (what the learned model reads beside the words)."""
     original = _collapse(text)
-    return _rules(_fold(original), original).signals
+    return _rules(_fold(original), original, _platform_rx()).signals
 
 
 def _matched(original: str, spans: Iterable[tuple[int, int]]) -> tuple[str, ...]:
@@ -514,10 +582,11 @@ def read(text: str, model: notice_model.Model | None = None) -> Finding:
         return NOTHING
     model = model or notice_model.shipped()
     folded_all = _fold(original)
+    rx = _platform_rx()
     best = None
     for start, end in _windows(original):
         folded = folded_all[start:end]
-        rules = _rules(folded, original[start:end])
+        rules = _rules(folded, original[start:end], rx)
         p = model.probabilities(folded, rules.signals)
         value = 1.0 - p["none"]
         if best is None or value > best[0]:
@@ -646,9 +715,20 @@ _NAME_BEFORE = re.compile(rf"\b({_CAPITALISED})(\s+)(?i:fyller|fyllde|har födel
 _LISTED = re.compile(r"\b[A-ZÅÄÖ][a-zåäöéü]+\b")
 # Capitalised words that follow "vår/er/lilla" and the like but are not names.
 _NOT_NAMES = _words(
-    "Tempus Hemma Instagram Facebook Malmö Förskola Förskolan Avdelning Blogg Bloggen App Appen "
+    "Tempus Hemma Malmö Förskola Förskolan Avdelning Blogg Bloggen App Appen "
     "Lucia Jul Påsk Sommar Vår Höst Vinter Solen Månen"
 )
+
+
+def _platform_labels() -> frozenset[str]:
+    """The registered platforms as people write them ("Instagram", "WordPress"): never a child's name."""
+    return _labels(platforms.all_platforms())
+
+
+@functools.lru_cache(maxsize=8)
+def _labels(registered: tuple[platforms.Platform, ...]) -> frozenset[str]:
+    return frozenset(p.label for p in registered)
+
 
 _NOT_NAME_PART = re.compile(r"(?i)sida|konto|blogg|app|förskol|avdelning")
 
@@ -658,12 +738,13 @@ def mask_names(text: str) -> str:
 
     def after(m: re.Match[str]) -> str:
         word = m.group(2)
-        if word in _NOT_NAMES or _NOT_NAME_PART.search(word):
+        if word in _NOT_NAMES or word in _platform_labels() or _NOT_NAME_PART.search(word):
             return m.group(0)
         return m.group(0)[: m.start(2) - m.start(0)] + "[namn]"
 
     def before(m: re.Match[str]) -> str:
-        return m.group(0) if m.group(1) in _NOT_NAMES else "[namn]" + m.group(0)[len(m.group(1)):]
+        word = m.group(1)
+        return m.group(0) if word in _NOT_NAMES or word in _platform_labels() else "[namn]" + m.group(0)[len(word):]
 
     text = _NAME_AFTER.sub(after, text)
     text = _NAME_BEFORE.sub(before, text)

@@ -305,3 +305,28 @@ def test_accuracy_script_refuses_a_bad_file_with_its_line(tmp_path, capsys):
     bad.write_text('{"text": "ok", "kind": "none"}\n{"text": "x", "kind": "moved"}\n', encoding="utf-8")
     assert _script("notice_accuracy").main([str(bad), "--only-files"]) == 2
     assert f"Error: {bad}:2: unknown kind 'moved'" in capsys.readouterr().err
+
+
+def test_the_platforms_named_are_the_registrys():
+    """A social platform registered later (a plug-in) is a destination and a closing account like
+    Instagram and Facebook, its aliases as whole words; its label is never masked as a name."""
+    from crawler.notices import signals
+    from crawler.platforms import registry
+
+    text = "Bloggen läggs ner, följ oss på Mastodon istället!"
+    assert {"social", "other"}.isdisjoint(signals(text))
+    assert mask_names("Grattis Mastodon!") == "Grattis [namn]!"
+    platform = registry.Platform(name="mastodon", label="Mastodon", parse=lambda *a: None,
+                                 candidates=lambda url, feed: [url], kind="social", hosts=("mastodon.social",),
+                                 aliases=("toot",))
+    with registry.registered(platform):
+        assert {"social", "other"} <= signals(text)
+        found = read(text)
+        assert found.kind == "elsewhere" and "på Mastodon istället" in found.matched
+        assert "social" in signals("Vi finns nu på toot!") and "social" not in signals("Vi finns nu på tootsie!")
+        assert "closing" in signals("Vi stänger vårt Mastodonkonto.")
+        assert mask_names("Grattis Mastodon!") == "Grattis Mastodon!"
+    assert {"social", "other"}.isdisjoint(signals(text))
+    # the built-in ones, by name, compound and alias
+    for said in ("på Instagram", "på instagramsidan", "på insta", "på IG", "på fb", "på Facebook"):
+        assert "social" in signals(f"Följ oss {said} istället!"), said
