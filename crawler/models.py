@@ -119,7 +119,9 @@ class PublicText:
     Passed on in memory only; stored solely as a short snippet when a notice is flagged.
     """
 
-    kind: str  # "title" | "summary" | "bio" | "description"
+    # "title" | "summary" (a post's); "bio" | "description" (the account's own: bio, tagline, feed
+    # channel description, og:description)
+    kind: str
     text: str
     url: str | None = None
     published_at: datetime | None = None

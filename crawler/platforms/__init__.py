@@ -181,7 +181,8 @@ def _conclude(platform: str, url: str, best: Observation | None, page_obs: Obser
         notes = best.notes
         if best is not page_obs and page_obs is not None and page_obs.texts:
             # the page's own description (and post texts) still feed the notice detector
-            best = replace(best, texts=best.texts + tuple(t for t in page_obs.texts if t.kind == "description"))
+            own = tuple(t for t in page_obs.texts if t.kind == "description" and t not in best.texts)
+            best = replace(best, texts=best.texts + own)
         if best.site_title is None and page_obs is not None and page_obs.site_title:
             best = replace(best, site_title=page_obs.site_title)  # a REST API list names no site
         if failure is not None and best.last_post_at is None:

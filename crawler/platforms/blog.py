@@ -136,6 +136,7 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
     page_meta = _meta_dates(tree, table)
     description = common.meta(table, "og:description", "description")
     site_title = common.meta(table, "og:site_name") or common.node_text(tree.css_first("title"), 200)
+    own = site_texts(tree, description)  # before the header and sidebars are dropped as noise
     _drop_noise(tree)
     posts = list(_posts(tree, base, now))
     dated = [(url, when) for url, when, _texts in posts if when is not None]
@@ -170,8 +171,7 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
     texts: list[PublicText] = []
     for url, when, post_texts in posts[: common.MAX_TEXTS]:
         texts.extend(PublicText(kind, text, url, when) for kind, text in post_texts)
-    if description:
-        texts.append(PublicText("description", common.plain(description)))
+    texts.extend(own)
     # Posts without a date still tell that the page has posts; keep them undated.
     dated.extend((url, None) for url, when, _t in posts if when is None and url)
     return common.assemble(
@@ -182,6 +182,20 @@ def parse_page(tree: HTMLParser, base: str, now: datetime, settings: Settings, p
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+# Where blog software shows the site's tagline in the page header: WordPress's classic themes
+# (`bloginfo('description')` as .site-description) and block themes (the Site Tagline block),
+# Blogger's Header widget, and the usual names of other themes.
+_TAGLINES = (".site-description, .wp-block-site-tagline, .Header .description, .blog-description, "
+             ".site-tagline, .tagline, .site-subtitle")
+
+
+def site_texts(tree: HTMLParser, description: str | None) -> list[PublicText]:
+    """The site's own words about itself, for the notice detector (in memory only): the header
+    tagline and the page's og:description / meta description, each text once."""
+    found = [common.node_text(node) for node in tree.css(_TAGLINES)[:3]] + [common.plain(description)]
+    return [PublicText("description", text) for text in dict.fromkeys(found) if text]
+
 
 
 def _classes(node: Node) -> str:

@@ -104,7 +104,7 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
     if quick is None and len(body) > LENIENT_MAX_BYTES:
         return _big_feed(body, url, now, settings, platform, kind)  # broken and big: feedparser takes seconds
     if quick is not None:
-        entries, title = quick
+        entries, title, description = quick
         dated = [(link, when) for link, when, _t, _s in entries]
         texts = []
         for link, when, entry_title, summary in entries:
@@ -114,9 +114,9 @@ def parse_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
                 texts.append((when, PublicText("summary", summary, link, when)))
         return common.assemble(
             platform, "feed parsed", dated, now, settings,
-            texts=_newest_texts(texts), notes=dates.notes(), post_count=_total(body), feed_url=url,
-            source_url=url, undated_note="feed has no entries" if not entries else "feed has no dated entries",
-            site_title=title,
+            texts=_newest_texts(texts) + _own_texts(description), notes=dates.notes(), post_count=_total(body),
+            feed_url=url, source_url=url,
+            undated_note="feed has no entries" if not entries else "feed has no dated entries", site_title=title,
         )
     return _lenient(body, url, now, settings, platform)
 
@@ -138,12 +138,13 @@ def _lenient(body: bytes, url: str, now: datetime, settings: Settings, platform:
         return Observation(platform, None, "feed unreadable", source_url=url)
     notes = [f"feed not well-formed ({type(parsed.bozo_exception).__name__})"] if parsed.get("bozo") and entries else []
     notes += dates.notes()
+    channel = parsed.get("feed", {})
     return common.assemble(
         platform, "feed parsed", dated, now, settings,
-        texts=_newest_texts(texts), notes=notes, post_count=_total(body),
+        texts=_newest_texts(texts) + _own_texts(channel.get("subtitle")), notes=notes, post_count=_total(body),
         feed_url=url, source_url=url,
         undated_note="feed has no entries" if not entries else "feed has no dated entries",
-        site_title=parsed.get("feed", {}).get("title"),
+        site_title=channel.get("title"),
     )
 
 
@@ -185,6 +186,14 @@ def _entry_texts(entry: Any, link: str | None, when: datetime | None) -> Iterato
     summary = common.plain(summary)
     if summary:
         yield when, PublicText("summary", summary, link, when)
+
+
+def _own_texts(description: object) -> list[PublicText]:
+    """The feed's own description (RSS channel <description>, Atom <subtitle>, JSON Feed
+    "description"): where WordPress and Blogger put the site's tagline, so a notice written there
+    ("Vi flyttar till Tempus Hemma") is read on every visit that reads the feed. In memory only."""
+    text = common.plain(description) if isinstance(description, str) else ""
+    return [PublicText("description", text)] if text else []
 
 
 def _newest_texts(texts: list[tuple[datetime | None, PublicText]]) -> list[PublicText]:
@@ -237,15 +246,17 @@ def _big_feed(body: bytes, url: str, now: datetime, settings: Settings, platform
             ends.append(after)
     # The newest texts: feedparser over the head of the feed only (feeds list newest first).
     texts: list[tuple[datetime | None, PublicText]] = []
+    own: list[PublicText] = []
     if ends:
         head = body[: min(ends[-1], LENIENT_MAX_BYTES)] + _CLOSERS.get(kind, b"")
         parsed = feedparser.parse(io.BytesIO(head), sanitize_html=False, resolve_relative_uris=False)
         for entry in parsed.get("entries", []):
             link = entry.get("link") or entry.get("id") or None
             texts.extend(_entry_texts(entry, link, _entry_date(entry, _Dates())))
+        own = _own_texts(parsed.get("feed", {}).get("subtitle"))
     return common.assemble(
         platform, "feed parsed", dated, now, settings,
-        texts=_newest_texts(texts), notes=[f"big feed: {len(dated)} {'entry' if len(dated) == 1 else 'entries'} scanned", *dates.notes()],
+        texts=_newest_texts(texts) + own, notes=[f"big feed: {len(dated)} {'entry' if len(dated) == 1 else 'entries'} scanned", *dates.notes()],
         post_count=_total(body), feed_url=url, source_url=url,
         undated_note="feed has no dated entries",
     )
@@ -294,8 +305,8 @@ def _json_feed(body: bytes, url: str, now: datetime, settings: Settings, platfor
         if summary:
             texts.append((when, PublicText("summary", common.plain(summary), link, when)))
     return common.assemble(
-        platform, "feed parsed", dated, now, settings, texts=_newest_texts(texts), notes=dates.notes(),
-        feed_url=url, source_url=url,
+        platform, "feed parsed", dated, now, settings, texts=_newest_texts(texts) + _own_texts(data.get("description")),
+        notes=dates.notes(), feed_url=url, source_url=url,
         undated_note="feed has no entries" if not dated else "feed has no dated entries",
     )
 
@@ -334,6 +345,7 @@ _ITEM_TAGS = {"item", "entry"}
 _PUBLISHED_TAGS = ("published", "pubDate", "date", "issued", "created")
 _UPDATED_TAGS = ("updated", "modified")
 _SUMMARY_TAGS = ("summary", "description", "encoded", "content")
+_CHANNEL_DESCRIPTIONS = ("description", "subtitle", "tagline")  # RSS/RDF, Atom 1.0, Atom 0.3
 
 
 @functools.lru_cache(maxsize=512)
@@ -342,8 +354,9 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _strict_entries(body: bytes, dates: _Dates) -> tuple[list[tuple[str | None, datetime | None, str, str]], str] | None:
-    """(link, date, title, summary) per entry with expat, or None when the body needs feedparser."""
+def _strict_entries(body: bytes, dates: _Dates) -> tuple[list[tuple[str | None, datetime | None, str, str]], str, str] | None:
+    """(link, date, title, summary) per entry, the channel's title and description, with expat; or
+    None when the body needs feedparser."""
     head = body[:4096]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in body[:65536]:
         return None  # DTDs and entities are feedparser's business: expat would try to expand them
@@ -385,4 +398,6 @@ def _strict_entries(body: bytes, dates: _Dates) -> tuple[list[tuple[str | None, 
         summary = next((fields[n] for n in _SUMMARY_TAGS if n in fields and fields[n].strip()), "")
         out.append((link, when, common.plain(fields.get("title")), common.plain(summary)))
     channel_title = next((c.text or "" for parent in parents for c in parent if _local(c.tag) == "title"), "")
-    return out, channel_title
+    description = next((c.text or "" for parent in parents for c in parent
+                        if _local(c.tag) in _CHANNEL_DESCRIPTIONS and (c.text or "").strip()), "")
+    return out, channel_title, description
