@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
 import pytest
 
 from crawler.crawl import run_cycle
+from crawler.demo.field import FieldWorld
 from crawler.demo.graph import DEMO_IG_USER_ID, DemoGraph
 from crawler.demo.server import DemoWeb
 from crawler.demo.world import World, cycle_time
@@ -216,3 +217,23 @@ def test_a_notice_in_an_instagram_bio_read_through_the_graph_api_is_flagged(worl
     [notice] = store.notices()
     assert notice.kind == "move" and notice.post_url is None and "Tempus Hemma" in notice.snippet
     assert notice.snippet == bio
+
+
+def test_a_notice_in_a_public_instagram_bio_is_flagged_by_a_crawl(store):
+    # The field world writes an Instagram account's move notice into its bio (the profile page's
+    # embedded JSON); no Graph API is configured, so the public profile is read.
+    world = FieldWorld(319, seed=1)
+    acc = next(a for a in world.accounts() if a.kind == "instagram" and world.notice_posted_at(a.index)
+               and a.observable not in ("login_wall", "robots") and not a.flaky and a.deleted_at is None)
+    at = world.notice_posted_at(acc.index) + timedelta(hours=1)
+    with DemoWeb(world, at, faults=False, slow_seconds=0) as web:
+        account = Account(acc.id, acc.unit, acc.area, acc.platform, web.url_for(acc))
+
+        async def cycle():
+            async with Fetcher(settings(), backoff_base=0.001) as fetcher:
+                return await run_cycle(store, [account], settings(), clock=lambda: at, fetcher=fetcher)
+
+        result = asyncio.run(cycle())
+    assert result.state == "finished" and result.new_notices == 1, result
+    [notice] = store.notices()
+    assert notice.kind == "move" and notice.post_url is None and "Tempus Hemma" in notice.snippet
