@@ -11,11 +11,13 @@ takes longer than `settings.parse_timeout` seconds has its worker killed and rep
 back as an Observation that says so (`timed_out`; the crawl records the check's error as
 `parse_timeout`); the cycle goes on.
 
-No hostile body may hold up other accounts: a read still running after SLOW_AFTER seconds (normal
-pages take about a millisecond) no longer counts as capacity: its worker is given a lower CPU
-priority (SLOW_NICE) and a fresh worker takes its place at once (up to `max_workers` processes in all); a
-worker that went slow is retired when its read ends. So the other accounts keep their workers,
-and their CPU, while a hostile one runs out its time.
+No hostile body may hold up other accounts: a read still running after SPARE_AFTER seconds (normal
+pages take about a millisecond, a large legitimate feed some tens) no longer counts as capacity: a
+fresh worker is started beside it at once (up to `max_workers` processes in all), and the pool
+shrinks back to its size when the long read ends. One still running after SLOW_AFTER seconds is
+treated as hostile: its worker is given a lower CPU priority (SLOW_NICE) and is retired when its
+read ends. So the other accounts keep their workers, and their CPU, while a hostile one runs out
+its time.
 
 What crosses the process boundary (pickled, over a socketpair): in, the Fetched with its body
 (up to max_body_bytes) and `now`; out, the Observation (dates, post URLs, public texts), the notice
@@ -63,6 +65,7 @@ from crawler import log, notices, platforms
 from crawler.models import Fetched, NoticeHit, Observation, PublicText
 from crawler.settings import Settings
 
+SPARE_AFTER = 0.1  # seconds: a read still running then no longer counts as capacity (a worker is added)
 SLOW_AFTER = 0.5  # seconds: a read still running then is treated as hostile (normal: ~1 ms)
 # A slow read's worker yields the CPU to the others (a tenth of a normal share when they contend; all
 # of an idle core) but is not starved outright: at 19 a legitimately large feed on a busy machine
@@ -369,6 +372,7 @@ class _Worker:
     generation: int = -1  # of the settings it holds
     imported: set = field(default_factory=set)  # plug-in parse references it has imported
     slow: bool = False
+    spared: bool = False  # a worker was started beside it while its read ran long
     busy: bool = False
 
     async def send(self, obj: Any) -> int:
@@ -416,6 +420,8 @@ class ParsePool:
         self._settings_frame: Settings = settings
         self._idle: asyncio.Queue[_Worker] | None = None
         self._workers: set[_Worker] = set()
+        self._leaving: set[_Worker] = set()  # being retired (their CPU is counted once they have gone)
+        self._retiring: set[asyncio.Task] = set()
         self._starting = 0
         self._closed = False
         self._spawns: set[asyncio.Task] = set()
@@ -443,6 +449,8 @@ class ParsePool:
             task.cancel()
         for w in list(self._workers):
             await self._retire(w, polite=not w.busy)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
 
     @property
     def pids(self) -> list[int]:
@@ -450,7 +458,7 @@ class ParsePool:
 
     def cpu_seconds(self) -> float:
         """CPU of every worker so far: the live ones (from /proc) and those that have ended."""
-        return self.stats.retired_cpu_s + sum(_cpu_of(w.pid) for w in self._workers)
+        return self.stats.retired_cpu_s + sum(_cpu_of(w.pid) for w in self._workers | self._leaving)
 
     async def _spawn(self) -> _Worker:
         self._starting += 1
@@ -504,6 +512,7 @@ class ParsePool:
             os.kill(worker.pid, signal.SIGKILL)
         worker.writer.close()  # the zygote reaps it
         self._workers.discard(worker)
+        self._leaving.discard(worker)
 
     async def _retire(self, worker: _Worker, *, polite: bool) -> None:
         if polite:
@@ -514,6 +523,7 @@ class ParsePool:
                 self.stats.retired_cpu_s += cpu
                 worker.writer.close()
                 self._workers.discard(worker)
+                self._leaving.discard(worker)
                 return
             except (Exception, asyncio.CancelledError):  # noqa: BLE001 - it goes either way
                 pass
@@ -561,7 +571,12 @@ class ParsePool:
             self.stats.bytes_out += await worker.send(("read", platform, fetched, now, ref, since))
             reply_task = asyncio.ensure_future(worker.receive())
             try:
-                done, _ = await asyncio.wait({reply_task}, timeout=self.slow_after)
+                spare_after = min(SPARE_AFTER, self.slow_after)
+                done, _ = await asyncio.wait({reply_task}, timeout=spare_after)
+                if not done:
+                    worker.spared = True
+                    self._replace()  # capacity for the other accounts, at once
+                    done, _ = await asyncio.wait({reply_task}, timeout=self.slow_after - spare_after)
                 if not done:
                     self._went_slow(worker, platform, fetched)
                     done, _ = await asyncio.wait({reply_task}, timeout=self.timeout - self.slow_after)
@@ -613,12 +628,19 @@ class ParsePool:
 
     def _release(self, worker: _Worker) -> None:
         worker.busy = False
-        if worker.slow or self._closed:
-            # a worker that went slow runs at a lower priority: retire it, its replacement runs
-            asyncio.ensure_future(self._retire(worker, polite=True))
-            if not self._closed and len(self._workers) - 1 + self._starting < self.size:
+        if worker.slow or self._closed or (worker.spared and len(self._workers) + self._starting > self.size):
+            # a worker that went slow runs at a lower priority, one that was spared has a replacement
+            # already: retire it (the pool shrinks back to its size). It leaves the count at once, so
+            # that two retiring together cannot take the pool below its size.
+            self._workers.discard(worker)
+            self._leaving.add(worker)
+            task = asyncio.ensure_future(self._retire(worker, polite=True))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+            if not self._closed and len(self._workers) + self._starting < self.size:
                 self._replace()
             return
+        worker.spared = False
         assert self._idle is not None
         self._idle.put_nowait(worker)
 
@@ -629,7 +651,8 @@ class ParsePool:
             os.setpriority(os.PRIO_PROCESS, worker.pid, SLOW_NICE)  # the other accounts' reads go first
         log.event("parse.slow", level=logging.WARNING, url=fetched.url, platform=platform,
                   after_s=self.slow_after, bytes=len(fetched.body or b""))
-        self._replace()  # capacity for the other accounts, at once
+        if not worker.spared:
+            self._replace()  # capacity for the other accounts, at once
 
     def _timed_out(self, worker: _Worker, platform: str, fetched: Fetched, seconds: float) -> Reading:
         self.stats.timeouts += 1

@@ -73,6 +73,13 @@ def unbounded_blog(fetched: Fetched, now: datetime, settings: Settings, platform
     return platforms.adapter("blog").parse(fetched, now, settings, "blog")
 
 
+def wait_for_file(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
+    """Runs until the file named by the body exists (a long read that the test ends)."""
+    while not os.path.exists(fetched.body.decode()):
+        time.sleep(0.01)
+    return Observation(platform, True, "read at last")
+
+
 def which_process(fetched: Fetched, now: datetime, settings: Settings, platform: str) -> Observation:
     return Observation(platform, True, f"read by {os.getpid()}")
 
@@ -187,6 +194,34 @@ def test_a_hostile_read_does_not_hold_up_the_others():
         others, still_spinning, stats = run(go())
     assert still_spinning and stats.slow == 1
     assert all(r.observation.last_post_at is not None for r in others)
+
+
+def test_a_long_read_gets_a_worker_started_beside_it_and_the_pool_shrinks_back_when_it_ends(tmp_path):
+    """Past SPARE_AFTER a read no longer counts as capacity: a worker is added (not niced: this one
+    never reaches slow_after), the others are read meanwhile, and the pool is back to its size after."""
+    gate = tmp_path / "go"
+    with registry.registered(platform_for("waiter", wait_for_file)):
+        async def go():
+            async with ParsePool(Settings(), workers=1, timeout=600, slow_after=600) as pool:
+                long = asyncio.ensure_future(pool.read("waiter", fetched(str(gate).encode(), "text/plain"), NOW))
+                for _ in range(1200):  # until the spare worker has started (bounded)
+                    if pool.stats.started == 2:
+                        break
+                    await asyncio.sleep(0.05)
+                others = [await pool.read("feed", fetched(FEED), NOW) for _ in range(5)]
+                waiting = not long.done()
+                gate.touch()
+                reading = await long
+                for _ in range(200):  # the spared worker is retired politely (bounded)
+                    if len(pool.pids) == 1 and not pool._leaving:
+                        break
+                    await asyncio.sleep(0.05)
+                return others, waiting, reading, pool.stats, len(pool.pids)
+
+        others, waiting, reading, stats, size = run(go())
+    assert waiting and reading.observation.reason == "read at last" and not reading.timed_out
+    assert all(r.observation.last_post_at is not None for r in others)
+    assert (stats.started, stats.slow, stats.timeouts, size) == (2, 0, 0, 1)
 
 
 def test_a_parser_bug_is_a_parse_error_and_a_dead_worker_is_replaced():
