@@ -163,7 +163,11 @@ def summarise_profile(stats_path: str | Path, *more: str | Path) -> dict[str, An
     """
     import pstats
 
-    stats = pstats.Stats(str(stats_path), *(str(p) for p in more)).stats  # type: ignore[attr-defined]
+    merged = pstats.Stats(str(stats_path))
+    for path in more:
+        with contextlib.suppress(TypeError, EOFError, OSError):  # a worker that read nothing dumps no stats
+            merged.add(str(path))
+    stats = merged.stats  # type: ignore[attr-defined]
 
     def stages_of(func: tuple, share: float, depth: int, out: Counter, seen: frozenset) -> None:
         filename, _line, name = func
@@ -385,9 +389,10 @@ def child_crawl(spec: dict[str, Any]) -> dict[str, Any]:
         async with Fetcher(settings) as fetcher, ParsePool(settings) as pool:
             fetch = fetcher.fetch
 
-            async def recorded(url: str, etag: str | None = None, last_modified: str | None = None) -> Any:
+            async def recorded(url: str, etag: str | None = None, last_modified: str | None = None,
+                               **how: Any) -> Any:  # `mobile=True` for Instagram's profiles
                 asked.append((url, etag, last_modified))
-                return await fetch(url, etag=etag, last_modified=last_modified)
+                return await fetch(url, etag=etag, last_modified=last_modified, **how)
 
             fetcher.fetch = recorded  # type: ignore[method-assign]
             result = await run_cycle(store, accounts, settings, clock=lambda: clock_at, trigger="bench",

@@ -69,6 +69,7 @@ def test_a_tiny_run_measures_both_cycles_the_baseline_and_the_floor(tmp_path, ca
     full, again = size["full"], size["not_modified"]
     assert full["state"] == again["state"] == "finished"
     assert full["done"] == again["done"] == 50
+    assert "error" not in full["outcomes"] and "error" not in again["outcomes"]  # every platform is reached as a crawl would
     assert full["cpu_s"] > 0 and full["peak_rss_mb"] > 10 and full["db_bytes"] > 0
     assert full["server_cpu_s"] > 0  # the demo web is a separate process that served every request
     # The second cycle at the same simulated time is answered from the validators.
