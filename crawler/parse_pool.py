@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import gc
 import hashlib
 import importlib
 import json
@@ -247,6 +248,11 @@ def _zygote_main(control_fd: int) -> None:
     closes (the crawler ended, however it ended).
     """
     _warm()
+    # What is loaded now (parsers, the notice model) lives as long as every worker: out of the cyclic
+    # collector's reach, so a worker's collections do not walk it (nor write to its pages, which
+    # the workers share with the zygote copy-on-write).
+    gc.collect()
+    gc.freeze()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
 
