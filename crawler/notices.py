@@ -241,7 +241,8 @@ _NEW_ADDRESS = (
     r"\b(?:ny|nya|new) (?:adress|address|plattform|platform|blogg|blog)\b|\bbytt adress\b|"
     r"{blog_hosts}|https?://|\bwww\.|\blanken\b|\blank i bion\b"
 )
-_SOCIAL_DEST = r"\b(?:pa|on|via|till|to) (?:var |vart |our |forskolans )?(?:{social})"
+# "här på Facebook" is where the account is, not where it goes.
+_SOCIAL_DEST = r"(?<!\bhar )(?<!\bhere )\b(?:pa|on|via|till|to) (?:var |vart |our |forskolans )?(?:{social})"
 _NEGATED = (
     r"\b(?:stangs|stanger|laggs|lagger|avslutas|avslutar|tas|raderas|upphor) (?:\w+ )?inte\b|"
     r"\binte (?:att )?(?:stang\w*|lagga\w* ner|avsluta\w*|ta bort|tas bort|radera\w*|lamna\w*|sluta\w*)|\bstammer inte\b|"
