@@ -386,7 +386,10 @@ def test_inspect_of_a_hostile_page_and_feed(hostile: Hostile):
     page_out = hostile.run("inspect", hostile.site.url("/"))
     js = hostile.run("inspect", hostile.site.url("/"), "--json")
     feed_out = hostile.run("inspect", hostile.site.url("/feed.xml"), "--platform", "feed")
-    assert "uppdatera den. 2J" in page_out.stdout  # the crawled title is there, its 8-bit CSI is not
+    # The strongest flagged text is shown: the closing title or the move paragraph (both score ~1.0,
+    # which one wins is the model's call); either way the crawled text is there, its CSI/ESC are not.
+    notice = next(line for line in page_out.stdout.splitlines() if line.lstrip().startswith("notice:"))
+    assert "uppdatera den. 2J" in notice or "All i [2Jnformation" in notice, notice
     assert "Tempus Hemma" in feed_out.stdout, feed_out.stdout
     assert_clean(outputs_problems("inspect", page_out, js, feed_out) + json_problems(js.stdout, "inspect --json"))
 
