@@ -71,7 +71,10 @@ def test_a_tiny_run_measures_both_cycles_the_baseline_and_the_floor(tmp_path, ca
     assert full["done"] == again["done"] == 50
     assert "error" not in full["outcomes"] and "error" not in again["outcomes"]  # every platform is reached as a crawl would
     assert full["cpu_s"] > 0 and full["peak_rss_mb"] > 10 and full["db_bytes"] > 0
-    assert full["server_cpu_s"] > 0  # the demo web is a separate process that served every request
+    # The demo web is a separate process, measured apart from the client. Its CPU for ~100 tiny answers
+    # is about one clock tick (10 ms), so a loaded machine can read 0.0: what is asserted is that it is
+    # measured, and that the client's own CPU did not absorb it (the client did far more work).
+    assert isinstance(full["server_cpu_s"], float) and full["server_cpu_s"] < full["cpu_s"]
     # The second cycle at the same simulated time is answered from the validators.
     assert again["outcomes"].get("not_modified", 0) > full["outcomes"].get("not_modified", 0)
     assert again["fetcher"]["bytes"] < full["fetcher"]["bytes"]
