@@ -20,7 +20,7 @@ bench:
 	.venv/bin/python scripts/bench.py --sizes 319,10000
 
 accuracy:
-	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/accuracy.py --real && .venv/bin/python scripts/notice_accuracy.py --quiet tests/fixtures/notices/fresh_*.jsonl
+	.venv/bin/python scripts/accuracy.py && .venv/bin/python scripts/accuracy.py --real && .venv/bin/python scripts/notice_accuracy.py --quiet tests/fixtures/notices/fresh_*.jsonl tests/fixtures/notices/unseen/*.jsonl
 
 docs:
 	.venv/bin/python -m crawler.settings > docs/SETTINGS.md
