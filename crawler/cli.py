@@ -334,7 +334,8 @@ def review_show(obj: Context, notice_id: int) -> None:
     from crawler import review as review_mod
 
     with obj.open_store(readonly=True) as store:
-        echo(review_mod.format_notice(review_mod.get(store, notice_id), review_mod.history(store, notice_id)))
+        notice = review_mod.get(store, notice_id)
+        echo(review_mod.format_notice(notice, review_mod.history(store, notice_id), store.account(notice.account_id)))
 
 
 def _decide(obj: Context, decision: str, notice_id: int, reviewer: str, comment: str | None, force: bool,

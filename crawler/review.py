@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from crawler import sanitize
-from crawler.clock import day_text, utcnow
+from crawler import reasons, sanitize
+from crawler.clock import day_text, time_text, utcnow
 from crawler.errors import CrawlerError
 from crawler.store import Store, iso
-from crawler.store.records import NoticeRecord, ReviewRecord
+from crawler.store.records import AccountRecord, NoticeRecord, ReviewRecord
 from crawler.store.review_writes import clean_reviewer
 from crawler.store.schema import NOTICE_KINDS
 
@@ -181,7 +181,7 @@ def walk(store: Store, prompts: Prompts, reviewer: str | None = None) -> Counter
     reviewer = reviewer_name(reviewer) if reviewer is not None else reviewer_name(prompts.name())
     done: Counter = Counter({"confirmed": 0, "rejected": 0, "skipped": 0})
     for position, notice in enumerate(queue, 1):
-        prompts.show(f"\n[{position}/{len(queue)}] " + format_notice(notice))
+        prompts.show(f"\n[{position}/{len(queue)}] " + format_notice(notice, account=store.account(notice.account_id)))
         while (choice := prompts.choose()) == "o":
             link = sanitize.href(notice.link)
             if link:
@@ -221,21 +221,24 @@ def _one_line(text: str, width: int) -> str:
 
 
 def format_list(items: Sequence[Notice], snippet_width: int = 70) -> str:
-    """A table: id, unit, platform, date, score, state, snippet."""
+    """A table: id, account, unit, area, platform, date, score, state, snippet (two units of one
+    name are told apart by their account id and area)."""
     if not items:
         return "no notices"
-    rows = [("id", "unit", "platform", "date", "score", "state", "snippet")]
+    rows = [("id", "account", "unit", "area", "platform", "date", "score", "state", "snippet")]
     for n in items:
-        rows.append((str(n.id), _one_line(n.unit, 28), _one_line(n.platform, 12), _day(n.published_at or n.detected_at),
-                     f"{n.score:.2f}", n.state, _one_line(n.snippet, snippet_width)))
+        rows.append((str(n.id), _one_line(n.account_id, 20), _one_line(n.unit, 28), _one_line(n.area, 22),
+                     _one_line(n.platform, 12), _day(n.published_at or n.detected_at), f"{n.score:.2f}", n.state,
+                     _one_line(n.snippet, snippet_width)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = ()) -> str:
-    """Everything about one notice, the link to open, and its audit trail. Every value is one line
-    of plain text (crawler.sanitize): a unit, URL, snippet or comment cannot add or overwrite rows."""
+def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = (), account: AccountRecord | None = None) -> str:
+    """Everything about one notice, the account as it is now (when given: is it gone, when did it
+    last post), the link to open, and its audit trail. Every value is one line of plain text
+    (crawler.sanitize): a unit, URL, snippet or comment cannot add or overwrite rows."""
     t = sanitize.text
     lines = [
         f"notice {notice.id} ({t(notice.kind)}, score {notice.score:.2f}) — {t(notice.state)}"
@@ -243,20 +246,43 @@ def format_notice(notice: Notice, trail: Sequence[ReviewRecord] = ()) -> str:
         f"unit:       {t(notice.unit)} ({t(notice.area)})",
         f"account:    {t(notice.account_id)} on {t(notice.platform)}: {t(notice.account_url)}",
         f"post:       {t(notice.post_url) or '(none: bio or page description)'}",
-        f"published:  {iso(notice.published_at) or '-'}",
-        f"detected:   {iso(notice.detected_at)}",
+        f"published:  {time_text(notice.published_at) or '-'}",
+        f"detected:   {time_text(notice.detected_at)}",
         f"matched:    {t(', '.join(notice.matched)) or '-'}",
         f"snippet:    {t(notice.snippet)}",
         f"open:       {t(notice.link)}" + ("" if sanitize.href(notice.link) else "  (not a web address: not opened)"),
         f"account flagged as announced move: {'yes' if notice.announced_move else 'no'}",
     ]
+    if account is not None:
+        lines[4:4] = _account_now(account)
     if notice.reviewer:
-        lines.append(f"reviewed:   {t(notice.state)} by {t(notice.reviewer)} at {iso(notice.reviewed_at)}"
+        lines.append(f"reviewed:   {t(notice.state)} by {t(notice.reviewer)} at {time_text(notice.reviewed_at)}"
                      + (f" — {t(notice.comment)}" if notice.comment else ""))
     if trail:
         lines.append("history:")
         for r in trail:
-            lines.append(f"  {iso(r.at)}  {t(r.reviewer)}: {t(r.old_state)} → {t(r.new_state)}"
+            lines.append(f"  {time_text(r.at)}  {t(r.reviewer)}: {t(r.old_state)} → {t(r.new_state)}"
                          + (f" as {t(r.kind)}" if r.kind and r.kind != notice.kind else "")
                          + (f" — {t(r.comment)}" if r.comment else ""))
     return "\n".join(lines)
+
+
+def _account_now(account: AccountRecord) -> list[str]:
+    """The account's status now, in the lines `format_notice` shows under the account."""
+    t = sanitize.text
+    if account.status is None:
+        status = "not yet checked"
+    else:
+        status = f"{account.status} since {time_text(account.status_since) or '?'}"
+        why = reasons.render(account.why, "en") if account.why is not None else ""
+        if why:
+            status += f": {why}"
+    if account.status == "gone":
+        status += " (the account's address no longer shows it: the link may not open)"
+    if not account.registered:
+        status += "; no longer in the registry"
+    last_post = day_text(account.last_post_at) if account.last_post_at else "-"
+    if account.last_post_at and account.last_post_estimated:
+        last_post += " (estimated)"
+    return [f"status now: {t(status)}",
+            f"last post:  {t(last_post)}; last checked {time_text(account.last_checked_at) or 'never'}"]

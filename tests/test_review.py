@@ -133,13 +133,29 @@ def test_audit_rows_are_only_appended(store):
 def test_format_list_and_notice_show_what_a_reviewer_needs(store):
     table = review.format_list(review.list_notices(store))
     header, *lines = table.splitlines()
-    assert header.split() == ["id", "unit", "platform", "date", "score", "state", "snippet"]
+    assert header.split() == ["id", "account", "unit", "area", "platform", "date", "score", "state", "snippet"]
     assert lines[0].startswith("1 ") and "Förskolan Solen" in lines[0] and "2023-02-27" in lines[0]
+    # two units of one name are told apart by the account id and the area (issue 16)
+    assert "solen" in lines[0].split() and A.area in lines[0]
     assert review.format_list([]) == "no notices"
     review.confirm(store, 1, "Anna", comment="ok")
-    text = review.format_notice(review.get(store, 1), review.history(store, 1))
+    notice = review.get(store, 1)
+    text = review.format_notice(notice, review.history(store, 1), store.account(notice.account_id))
     assert "open:       https://solen.example.se/2023/03/hej-da" in text
     assert "confirmed by Anna" in text and "pending → confirmed — ok" in text
+    assert "status now: not yet checked" in text and "last post:  -; last checked never" in text
+
+
+def test_show_says_when_the_account_is_gone_now(store):
+    """A reviewer must see that the account has since been removed and its link may be dead."""
+    gone = Verdict("gone", "http 404 on 2 checks", True, NOW - timedelta(days=2))
+    obs = Observation("wordpress", False, "http 404")
+    fetched = Fetched(A.url, A.url, status=404, body=b"")
+    store.record_visit(Visit("solen", None, NOW + timedelta(days=14), "not_found", [fetched], obs, gone, []))
+    notice = review.get(store, 1)
+    text = review.format_notice(notice, (), store.account(notice.account_id))
+    line = next(x for x in text.splitlines() if x.startswith("status now:"))
+    assert line.startswith("status now: gone since") and "the link may not open" in line
 
 
 # ----------------------------------------------------------------------------------------- CLI
