@@ -15,7 +15,6 @@ from crawler.report.build import natural_key
 from crawler.report.model import Point, Report
 from crawler.report.text import Words, _capital
 
-
 WIDE = 7  # a section with a table of this many columns or more is printed on landscape pages
 
 
