@@ -499,6 +499,103 @@ _USERS = """
 MIGRATIONS.append(_USERS)  # 8 -> 9 (after the routes step)
 USERS_VERSION = MIGRATIONS.index(_USERS) + 1
 
+# Credentials out of stored URLs (issue 17.12). Since 0.2 the registry refuses a URL with a user
+# name or password (`https://user:pass@host/`) or a secret query parameter (crawler.sources
+# .SECRET_PARAMS), but an inventory filled before may hold such URLs in the columns below. This
+# step removes the userinfo (everything up to the authority's last '@', as urlsplit reads it) and
+# writes REDACTED for the value of every secret parameter of the query (the keys as written, any
+# case; the rest of the URL as it was). Only values that change are written; other URLs, and the
+# hashes of post URLs (notices.key_sha256, posts.url_sha256: a crawl must still recognise a post),
+# are left alone. The two triggers that refuse such an update (an audit trail's row, a decided
+# notice's evidence) are dropped for the step and created again exactly as version 3 and 4 wrote them.
+# The parameter list is written out (a released step never changes): a parameter added to
+# SECRET_PARAMS later needs a step of its own (tests/test_store_migrations.py checks the two agree).
+_SCRUB = """
+    CREATE TEMP TABLE scrub_urls (old TEXT PRIMARY KEY, new TEXT NOT NULL);
+    WITH RECURSIVE
+    stored(v) AS (
+        SELECT url FROM accounts UNION SELECT feed_url FROM accounts UNION SELECT source_url FROM accounts
+        UNION SELECT discovered_feed_url FROM accounts UNION SELECT last_post_url FROM accounts
+        UNION SELECT url FROM checks UNION SELECT final_url FROM checks
+        UNION SELECT post_url FROM notices UNION SELECT detail FROM registry_changes
+    ),
+    -- the authority: from '://' up to the first '/', '?' or '#'
+    found(v, rest) AS (
+        SELECT v, substr(v, instr(v, '://') + 3) FROM stored
+        WHERE instr(v, '://') > 0 AND (instr(v, '@') > 0 OR instr(v, '?') > 0)
+    ),
+    authority(v, rest, a) AS (
+        SELECT v, rest, substr(rest, 1, min(instr(rest || '/', '/'), instr(rest || '?', '?'), instr(rest || '#', '#')) - 1)
+        FROM found
+    ),
+    -- rtrim(a, every character of a but '@') keeps a up to its last '@': the userinfo and the '@'
+    unuser(v, w) AS (
+        SELECT v, CASE WHEN instr(a, '@') > 0
+                       THEN substr(v, 1, instr(v, '://') + 2) || substr(rest, length(rtrim(a, replace(a, '@', ''))) + 1)
+                       ELSE v END
+        FROM authority
+    ),
+    -- the query: after the first '?', up to the first '#' (a '?' after the '#' is the fragment's)
+    marks(v, w, q, h) AS (SELECT v, w, instr(w, '?'), instr(w || '#', '#') FROM unuser),
+    -- its parameters one at a time, split at '&': done holds the ones written, rest those to come
+    params(v, head, tail, done, rest) AS (
+        SELECT v, substr(w, 1, q), substr(w, h), NULL, substr(w, q + 1, h - q - 1) || '&'
+        FROM marks WHERE q > 0 AND q < h
+        UNION ALL
+        SELECT v, head, tail,
+               CASE WHEN done IS NULL THEN '' ELSE done || '&' END
+               || CASE WHEN instr(rest, '=') > 0 AND instr(rest, '=') + 1 < instr(rest, '&')
+                        AND lower(substr(rest, 1, instr(rest, '=') - 1)) IN (
+                            'access_token', 'token', 'auth', 'password', 'passwd', 'pwd', 'secret',
+                            'client_secret', 'api_key', 'apikey', 'key', 'sig', 'signature')
+                       THEN substr(rest, 1, instr(rest, '=')) || 'REDACTED'
+                       ELSE substr(rest, 1, instr(rest, '&') - 1) END,
+               substr(rest, instr(rest, '&') + 1)
+        FROM params WHERE rest <> ''
+    ),
+    scrubbed(v, new) AS (
+        SELECT v, head || done || tail FROM params WHERE rest = ''
+        UNION ALL
+        SELECT v, w FROM marks WHERE NOT (q > 0 AND q < h)
+    )
+    INSERT INTO scrub_urls (old, new) SELECT v, new FROM scrubbed WHERE new IS NOT v;
+
+    UPDATE accounts SET url = (SELECT new FROM scrub_urls WHERE old = accounts.url)
+    WHERE url IN (SELECT old FROM scrub_urls);
+    UPDATE accounts SET feed_url = (SELECT new FROM scrub_urls WHERE old = accounts.feed_url)
+    WHERE feed_url IN (SELECT old FROM scrub_urls);
+    UPDATE accounts SET source_url = (SELECT new FROM scrub_urls WHERE old = accounts.source_url)
+    WHERE source_url IN (SELECT old FROM scrub_urls);
+    UPDATE accounts SET discovered_feed_url = (SELECT new FROM scrub_urls WHERE old = accounts.discovered_feed_url)
+    WHERE discovered_feed_url IN (SELECT old FROM scrub_urls);
+    UPDATE accounts SET last_post_url = (SELECT new FROM scrub_urls WHERE old = accounts.last_post_url)
+    WHERE last_post_url IN (SELECT old FROM scrub_urls);
+    UPDATE checks SET url = (SELECT new FROM scrub_urls WHERE old = checks.url)
+    WHERE url IN (SELECT old FROM scrub_urls);
+    UPDATE checks SET final_url = (SELECT new FROM scrub_urls WHERE old = checks.final_url)
+    WHERE final_url IN (SELECT old FROM scrub_urls);
+
+    DROP TRIGGER notices_evidence_fixed_once_decided;
+    UPDATE notices SET post_url = (SELECT new FROM scrub_urls WHERE old = notices.post_url)
+    WHERE post_url IN (SELECT old FROM scrub_urls);
+    CREATE TRIGGER notices_evidence_fixed_once_decided BEFORE UPDATE OF post_url, published_at, score, kind,
+        matched, snippet ON notices
+    WHEN OLD.state IS NOT 'pending'
+     AND (NEW.post_url, NEW.published_at, NEW.score, NEW.kind, NEW.matched, NEW.snippet)
+         IS NOT (OLD.post_url, OLD.published_at, OLD.score, OLD.kind, OLD.matched, OLD.snippet)
+    BEGIN SELECT RAISE(ABORT, 'the evidence of a reviewed notice is never changed'); END;
+
+    DROP TRIGGER registry_changes_append_only_update;
+    UPDATE registry_changes SET detail = (SELECT new FROM scrub_urls WHERE old = registry_changes.detail)
+    WHERE detail IN (SELECT old FROM scrub_urls);
+    CREATE TRIGGER registry_changes_append_only_update BEFORE UPDATE ON registry_changes
+    BEGIN SELECT RAISE(ABORT, 'registry_changes is an audit trail: rows are never changed'); END;
+
+    DROP TABLE temp.scrub_urls;
+    """
+MIGRATIONS.append(_SCRUB)  # 9 -> 10 (after the users step)
+SCRUB_VERSION = MIGRATIONS.index(_SCRUB) + 1
+
 SCHEMA_VERSION = len(MIGRATIONS)
 REASONS_VERSION = 6  # from this version on, reasons are stored as kind + values (readers adapt before it)
 
