@@ -50,7 +50,24 @@ def normalise(token: str) -> str:
 
 def features(folded: str) -> set[str]:
     """The binary features of one folded text's words (see the module docstring)."""
-    toks = tokens(folded)
+    return token_features(tokens(folded))
+
+
+def inner_features(toks: list[str]) -> set[str]:
+    """`features` of a text without the pairs with its start and end ("<s> first", "last </s>"):
+    what a sentence brings to every window it is read in."""
+    found: set[str] = set()
+    previous = None
+    for tok in toks:
+        if previous is not None:
+            found.add("b " + previous + " " + tok)
+        found.update(_word_features(tok))
+        previous = tok
+    return found
+
+
+def token_features(toks: list[str]) -> set[str]:
+    """`features` of a text from its `tokens`."""
     found: set[str] = set()
     previous = "<s>"
     for tok in toks:
@@ -95,14 +112,28 @@ class Model:
 
     def probabilities(self, folded: str, signals: Iterable[str] = ()) -> dict[str, float]:
         """P(kind) for one folded text and the rules' signals for it, over `kinds` (they sum to 1)."""
-        found = features(folded)
-        scale = 1.0 / math.sqrt(max(len(found), MIN_FEATURES))
+        return self.probabilities_of(features(folded), signals)
+
+    def probabilities_of(self, found: Iterable[str], signals: Iterable[str] = ()) -> dict[str, float]:
+        """`probabilities` from the text's `features` already made."""
+        found = found if isinstance(found, (set, frozenset)) else set(found)
+        return self.probabilities_summed(self.sums(found), len(found), signals)
+
+    def sums(self, found: Iterable[str]) -> tuple[float, ...] | None:
+        """Per kind the sum of the weights of the features `found` (None when none has a weight)."""
+        words = [w for w in map(self.weights.get, found) if w is not None]
+        return tuple(map(sum, zip(*words, strict=True))) if words else None
+
+    def probabilities_summed(self, sums: tuple[float, ...] | None, count: int,
+                             signals: Iterable[str] = ()) -> dict[str, float]:
+        """`probabilities` from the `sums` of a text's `count` features' weights (a reader of
+        overlapping windows sums each sentence's once and combines them)."""
+        scale = 1.0 / math.sqrt(max(count, MIN_FEATURES))
         get = self.weights.get
-        words = [w for w in map(get, found) if w is not None]
         rules = [w for w in map(get, (SIGNAL + s for s in signals)) if w is not None]
         logits = list(self.bias)
         # Every word feature has the same value (`scale`), every signal 1: sum the columns first.
-        for k, total in enumerate(map(sum, zip(*words, strict=True))) if words else ():
+        for k, total in enumerate(sums or ()):
             logits[k] += total * scale
         for k, total in enumerate(map(sum, zip(*rules, strict=True))) if rules else ():
             logits[k] += total

@@ -267,12 +267,18 @@ _OTHER_NAMES = (
     r"e-?mail\w*|papper\w*|paper|(?:ny|nya|nytt|new|andra|annan|another) (?:blogg\w*|blog|konto\w*|account|"
     r"sida\w*|page|grupp\w*|group|adress|address|plattform|platform|kanal|channel))"
 )
-_OTHER_DEST = (
+_OTHER_DEST_WORDS = (
     rf"\b(?:pa|till|via|i|genom|av|mot|on|to|at|in|via|by)\s+(?:(?:var|vart|vara|forskolans|skolans|"
     rf"stadens|omradets|our|the|en|ett|a)\s+)?{_OTHER_NAMES}|"
-    rf"[➡→⇒👉]\ufe0f?\s*{_OTHER_NAMES}|{_OTHER_NAMES}\s*[✅✔☑]|"
-    r"@\w{3,}|\b[\w-]+\.(?:se|com|nu|net|org)\b|\bhttps?://"
 )
+_OTHER_DEST_SYMBOLS = rf"[➡→⇒👉]\ufe0f?\s*{_OTHER_NAMES}|{_OTHER_NAMES}\s*[✅✔☑]|"
+_OTHER_DEST_ADDRESSES = r"@\w{3,}|\b[\w-]+\.(?:se|com|nu|net|org)\b|\bhttps?://"
+_OTHER_DEST = _OTHER_DEST_WORDS + _OTHER_DEST_SYMBOLS + _OTHER_DEST_ADDRESSES
+# `_OTHER_DEST` without its two alternatives that need an arrow or a tick: on a text without those
+# characters they match nowhere, so the alternation finds the very same matches (the tick one,
+# a name tried at every position, was half the pattern's time: issue 21).
+_OTHER_DEST_PLAIN = _OTHER_DEST_WORDS + _OTHER_DEST_ADDRESSES
+_DEST_SYMBOLS = frozenset("➡→⇒👉✅✔☑")
 # Words that make a mention of another platform an addition, not a move ("vi finns nu även på Instagram").
 _ALSO = _rx(r"\b(?:aven|ocksa|too|also|as well)\b")
 # The account the text is on ("här", "den här bloggen", "this page").
@@ -315,6 +321,7 @@ class _PlatformRx:
     social_dest: re.Pattern[str]
     negated: re.Pattern[str]
     other_dest: re.Pattern[str]
+    other_dest_plain: re.Pattern[str]
 
 
 def _platform_words(platform: platforms.Platform) -> list[str]:
@@ -359,7 +366,7 @@ def _platform_patterns(registered: tuple[platforms.Platform, ...]) -> _PlatformR
         return _rx(template.replace("{social}", social).replace("{blogs}", blogs).replace("{blog_hosts}", hosts))
 
     return _PlatformRx(build(_CLOSING), build(_NOT_UPDATED), build(_NEW_ADDRESS), build(_SOCIAL_DEST),
-                       build(_NEGATED), build(_OTHER_DEST))
+                       build(_NEGATED), build(_OTHER_DEST), build(_OTHER_DEST_PLAIN))
 
 
 def _platform_rx() -> _PlatformRx:
@@ -415,7 +422,7 @@ def _no_longer_updated(folded: str, rx: _PlatformRx) -> list[tuple[int, int]]:
 def _rules(folded: str, original: str, rx: _PlatformRx) -> _Rules:
     dest, dest_spans, dest_name = _destination(folded, original)
     closing_spans = _spans(rx.closing, folded) + _no_longer_updated(folded, rx)
-    other_spans = _spans(rx.other_dest, folded)
+    other_spans = _spans(rx.other_dest if _DEST_SYMBOLS.intersection(folded) else rx.other_dest_plain, folded)
     move_spans = _spans(_MOVE, folded)
     time_spans = _spans(_TIME, folded)
     universal = bool(_FIND_ALL.search(folded))
@@ -539,6 +546,66 @@ def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _windows(original: str) -> list[tuple[int, int]]:
+    """The parts of a text read on their own (see `_windows_and_sentences`)."""
+    return _windows_and_sentences(original)[0]
+
+
+class _SentenceWords:
+    """The model's word features of each sentence of a text, made and weighed once for all the
+    windows (pairs of sentences) they are read in.
+
+    A window of whole sentences has the tokens of its sentences one after another: a sentence ends
+    after its punctuation (or where the text ends), no word token holds ".!?…" and a symbol token is
+    one character, so no token crosses a sentence boundary. Its features are then those of each
+    sentence within (`notice_model.inner_features`), the pair across the boundary, and the pairs
+    with "<s>" and "</s>" (which no sentence's own features hold): the same set, so the same count
+    (which sets the scale) and, summed as sentences minus what they share, the same weights.
+    """
+
+    def __init__(self, model: notice_model.Model, folded: str, sentences: list[tuple[int, int]]) -> None:
+        self.model = model
+        self.index = {start: i for i, (start, _) in enumerate(sentences)}
+        self.ends = [end for _, end in sentences]
+        self.tokens = [notice_model.tokens(folded[a:b]) for a, b in sentences]
+        self.features = [notice_model.inner_features(t) for t in self.tokens]
+        self.sums = [model.sums(f) for f in self.features]
+
+    def window(self, start: int, end: int) -> tuple[tuple[float, ...] | None, int] | None:
+        """The weight sums and feature count of the window `start:end`, or None unless it is one
+        sentence or two in a row (then the window's text is read as it is)."""
+        i = self.index.get(start)
+        if i is None:
+            return None
+        j = i if self.ends[i] == end else i + 1
+        if j >= len(self.ends) or self.ends[j] != end:
+            return None
+        first = next((t for t in self.tokens[i:j + 1] if t), None)
+        if first is None:
+            return None
+        last = next(t for t in reversed(self.tokens[i:j + 1]) if t)
+        extra = {"b <s> " + first[0], "b " + last[-1] + " </s>"}
+        parts = [self.sums[i]]
+        count = len(self.features[i])
+        if j > i:
+            a, b = self.features[i], self.features[j]
+            shared = a & b
+            count += len(b) - len(shared)
+            if self.tokens[i] and self.tokens[j]:
+                bridge = "b " + self.tokens[i][-1] + " " + self.tokens[j][0]
+                if bridge not in a and bridge not in b:
+                    extra.add(bridge)
+            parts.append(self.sums[j])
+            if shared:
+                minus = self.model.sums(shared)
+                if minus is not None:
+                    parts.append(tuple(-v for v in minus))
+        parts.append(self.model.sums(extra))
+        count += len(extra)
+        present = [p for p in parts if p is not None]
+        return (tuple(map(sum, zip(*present, strict=True))) if present else None), count
+
+
+def _windows_and_sentences(original: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The parts of a text read on their own: the whole when short, and every two sentences in a row.
 
     A notice is a sentence or two; in a long post the rest would drown it, so each pair of
@@ -551,7 +618,7 @@ def _windows(original: str) -> list[tuple[int, int]]:
     if len(bounds) > 2 or not windows:
         for (start, _), (_, end) in zip(bounds, bounds[1:] or bounds, strict=False):
             windows.append((start, min(end, start + WINDOW_CHARS)))
-    return windows or [(0, min(len(text), WINDOW_CHARS))]
+    return (windows or [(0, min(len(text), WINDOW_CHARS))]), bounds
 
 
 # ---------------------------------------------------------------------------------- public API
@@ -584,11 +651,17 @@ def read(text: str, model: notice_model.Model | None = None) -> Finding:
     model = model or notice_model.shipped()
     folded_all = _fold(original)
     rx = _platform_rx()
+    windows, sentences = _windows_and_sentences(original)
+    words = _SentenceWords(model, folded_all, sentences) if len(windows) > 1 else None
     best = None
-    for start, end in _windows(original):
+    for start, end in windows:
         folded = folded_all[start:end]
         rules = _rules(folded, original[start:end], rx)
-        p = model.probabilities(folded, rules.signals)
+        summed = words.window(start, end) if words is not None else None
+        if summed is None:
+            p = model.probabilities(folded, rules.signals)
+        else:
+            p = model.probabilities_summed(*summed, rules.signals)
         value = 1.0 - p["none"]
         if best is None or value > best[0]:
             best = (value, start, end, folded, rules, p)
