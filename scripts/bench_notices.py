@@ -8,6 +8,8 @@ matched, snippet) to tests/fixtures/notices/findings.sha256.json; tests/test_not
 detector still gives those digests (recorded on the detector as shipped, before issue 21's work).
 
     .venv/bin/python scripts/bench_notices.py --reps 5        # CPU ms per text, short and long
+    .venv/bin/python scripts/bench_notices.py --reps 5 --against 7e5e9c1   # and crawler/notices.py
+                                                              # of that commit, interleaved
     .venv/bin/python scripts/bench_notices.py --record        # only when the findings are meant to change
 """
 
@@ -68,9 +70,9 @@ def digests(texts: dict[str, list[str]]) -> dict[str, list[str]]:
     return {name: [digest(notices.read(t)) for t in group] for name, group in texts.items()}
 
 
-def cpu_ms_per_text(texts: list[str]) -> float:
-    from crawler import notices
-
+def cpu_ms_per_text(texts: list[str], notices=None) -> float:
+    if notices is None:
+        from crawler import notices
     start = time.process_time()
     for t in texts:
         notices.read(t)
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--record", action="store_true", help="write the findings' digests")
+    parser.add_argument("--against", metavar="REV", help="also time crawler/notices.py of this git revision")
     args = parser.parse_args(argv)
     texts = corpus()
     if args.record:
@@ -89,18 +92,40 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from crawler import notices
 
-    for t in texts["short"][:50]:  # warm caches (the model, the regexes, the word features) once
-        notices.read(t)
-    runs: dict[str, list[float]] = {name: [] for name in texts}
+    detectors = {"this tree": notices}
+    if args.against:
+        detectors[args.against] = _notices_at(args.against)
+    for detector in detectors.values():
+        for t in texts["short"][:50]:  # warm caches (the model, the regexes, the word features) once
+            detector.read(t)
+    runs: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.reps):  # interleaved
-        for name, group in texts.items():
-            runs[name].append(cpu_ms_per_text(group))
-    for name, values in runs.items():
+        for label, detector in detectors.items():
+            for name, group in texts.items():
+                runs.setdefault((label, name), []).append(cpu_ms_per_text(group, detector))
+    for (label, name), values in runs.items():
         chars = statistics.mean(len(t) for t in texts[name])
-        print(f"{name:5}  {len(texts[name]):5} texts, mean {chars:6.0f} chars: "
+        print(f"{label:10} {name:5}  {len(texts[name]):5} texts, mean {chars:4.0f} chars: "
               f"{statistics.median(values):.3f} ms CPU per text (median of {args.reps}; "
               f"min {min(values):.3f}, max {max(values):.3f})")
     return 0
+
+
+def _notices_at(rev: str):
+    """crawler/notices.py as it was at `rev`, loaded beside this tree's (with this tree's model)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:crawler/notices.py"],
+                            check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "notices_at_rev.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("notices_at_rev", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
