@@ -19,7 +19,7 @@ import httpx
 
 from crawler.clock import utcnow
 from crawler.fetch import guard
-from crawler.fetch.body import read_body
+from crawler.fetch.body import Body, read_body
 from crawler.fetch.conditional import conditional_headers
 from crawler.fetch.guard import Resolver, system_resolver
 from crawler.fetch.hosts import HostDeferred, HostScheduler
@@ -79,6 +79,48 @@ def kept_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 async def _once(data: bytes):  # type: ignore[no-untyped-def]
     yield data
+
+
+async def exchange(transport: httpx.AsyncBaseTransport, url: httpx.URL, headers: list[tuple[str, str]],
+                   extensions: dict, *, deadline: float, max_bytes: int, keep: Callable[[list], dict[str, str]],
+                   wall: Callable[[], datetime], clock: Callable[[], float],
+                   cut_ok: bool = False) -> tuple[Attempt, Body | None]:
+    """One GET through `transport` within `deadline`, its body read within the caps, never raising:
+    the Attempt (status, the headers `keep` takes, Retry-After, body or error kind) and the Body read
+    (None when none was). The one exchange of the crawl's Fetcher and of the Graph API's transport."""
+    attempt = Attempt()
+    body: Body | None = None
+    body_started = False
+    t0 = clock()
+    try:
+        async with asyncio.timeout(deadline):
+            request = httpx.Request("GET", url, headers=headers, extensions=extensions)
+            response = await transport.handle_async_request(request)
+            response.request = request
+            try:
+                attempt.status = response.status_code
+                attempt.headers = keep(response.headers.raw)
+                if response.status_code in (429, 503):
+                    attempt.retry_after = retry_after_seconds(attempt.headers.get("retry-after"), wall())
+                body_started = True
+                # Only injected transports (httpx.MockTransport) hand over a response already
+                # read and decoded; the caps still apply.
+                consumed = response.is_stream_consumed
+                chunks = _once(response.content) if consumed else aiter(response.stream)  # type: ignore[arg-type]
+                encoding = "" if consumed else attempt.headers.get("content-encoding", "")
+                body = await read_body(chunks, encoding, max_bytes, cut_ok=cut_ok)
+                attempt.body, attempt.error, attempt.message = body.data, body.error, body.message
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        attempt.error = "deadline_exceeded"
+        attempt.message = f"no complete response within {deadline:g} s"
+        attempt.body = None
+    except REQUEST_ERRORS as exc:
+        attempt.error, attempt.message = classify_error(exc, body_started)
+        attempt.body = None
+    attempt.seconds = clock() - t0
+    return attempt, body
 
 
 class Fetcher:
@@ -339,40 +381,13 @@ class Fetcher:
     async def _request(self, url: httpx.URL, conditional: dict[str, str], max_bytes: int, cut_ok: bool,
                        mobile: bool = False) -> Attempt:
         self.stats["requests"] += 1
-        attempt = Attempt()
-        body_started = False
-        t0 = self._clock()
-        try:
-            async with asyncio.timeout(self.settings.deadline):
-                headers = self._headers + list(conditional.items())
-                if mobile:
-                    headers = [self._mobile_ua, *headers[1:]]  # the User-Agent is the first header
-                request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
-                response = await self._transport.handle_async_request(request)
-                response.request = request
-                try:
-                    attempt.status = response.status_code
-                    attempt.headers = kept_headers(response.headers.raw)
-                    if response.status_code in (429, 503):
-                        attempt.retry_after = retry_after_seconds(attempt.headers.get("retry-after"), self._wall())
-                    body_started = True
-                    # Only injected transports (httpx.MockTransport) hand over a response already
-                    # read and decoded; the caps still apply.
-                    consumed = response.is_stream_consumed
-                    chunks = _once(response.content) if consumed else aiter(response.stream)  # type: ignore[arg-type]
-                    encoding = "" if consumed else attempt.headers.get("content-encoding", "")
-                    body = await read_body(chunks, encoding, max_bytes, cut_ok=cut_ok)
-                    self.stats["raw_bytes"] += body.raw
-                    self.stats["bytes"] += body.size
-                    attempt.body, attempt.error, attempt.message = body.data, body.error, body.message
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            attempt.error = "deadline_exceeded"
-            attempt.message = f"no complete response within {self.settings.deadline:g} s"
-            attempt.body = None
-        except REQUEST_ERRORS as exc:
-            attempt.error, attempt.message = classify_error(exc, body_started)
-            attempt.body = None
-        attempt.seconds = self._clock() - t0
+        headers = self._headers + list(conditional.items())
+        if mobile:
+            headers = [self._mobile_ua, *headers[1:]]  # the User-Agent is the first header
+        attempt, body = await exchange(self._transport, url, headers, self._extensions, deadline=self.settings.deadline,
+                                       max_bytes=max_bytes, keep=kept_headers, wall=self._wall, clock=self._clock,
+                                       cut_ok=cut_ok)
+        if body is not None:
+            self.stats["raw_bytes"] += body.raw
+            self.stats["bytes"] += body.size
         return attempt

@@ -26,17 +26,17 @@ import httpx
 
 from crawler.clock import utcnow
 from crawler.fetch import guard
-from crawler.fetch.body import read_body
-from crawler.fetch.fetcher import _once
+from crawler.fetch.fetcher import exchange
 from crawler.fetch.guard import Resolver, system_resolver
-from crawler.fetch.retries import Attempt, RetryPolicy, retry_after_seconds
-from crawler.fetch.transport import REQUEST_ERRORS, classify_error, guarded_transport, short
+from crawler.fetch.retries import Attempt, RetryPolicy
+from crawler.fetch.transport import guarded_transport, short
 from crawler.models import Fetched
 from crawler.settings import Settings, require_contact
 
 MAX_BODY = 1024 * 1024  # a Graph answer for our requests is a few KiB
-# Headers the Graph client reads: the usage headers it throttles from, and Retry-After.
-GRAPH_HEADERS = ("content-type", "retry-after", "x-app-usage", "x-business-use-case-usage", "x-page-usage",
+# Headers the Graph client reads: the usage headers it throttles from, Retry-After, and the body's
+# Content-Encoding (for the shared exchange to decode it).
+GRAPH_HEADERS = ("content-type", "content-encoding", "retry-after", "x-app-usage", "x-business-use-case-usage", "x-page-usage",
                  "x-ad-account-usage", "www-authenticate")
 
 
@@ -141,34 +141,7 @@ class GraphTransport:
 
     async def _request(self, url: httpx.URL, token: str) -> Attempt:
         self.requests += 1
-        attempt = Attempt()
-        body_started = False
-        t0 = self._clock()
-        try:
-            async with asyncio.timeout(self.settings.deadline):
-                headers = [*self._headers, ("Authorization", f"Bearer {token}")]
-                request = httpx.Request("GET", url, headers=headers, extensions=self._extensions)
-                response = await self._transport.handle_async_request(request)
-                response.request = request
-                try:
-                    attempt.status = response.status_code
-                    attempt.headers = _kept(response.headers.raw)
-                    if response.status_code in (429, 503):
-                        attempt.retry_after = retry_after_seconds(attempt.headers.get("retry-after"), self._wall())
-                    body_started = True
-                    consumed = response.is_stream_consumed
-                    chunks = _once(response.content) if consumed else aiter(response.stream)  # type: ignore[arg-type]
-                    encoding = "" if consumed else response.headers.get("content-encoding", "")
-                    body = await read_body(chunks, encoding, MAX_BODY)
-                    attempt.body, attempt.error, attempt.message = body.data, body.error, body.message
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            attempt.error = "deadline_exceeded"
-            attempt.message = f"no complete answer within {self.settings.deadline:g} s"
-            attempt.body = None
-        except REQUEST_ERRORS as exc:
-            attempt.error, attempt.message = classify_error(exc, body_started)
-            attempt.body = None
-        attempt.seconds = self._clock() - t0
+        headers = [*self._headers, ("Authorization", f"Bearer {token}")]
+        attempt, _ = await exchange(self._transport, url, headers, self._extensions, deadline=self.settings.deadline,
+                                    max_bytes=MAX_BODY, keep=_kept, wall=self._wall, clock=self._clock)
         return attempt
