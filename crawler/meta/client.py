@@ -190,18 +190,7 @@ class MetaClient:
             return ApiRead("not_found", NOTE_NO_NAME)
         request = graph.business_discovery(self.meta.instagram_user_id or "", handle)
         fetched, error = await self._call(request)
-        if fetched is None:
-            return ApiRead("unavailable", error.label() if error else self._blocked(request.kind) or "")
-        if error is None:
-            obs = graph.read_business_discovery(fetched.body, now, self.settings, source_url=fetched.url,
-                                                platform=account.platform)
-            if obs.exists:
-                return ApiRead("read", obs.reason, obs, fetched)
-            return ApiRead("unavailable", obs.reason, None, replace(fetched, error="api_error",
-                                                                    error_message=obs.reason))
-        if error.kind == "not_found":
-            return ApiRead("not_found", NOTE_IG_NOT_FOUND, None, fetched)
-        return ApiRead("unavailable", error.label(), None, fetched)
+        return self._reading(request, fetched, error, graph.read_business_discovery, account, now, NOTE_IG_NOT_FOUND)
 
     async def _facebook(self, account: Account, now: datetime) -> ApiRead:
         name = facebook.page_name(account.url)
@@ -215,17 +204,22 @@ class MetaClient:
             return ApiRead("unmanaged", NOTE_UNMANAGED)
         request = graph.page_posts(page.id)
         fetched, error = await self._call(request, page.token)
+        return self._reading(request, fetched, error, graph.read_page_posts, account, now,
+                             "the managed Page was not found through the Graph API")
+
+    def _reading(self, request: graph.GraphRequest, fetched: Fetched | None, error: graph.GraphError | None,
+                 read: Callable[..., Observation], account: Account, now: datetime, not_found: str) -> ApiRead:
+        """What one call's answer says of the account: read by `read`, not found, or unavailable."""
         if fetched is None:
             return ApiRead("unavailable", error.label() if error else self._blocked(request.kind) or "")
         if error is None:
-            obs = graph.read_page_posts(fetched.body, now, self.settings, source_url=fetched.url,
-                                        platform=account.platform)
+            obs = read(fetched.body, now, self.settings, source_url=fetched.url, platform=account.platform)
             if obs.exists:
                 return ApiRead("read", obs.reason, obs, fetched)
             return ApiRead("unavailable", obs.reason, None, replace(fetched, error="api_error",
                                                                     error_message=obs.reason))
         if error.kind == "not_found":
-            return ApiRead("not_found", "the managed Page was not found through the Graph API", None, fetched)
+            return ApiRead("not_found", not_found, None, fetched)
         return ApiRead("unavailable", error.label(), None, fetched)
 
     async def _managed_pages(self) -> dict[str, graph.ManagedPage] | None:
