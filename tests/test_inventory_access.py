@@ -218,21 +218,26 @@ def test_the_analysts_sqlite_recipe_works_from_a_folder_they_may_not_write(folde
 # --------------------------------------------------------------------------- a read-only file system
 
 
-def on_read_only_mount(folder: Path, *commands: list[str]) -> subprocess.CompletedProcess:
-    """Copy folder's files onto a tmpfs, remount it read-only, run `crawler` COMMANDS there (one
-    after another, each output between markers), all in a private mount namespace."""
+def in_read_only_mount(folder: Path, body: str) -> subprocess.CompletedProcess:
+    """Copy folder's inventory and registry onto a tmpfs, remount it read-only and run the shell
+    `body` there, in a private mount namespace."""
     mount = folder / "mnt"
     mount.mkdir()
-    script = [f"mount -t tmpfs -o size=16m crawler-test {mount}", f"cp {folder}/inventory.sqlite {folder}/sources.yaml {mount}/",
-              f"mount -o remount,ro {mount}", f"cd {mount}"]
+    setup = (f"mount -t tmpfs -o size=16m crawler-test {mount} && "
+             f"cp {folder}/inventory.sqlite {folder}/sources.yaml {mount}/ && mount -o remount,ro {mount} && cd {mount}")
+    unshare = ["unshare", "--mount", "--propagation", "private"] + ([] if ROOT else ["--user", "--map-root-user"])
+    return subprocess.run([*unshare, "sh", "-c", f"{setup} && {{ {body}; }}"], capture_output=True, text=True,
+                          timeout=120, check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder)})
+
+
+def on_read_only_mount(folder: Path, *commands: list[str]) -> subprocess.CompletedProcess:
+    """`crawler` COMMANDS (one after another, each output between markers) on a read-only copy."""
+    steps = []
     for n, command in enumerate(commands):
         args = " ".join(f"'{a}'" for a in command)
-        script.append(f"echo '--- {n}' >&2; {sys.executable} -m crawler --db inventory.sqlite {args}; "
-                      f"echo \"--- rc $?\" >&2")
-    unshare = ["unshare", "--mount", "--propagation", "private"] + ([] if ROOT else ["--user", "--map-root-user"])
-    return subprocess.run([*unshare, "sh", "-c", " && ".join(script[:4]) + " && { " + "; ".join(script[4:]) + "; }"],
-                          capture_output=True, text=True, timeout=120, check=False,
-                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder)})
+        steps.append(f"echo '--- {n}' >&2; {sys.executable} -m crawler --db inventory.sqlite {args}; "
+                     f"echo \"--- rc $?\" >&2")
+    return in_read_only_mount(folder, "; ".join(steps))
 
 
 POLL = """
@@ -259,16 +264,9 @@ def test_datasette_browses_an_inventory_it_can_only_read_as_immutable(folder):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    mount = folder / "mnt"
-    mount.mkdir()
     url = f"http://127.0.0.1:{port}/inventory/active_per_area.json?_shape=array"
-    script = (f"mount -t tmpfs -o size=16m crawler-test {mount} && cp {folder}/inventory.sqlite {mount}/ && "
-              f"mount -o remount,ro {mount} && cd {mount} && "
-              f"{{ {sys.executable} -m crawler --db inventory.sqlite browse --port {port} & pid=$!; "
-              f"{sys.executable} -c '{POLL}' {url}; kill $pid; wait $pid; }}")
-    unshare = ["unshare", "--mount", "--propagation", "private"] + ([] if ROOT else ["--user", "--map-root-user"])
-    result = subprocess.run([*unshare, "sh", "-c", script], capture_output=True, text=True, timeout=120, check=False,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder)})
+    result = in_read_only_mount(folder, f"{sys.executable} -m crawler --db inventory.sqlite browse --port {port} & pid=$!; "
+                                        f"{sys.executable} -c '{POLL}' {url}; kill $pid; wait $pid")
     no_traceback(result)
     line = next((x for x in result.stdout.splitlines() if x.startswith("ROWS ")), "ROWS null")
     rows = json.loads(line[5:])
